@@ -1,0 +1,62 @@
+# Helpers shared by every layer's CMakeLists.txt.
+
+# modiommu_layer(NAME SOURCES ... [DEPS ...]): one static library per layer
+# (src/<layer>), linked whole into the host so every MODIOMMU_API symbol is
+# there for modules to bind to.
+function(modiommu_layer name)
+  cmake_parse_arguments(L "" "" "SOURCES;DEPS" ${ARGN})
+  add_library(modiommu_${name} STATIC ${L_SOURCES})
+  target_include_directories(modiommu_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+  target_link_libraries(modiommu_${name} PUBLIC ${L_DEPS})
+  set_property(GLOBAL APPEND PROPERTY MODIOMMU_LAYERS modiommu_${name})
+endfunction()
+
+# modiommu_test(NAME SOURCES ... [LIBS ...]): a GoogleTest executable whose
+# tests CTest discovers. Test executables export their symbols like the host
+# does, so tests can insmod real modules.
+function(modiommu_test name)
+  cmake_parse_arguments(T "" "" "SOURCES;LIBS" ${ARGN})
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main Threads::Threads)
+  modiommu_link_host(${name})
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
+    PROPERTIES ENVIRONMENT "MODIOMMU_SOURCE_DIR=${PROJECT_SOURCE_DIR};MODIOMMU_BINARY_DIR=${PROJECT_BINARY_DIR}")
+endfunction()
+
+# modiommu_fuzzer(NAME SOURCES ... [LIBS ...]): a libFuzzer target.
+function(modiommu_fuzzer name)
+  cmake_parse_arguments(F "" "" "SOURCES;LIBS" ${ARGN})
+  add_executable(${name} ${F_SOURCES})
+  target_link_libraries(${name} PRIVATE ${F_LIBS})
+  target_link_options(${name} PRIVATE -fsanitize=fuzzer)
+endfunction()
+
+# modiommu_subdirs(): add every immediate subfolder that has a CMakeLists.txt,
+# so each layer owns its own build file.
+macro(modiommu_subdirs)
+  file(GLOB _children LIST_DIRECTORIES true RELATIVE ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_CURRENT_SOURCE_DIR}/*)
+  list(SORT _children)
+  foreach(_child ${_children})
+    if(IS_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/${_child} AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${_child}/CMakeLists.txt)
+      add_subdirectory(${_child})
+    endif()
+  endforeach()
+endmacro()
+
+# modiommu_link_host(TARGET): link the whole kernel (every layer, whole
+# archive, plus the built-in drivers) into an executable that exports the
+# host API to modules.
+function(modiommu_link_host target)
+  get_property(layers GLOBAL PROPERTY MODIOMMU_LAYERS)
+  get_property(builtin GLOBAL PROPERTY MODIOMMU_BUILTIN_DRIVERS)
+  set(whole)
+  foreach(l ${layers})
+    list(APPEND whole $<TARGET_FILE:${l}>)
+  endforeach()
+  # Whole archives first (so nothing a module may bind to is left out), then
+  # the same libraries normally for their usage requirements.
+  target_link_options(${target} PRIVATE "LINKER:--whole-archive" ${whole} "LINKER:--no-whole-archive")
+  target_link_libraries(${target} PRIVATE ${layers} ${builtin} Threads::Threads ${CMAKE_DL_LIBS})
+  add_dependencies(${target} ${layers})
+  set_target_properties(${target} PROPERTIES ENABLE_EXPORTS ON)
+endfunction()

@@ -1,0 +1,120 @@
+// The modiommu command (INTERFACE.md).
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+
+#include "kernel/kernel.h"
+#include "sim/scenario.h"
+#include "sim/state.h"
+
+using namespace modiommu;
+
+namespace {
+
+struct CommonOpts {
+  std::string platform;
+  bool json = false;
+  bool verbose = false;
+  std::string deferred_probe = "targeted";
+  double deferred_timeout = 10;
+  bool await_modules = false;
+};
+
+void add_common(CLI::App* app, CommonOpts& o) {
+  app->add_option("PLATFORM", o.platform, "platform device tree (.dts or .dtb)")->required();
+  app->add_flag("--json", o.json, "print the final state as one JSON document on stdout (the log goes to stderr)");
+  app->add_flag("-v,--verbose", o.verbose, "debug lines in the log (every deferral)");
+  app->add_option("--deferred-probe", o.deferred_probe,
+                  "targeted: retry only the affected devices; linux: retry every deferred device on every bind")
+      ->check(CLI::IsMember({"targeted", "linux"}));
+  app->add_option("--deferred-timeout", o.deferred_timeout,
+                  "backstop timeout on the virtual clock while module sources are not final (-1 = wait forever)");
+  app->add_flag("--await-module-sources", o.await_modules,
+                "a later module directory will be announced: boot-complete does not make module sources final");
+}
+
+KernelOptions kernel_options(const CommonOpts& o) {
+  KernelOptions k;
+  k.deferred_probe = o.deferred_probe == "linux" ? DeferredPolicy::linux : DeferredPolicy::targeted;
+  k.deferred_timeout = o.deferred_timeout;
+  k.await_module_sources = o.await_modules;
+  k.verbose = o.verbose;
+  return k;
+}
+
+// The human log goes to stdout, or to stderr when stdout carries JSON.
+void attach_log(Kernel& k, const CommonOpts& o) {
+  std::ostream& os = o.json ? std::cerr : std::cout;
+  k.log().set_sink([&os](const LogEntry& e) { os << e.format() << "\n"; });
+}
+
+int finish(Kernel& k, const CommonOpts& o) {
+  k.log().set_sink(nullptr);  // teardown is not part of the story
+  if (o.json) std::cout << sim::final_state(k, o.platform).dump(2) << "\n";
+  else std::cout << "\n" << sim::summary_table(k);
+  return 0;
+}
+
+int cmd_boot(const CommonOpts& o) {
+  Kernel k(kernel_options(o));
+  attach_log(k, o);
+  Status s = k.boot(o.platform);
+  if (!s.ok()) {
+    std::cerr << "modiommu: " << s.error().str() << "\n";
+    return 2;
+  }
+  k.boot_complete();
+  return finish(k, o);
+}
+
+int cmd_run(const CommonOpts& o, const std::string& script) {
+  std::ifstream in(script);
+  if (!in) {
+    std::cerr << "modiommu: cannot read scenario " << script << "\n";
+    return 2;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  Kernel k(kernel_options(o));
+  attach_log(k, o);
+  Status s = k.boot(o.platform);
+  if (!s.ok()) {
+    std::cerr << "modiommu: " << s.error().str() << "\n";
+    return 2;
+  }
+  std::ostream& out = o.json ? std::cerr : std::cout;
+  sim::Scenario sc(k, out);
+  int rc = sc.run_script(text.str(), script, std::cerr);
+  if (rc == 2) return 2;
+  if (!k.core().boot_completed()) k.boot_complete();
+  finish(k, o);
+  if (rc == 1) std::cerr << "modiommu: " << sc.expect_failures() << " expectation(s) failed\n";
+  return rc;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"modiommu: modular IOMMU drivers on an emulated machine"};
+  app.require_subcommand(1);
+
+  CommonOpts boot_o, run_o;
+  auto* boot = app.add_subcommand("boot", "boot PLATFORM to the end; print the log and a summary of devices");
+  add_common(boot, boot_o);
+  std::string script;
+  auto* run = app.add_subcommand("run", "boot PLATFORM up to boot-complete, then run the scenario SCRIPT");
+  add_common(run, run_o);
+  run->add_option("SCRIPT", script, "scenario script")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  if (*boot) return cmd_boot(boot_o);
+  if (*run) return cmd_run(run_o, script);
+  return 2;
+}

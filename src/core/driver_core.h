@@ -1,0 +1,193 @@
+// The driver core: buses, devices, drivers, probe, deferral and device links
+// (drivers/base/{core,dd,bus}.c in Linux).
+//
+// Deferral (BEHAVIOUR.md 1). With the targeted policy (default) a deferring
+// device records WaitKeys; when the awaited thing changes (a device binds or
+// fails, an IOMMU registers, an event fires) only its waiters are retried.
+// With the linux policy every successful bind after boot-complete retries the
+// whole deferred list, as driver_deferred_probe_trigger() does.
+//
+// Locking: lock_ (recursive) is the driver-model lock. It guards every Device
+// field, the driver and link lists and the wait index, and is held across
+// probe() and remove() so driver code may call back into the core (add child
+// devices, add links). Hooks that can load modules (autoload) are queued and
+// run by process() after the lock is released, so the module loader's lock is
+// never taken inside lock_. DMA never takes lock_.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/api.h"
+#include "base/result.h"
+#include "core/bus.h"
+#include "core/device.h"
+#include "core/driver.h"
+#include "core/link.h"
+#include "core/log.h"
+#include "core/wait.h"
+
+namespace modiommu {
+
+enum class DeferredPolicy { targeted, linux };
+
+struct CoreStats {
+  uint64_t probe_attempts = 0;
+  uint64_t deferrals = 0;
+  uint64_t binds = 0;
+  uint64_t unbinds = 0;
+};
+
+// Where the layers above plug in (IOMMU core, module loader).
+struct CoreHooks {
+  // really_probe()'s dma_configure step: before the driver's probe. May defer
+  // (recording waits through dev.defer()) or fail.
+  std::function<Status(Device&)> pre_probe;
+  // After the driver's remove (dma_cleanup): release the IOMMU etc.
+  std::function<void(Device&)> post_remove;
+  // Device removed from the system.
+  std::function<void(Device&)> device_removed;
+  // Is a module in the index that could drive this device? (exact answer)
+  std::function<bool(const Device&)> module_may_provide;
+  // Load a module for this alias; queued, run without lock_ held.
+  std::function<void(const std::string& alias)> request_module;
+};
+
+class MODIOMMU_API DriverCore {
+ public:
+  DriverCore(Log& log, VirtualClock& clock);
+  ~DriverCore();
+
+  void set_policy(DeferredPolicy p) { policy_ = p; }
+  DeferredPolicy policy() const { return policy_; }
+  CoreHooks& hooks() { return hooks_; }
+  std::recursive_mutex& lock() { return lock_; }
+
+  // --- buses, devices, drivers --------------------------------------------
+  void register_bus(Bus* bus);
+  Bus* find_bus(const std::string& name) const;
+  // device_add(): registers and tries to probe it.
+  Device* add_device(std::shared_ptr<Device> dev);
+  // device_del(): children and consumers first.
+  void remove_device(Device& dev);
+  // driver_register(): attaches to every matching unbound device.
+  Status register_driver(Driver* drv);
+  // driver_unregister(): unbinds its devices (consumers first).
+  void unregister_driver(Driver* drv);
+
+  // By name, device-tree node name or full path.
+  Device* find_device(std::string_view name) const;
+  Device* find_device_by_fwnode(const void* node) const;
+  Driver* find_driver(std::string_view name) const;
+  std::vector<Device*> devices() const;
+  std::vector<Driver*> drivers() const;
+  std::vector<DeviceLink> links() const;
+  std::vector<Device*> children(const Device& parent) const;
+
+  // --- bind / unbind --------------------------------------------------------
+  // sysfs bind: probe `dev` with `drv` now.
+  Status bind(Device& dev, Driver& drv);
+  // sysfs unbind: consumers first; the device stays unbound until bound again.
+  Status unbind(Device& dev);
+  // Retry a device now (e.g. after something it waits on changed).
+  void probe_device(Device& dev);
+
+  // --- device links -----------------------------------------------------------
+  // device_link_add(). A link that would close a cycle is refused (ELOOP)
+  // with the cycle named, never followed.
+  Result<DeviceLink*> link_add(Device& consumer, Device& supplier, LinkKind kind, std::string why);
+  void link_del(Device& consumer, Device& supplier);
+  std::vector<Device*> suppliers(const Device& consumer) const;
+  std::vector<Device*> consumers(const Device& supplier) const;
+
+  // --- deferral -----------------------------------------------------------------
+  // Something changed: retry whoever waits for it.
+  void kick(const WaitKey& key);
+  // Deferred devices with their reasons (debugfs devices_deferred).
+  std::vector<std::pair<Device*, std::string>> deferred() const;
+  // Can a driver still bind `dev`? (bound, a registered driver matches, a
+  // module may provide one, or module sources are not final yet)
+  bool driver_may_appear(const Device& dev) const;
+  // Human text for why a supplier can or cannot still bind.
+  std::string availability(const Device& dev) const;
+
+  // --- boot phases ------------------------------------------------------------
+  // late_initcall: deferred probing (linux policy) is enabled; module sources
+  // become final unless `more_sources` says a later module directory comes.
+  void boot_complete(bool more_sources = false);
+  bool boot_completed() const { return boot_complete_; }
+  void set_sources_final(bool final);
+  bool sources_final() const { return sources_final_; }
+  // Backstop (--deferred-timeout, virtual seconds; <0 = never): when it fires
+  // while sources are still not final, they are treated as final.
+  void set_deferred_timeout(double seconds) { deferred_timeout_s_ = seconds; }
+  double deferred_timeout() const { return deferred_timeout_s_; }
+
+  // While held, added devices are queued instead of probed (populate a whole
+  // tree, then add its firmware links, then probe).
+  void hold_probes();
+  void release_probes();
+
+  // Runs queued work (autoload requests) outside lock_. Call after every
+  // top-level operation; returns when nothing is left.
+  void process();
+
+  CoreStats stats() const;
+
+ private:
+  void probe_locked(Device& dev, Driver* only);
+  Status really_probe(Device& dev, Driver& drv);
+  bool check_suppliers(Device& dev);
+  void unbind_locked(Device& dev, bool manual, const Device* because);
+  void driver_bound(Device& dev);
+  void set_deferred(Device& dev, std::vector<WaitKey> waits, std::string reason);
+  void clear_waits(Device& dev);
+  void drain();
+  void linux_trigger();
+  void schedule(Device& dev);
+  bool would_cycle(const Device& consumer, const Device& supplier, std::vector<const Device*>& path) const;
+  void on_timeout();
+  Device* lookup_locked(std::string_view name) const;
+
+  Log& log_;
+  VirtualClock& clock_;
+  DeferredPolicy policy_ = DeferredPolicy::targeted;
+  CoreHooks hooks_;
+  mutable std::recursive_mutex lock_;
+
+  std::vector<Bus*> buses_;
+  std::vector<std::shared_ptr<Device>> devices_;
+  std::map<const Device*, uint64_t> seq_;
+  uint64_t next_seq_ = 0;
+  std::vector<Driver*> drivers_;
+  std::vector<std::unique_ptr<DeviceLink>> links_;
+  std::map<const void*, Device*> by_fwnode_;
+  void unlink(DeviceLink* l);
+
+  // targeted: WaitKey -> waiters (by add sequence, so retries are ordered)
+  std::map<WaitKey, std::map<uint64_t, Device*>> waiters_;
+  std::map<uint64_t, Device*> retry_queue_;
+  bool draining_ = false;
+  int hold_ = 0;
+  // linux: the deferred list in deferral order
+  std::deque<Device*> linux_pending_;
+  bool linux_triggered_ = false;
+
+  bool boot_complete_ = false;
+  bool sources_final_ = false;
+  double deferred_timeout_s_ = 10.0;
+  uint64_t timeout_timer_ = 0;
+
+  std::mutex work_lock_;  // guards autoload_queue_ only
+  std::deque<std::string> autoload_queue_;
+
+  CoreStats stats_;
+};
+
+}  // namespace modiommu

@@ -1,0 +1,80 @@
+// Test drivers for the driver core: a supplier that binds (or fails, or waits
+// for boot-complete, as its node says) and a consumer that needs every device
+// named in its `modiommu,suppliers` phandle list bound first, through managed
+// device links. Used by scenario tests and the deferral benchmark.
+#include <memory>
+
+#include "core/driver_core.h"
+#include "kernel/kernel.h"
+#include "of/tree.h"
+
+namespace modiommu {
+namespace {
+
+class TestSupplier : public Driver {
+ public:
+  explicit TestSupplier(Kernel& k) : k_(k) {
+    name = "test-supplier";
+    bus = &k.platform_bus();
+    of_match = {"modiommu,test-supplier"};
+  }
+  Status probe(Device& dev) override {
+    const of::Node* n = dev.fwnode();
+    if (n && n->has("modiommu,fail-probe")) return make_error(Errc::io, "probe fails as its node asks (modiommu,fail-probe)");
+    if (n && n->has("modiommu,defer-until-boot-complete") && !k_.core().boot_completed())
+      return dev.defer(WaitKey::event("boot-complete"), "waiting for boot-complete (modiommu,defer-until-boot-complete)");
+    return {};
+  }
+  void remove(Device&) override {}
+
+ private:
+  Kernel& k_;
+};
+
+class TestConsumer : public Driver {
+ public:
+  explicit TestConsumer(Kernel& k) : k_(k) {
+    name = "test-consumer";
+    bus = &k.platform_bus();
+    of_match = {"modiommu,test-consumer"};
+  }
+  Status probe(Device& dev) override {
+    const of::Node* n = dev.fwnode();
+    if (!n || !n->has("modiommu,suppliers")) return {};
+    auto cells = n->prop("modiommu,suppliers")->cells();
+    if (!cells.ok()) return std::move(cells).error();
+    DriverCore& core = k_.core();
+    for (uint32_t ph : *cells) {
+      const of::Node* sn = n->tree().by_phandle(ph);
+      if (!sn) return make_error(Errc::inval, fmt::format("{}: modiommu,suppliers names unknown phandle {:#x}", n->path(), ph));
+      Device* sup = core.find_device_by_fwnode(sn);
+      if (!sup) {
+        if (!sn->available()) return make_error(Errc::nodev, "supplier " + sn->path() + " is disabled");
+        return dev.defer(WaitKey::fwnode(sn), "waiting for supplier " + sn->path() + " to be added");
+      }
+      auto link = core.link_add(dev, *sup, LinkKind::managed, "test-consumer supplier");
+      if (!link.ok()) return std::move(link).error();
+      if (sup->state() != DeviceState::bound)
+        return dev.defer(WaitKey::device(sup), "waiting for supplier " + sup->name());
+    }
+    return {};
+  }
+  void remove(Device&) override {}
+
+ private:
+  Kernel& k_;
+};
+
+template <class D>
+Status register_owned(Kernel& k) {
+  auto d = std::make_unique<D>(k);
+  Driver* raw = d.get();
+  k.own_driver(std::move(d));
+  return k.core().register_driver(raw);
+}
+
+InitcallRegistrar reg_supplier("test-supplier", register_owned<TestSupplier>);
+InitcallRegistrar reg_consumer("test-consumer", register_owned<TestConsumer>);
+
+}  // namespace
+}  // namespace modiommu

@@ -1,0 +1,152 @@
+#include "hw/memory.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace modiommu::hw {
+
+PhysicalMemory::PhysicalMemory() : top_(new std::atomic<Leaf*>[uint64_t{1} << kTopBits]) {
+  for (uint64_t i = 0; i < (uint64_t{1} << kTopBits); ++i) top_[i].store(nullptr, std::memory_order_relaxed);
+}
+
+PhysicalMemory::~PhysicalMemory() {
+  for (uint64_t i = 0; i < (uint64_t{1} << kTopBits); ++i) {
+    Leaf* leaf = top_[i].load(std::memory_order_relaxed);
+    if (!leaf) continue;
+    for (auto& c : leaf->chunks) delete c.load(std::memory_order_relaxed);
+    delete leaf;
+  }
+}
+
+Status PhysicalMemory::add_ram(PhysAddr base, uint64_t size, std::string name) {
+  if (size == 0) return make_error(Errc::inval, fmt::format("RAM region '{}' at {:#x} has size 0", name, base));
+  if (base + size < base || base + size > (uint64_t{1} << kPhysBits))
+    return make_error(Errc::range, fmt::format("RAM region '{}' [{:#x}, +{:#x}) is beyond the {}-bit physical address space",
+                                               name, base, size, kPhysBits));
+  std::unique_lock g(regions_lock_);
+  for (const auto& r : regions_) {
+    if (base < r.base + r.size && r.base < base + size)
+      return make_error(Errc::exist, fmt::format("RAM region '{}' [{:#x}, +{:#x}) overlaps '{}' [{:#x}, +{:#x})", name,
+                                                 base, size, r.name, r.base, r.size));
+  }
+  regions_.push_back({base, size, std::move(name)});
+  std::sort(regions_.begin(), regions_.end(), [](const Region& a, const Region& b) { return a.base < b.base; });
+  return {};
+}
+
+std::vector<PhysicalMemory::Region> PhysicalMemory::regions() const {
+  std::shared_lock g(regions_lock_);
+  return regions_;
+}
+
+bool PhysicalMemory::contains(PhysAddr addr, uint64_t len) const {
+  if (addr + len < addr) return false;
+  std::shared_lock g(regions_lock_);
+  for (const auto& r : regions_)
+    if (addr >= r.base && addr + len <= r.base + r.size) return true;
+  return false;
+}
+
+Status PhysicalMemory::check(PhysAddr addr, uint64_t len) const {
+  if (!contains(addr, len))
+    return make_error(Errc::fault, fmt::format("physical access [{:#x}, +{:#x}) is outside RAM", addr, len));
+  return {};
+}
+
+PhysicalMemory::Chunk* PhysicalMemory::chunk_for(PhysAddr addr, bool create) const {
+  const uint64_t idx = addr >> kChunkShift;
+  const uint64_t ti = idx >> kLeafBits;
+  const uint64_t li = idx & ((uint64_t{1} << kLeafBits) - 1);
+  Leaf* leaf = top_[ti].load(std::memory_order_acquire);
+  if (!leaf) {
+    if (!create) return nullptr;
+    auto* fresh = new Leaf;
+    if (top_[ti].compare_exchange_strong(leaf, fresh, std::memory_order_acq_rel)) leaf = fresh;
+    else delete fresh;  // another thread won; `leaf` now holds its pointer
+  }
+  Chunk* c = leaf->chunks[li].load(std::memory_order_acquire);
+  if (!c && create) {
+    auto* fresh = new Chunk;
+    std::memset(fresh->bytes, 0, sizeof fresh->bytes);
+    if (leaf->chunks[li].compare_exchange_strong(c, fresh, std::memory_order_acq_rel)) {
+      c = fresh;
+      resident_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      delete fresh;
+    }
+  }
+  return c;
+}
+
+Status PhysicalMemory::read(PhysAddr addr, void* dst, size_t len) const {
+  if (auto s = check(addr, len); !s) return s;
+  auto* out = static_cast<uint8_t*>(dst);
+  while (len) {
+    const uint64_t off = addr & (kChunkSize - 1);
+    const size_t n = std::min<uint64_t>(len, kChunkSize - off);
+    if (Chunk* c = chunk_for(addr, false)) {
+      std::lock_guard g(c->lock);
+      std::memcpy(out, c->bytes + off, n);
+    } else {
+      std::memset(out, 0, n);
+    }
+    addr += n;
+    out += n;
+    len -= n;
+  }
+  return {};
+}
+
+Status PhysicalMemory::write(PhysAddr addr, const void* src, size_t len) {
+  if (auto s = check(addr, len); !s) return s;
+  auto* in = static_cast<const uint8_t*>(src);
+  while (len) {
+    const uint64_t off = addr & (kChunkSize - 1);
+    const size_t n = std::min<uint64_t>(len, kChunkSize - off);
+    Chunk* c = chunk_for(addr, true);
+    {
+      std::lock_guard g(c->lock);
+      std::memcpy(c->bytes + off, in, n);
+    }
+    addr += n;
+    in += n;
+    len -= n;
+  }
+  return {};
+}
+
+Status PhysicalMemory::fill(PhysAddr addr, uint8_t byte, size_t len) {
+  if (auto s = check(addr, len); !s) return s;
+  while (len) {
+    const uint64_t off = addr & (kChunkSize - 1);
+    const size_t n = std::min<uint64_t>(len, kChunkSize - off);
+    Chunk* c = chunk_for(addr, byte != 0);
+    if (c) {
+      std::lock_guard g(c->lock);
+      std::memset(c->bytes + off, byte, n);
+    }
+    addr += n;
+    len -= n;
+  }
+  return {};
+}
+
+Result<uint64_t> PhysicalMemory::read64(PhysAddr addr) const {
+  uint64_t v = 0;
+  if (auto s = read(addr, &v, sizeof v); !s) return std::move(s).error();
+  return v;
+}
+
+Status PhysicalMemory::write64(PhysAddr addr, uint64_t value) { return write(addr, &value, sizeof value); }
+
+Result<uint32_t> PhysicalMemory::read32(PhysAddr addr) const {
+  uint32_t v = 0;
+  if (auto s = read(addr, &v, sizeof v); !s) return std::move(s).error();
+  return v;
+}
+
+Status PhysicalMemory::write32(PhysAddr addr, uint32_t value) { return write(addr, &value, sizeof value); }
+
+}  // namespace modiommu::hw

@@ -1,0 +1,77 @@
+// One emulated kernel instance: the clock, the log, the driver core, the
+// device tree it booted from, and (as they land) the module loader, the
+// IOMMU core and the emulated machine. Modules receive a Kernel& at init.
+// Several kernels can live in one process (tests do that).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/api.h"
+#include "base/result.h"
+#include "core/bus.h"
+#include "core/clock.h"
+#include "core/driver_core.h"
+#include "core/log.h"
+#include "of/tree.h"
+
+namespace modiommu {
+
+struct KernelOptions {
+  DeferredPolicy deferred_probe = DeferredPolicy::targeted;
+  double deferred_timeout = 10.0;  // virtual seconds, <0 = never
+  // A later module directory is announced: boot-complete does not make the
+  // module sources final; the backstop timeout (or an explicit announcement)
+  // does.
+  bool await_module_sources = false;
+  bool verbose = false;  // debug lines in the log
+};
+
+// A built-in initcall (device_initcall): registers a built-in driver.
+struct Initcall {
+  std::string name;
+  std::function<Status(class Kernel&)> init;
+};
+MODIOMMU_API std::vector<Initcall>& builtin_initcalls();
+struct InitcallRegistrar {
+  InitcallRegistrar(std::string name, std::function<Status(class Kernel&)> fn) {
+    builtin_initcalls().push_back({std::move(name), std::move(fn)});
+  }
+};
+
+class MODIOMMU_API Kernel {
+ public:
+  explicit Kernel(KernelOptions opts = {});
+  ~Kernel();
+  Kernel(const Kernel&) = delete;
+  Kernel& operator=(const Kernel&) = delete;
+
+  const KernelOptions& options() const { return opts_; }
+  VirtualClock& clock() { return clock_; }
+  Log& log() { return log_; }
+  DriverCore& core() { return core_; }
+  Bus& platform_bus() { return platform_bus_; }
+  const of::Tree* tree() const { return tree_.get(); }
+
+  // Boot up to (not including) boot-complete: load the platform, populate
+  // devices (arch_initcall), run built-in initcalls (device_initcall).
+  Status boot(const std::string& platform_path);
+  Status boot(std::unique_ptr<of::Tree> tree);
+  // late_initcall.
+  void boot_complete();
+  // Drivers registered by this kernel's initcalls, unregistered at teardown.
+  void own_driver(std::unique_ptr<Driver> drv);
+
+ private:
+  KernelOptions opts_;
+  VirtualClock clock_;
+  Log log_{clock_};
+  DriverCore core_{log_, clock_};
+  Bus platform_bus_{"platform"};
+  std::unique_ptr<of::Tree> tree_;
+  std::vector<std::unique_ptr<Driver>> owned_drivers_;
+};
+
+}  // namespace modiommu

@@ -1,0 +1,227 @@
+#include "sim/scenario.h"
+
+#include <charconv>
+#include <ostream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "sim/state.h"
+
+namespace modiommu::sim {
+
+std::vector<ScenarioExtension>& scenario_extensions() {
+  static std::vector<ScenarioExtension> ext;
+  return ext;
+}
+
+Scenario::Scenario(Kernel& k, std::ostream& out) : k_(k), out_(out) {
+  add_builtin_commands();
+  for (auto& e : scenario_extensions()) e(*this);
+}
+
+void Scenario::add_command(const std::string& name, std::string usage, std::string help, Handler fn) {
+  commands_[name] = Command{std::move(usage), std::move(help), std::move(fn)};
+}
+
+Scenario::Args Scenario::tokenize(const std::string& line) {
+  Args out;
+  std::string cur;
+  bool in_quote = false;
+  bool have = false;
+  for (char c : line) {
+    if (in_quote) {
+      if (c == '"') in_quote = false;
+      else cur += c;
+      continue;
+    }
+    if (c == '#') break;
+    if (c == '"') {
+      in_quote = true;
+      have = true;
+    } else if (c == ' ' || c == '\t' || c == '\r') {
+      if (have) out.push_back(std::move(cur));
+      cur.clear();
+      have = false;
+    } else {
+      cur += c;
+      have = true;
+    }
+  }
+  if (have) out.push_back(std::move(cur));
+  return out;
+}
+
+void Scenario::expect_failed(const std::string& what) {
+  ++expect_failures_;
+  out_ << "EXPECT FAILED" << (where_.empty() ? "" : " at " + where_) << ": " << what << "\n";
+  k_.log().err("expect", "{}{}", where_.empty() ? "" : where_ + ": ", what);
+}
+
+Device* Scenario::device_arg(const std::string& name, Status& st) {
+  Device* d = k_.core().find_device(name);
+  if (!d) st = make_error(Errc::noent, "no device named '" + name + "' (see lsdev)");
+  return d;
+}
+
+Status Scenario::run_line(const std::string& line) {
+  Args a = tokenize(line);
+  if (a.empty()) return {};
+  auto it = commands_.find(a[0]);
+  if (it == commands_.end()) return make_error(Errc::inval, "unknown command '" + a[0] + "' (try help)");
+  Status s = it->second.fn(*this, a);
+  k_.core().process();
+  return s;
+}
+
+int Scenario::run_script(const std::string& text, const std::string& name, std::ostream& err) {
+  std::istringstream in(text);
+  std::string line;
+  int lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    where_ = fmt::format("{}:{}", name, lineno);
+    Status s = run_line(line);
+    if (!s.ok()) {
+      err << where_ << ": " << line << "\n" << where_ << ": error: " << s.error().str() << "\n";
+      where_.clear();
+      return 2;
+    }
+  }
+  where_.clear();
+  return expect_failures_ ? 1 : 0;
+}
+
+namespace {
+
+Status need_args(const Scenario::Args& a, size_t n, const char* usage) {
+  if (a.size() != n) return make_error(Errc::inval, std::string("usage: ") + usage);
+  return {};
+}
+
+Result<double> parse_seconds(const std::string& s) {
+  double v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v < 0)
+    return make_error(Errc::inval, "not a number of seconds: '" + s + "'");
+  return v;
+}
+
+}  // namespace
+
+void Scenario::add_builtin_commands() {
+  add_command("help", "help [COMMAND]", "list commands, or show one command's usage", [](Scenario& s, const Args& a) -> Status {
+    if (a.size() > 1) {
+      auto it = s.commands().find(a[1]);
+      if (it == s.commands().end()) return Status(make_error(Errc::noent, "no command '" + a[1] + "'"));
+      s.out() << it->second.usage << "\n  " << it->second.help << "\n";
+      return Status{};
+    }
+    for (auto& [n, c] : s.commands()) s.out() << fmt::format("  {:<44} {}\n", c.usage, c.help);
+    return Status{};
+  });
+  add_command("bind", "bind DEVICE DRIVER", "probe DEVICE with DRIVER now (sysfs bind)", [](Scenario& s, const Args& a) -> Status {
+    TRY(need_args(a, 3, "bind DEVICE DRIVER"));
+    Status st;
+    Device* d = s.device_arg(a[1], st);
+    if (!d) return st;
+    Driver* drv = s.kernel().core().find_driver(a[2]);
+    if (!drv) return Status(make_error(Errc::noent, "no driver named '" + a[2] + "'"));
+    return s.kernel().core().bind(*d, *drv);
+  });
+  add_command("unbind", "unbind DEVICE", "unbind DEVICE from its driver, consumers first", [](Scenario& s, const Args& a) -> Status {
+    TRY(need_args(a, 2, "unbind DEVICE"));
+    Status st;
+    Device* d = s.device_arg(a[1], st);
+    if (!d) return st;
+    return s.kernel().core().unbind(*d);
+  });
+  add_command("boot-complete", "boot-complete", "end of the initcall phase (late_initcall)", [](Scenario& s, const Args& a) -> Status {
+    TRY(need_args(a, 1, "boot-complete"));
+    s.kernel().boot_complete();
+    return Status{};
+  });
+  add_command("advance", "advance SECONDS", "move the virtual clock", [](Scenario& s, const Args& a) -> Status {
+    TRY(need_args(a, 2, "advance SECONDS"));
+    double secs = TRY(parse_seconds(a[1]));
+    s.kernel().clock().advance(static_cast<VirtualClock::Nanos>(secs * kNsPerSec));
+    return Status{};
+  });
+  add_command("lsdev", "lsdev", "list devices: name, path, state, driver", [](Scenario& s, const Args&) -> Status {
+    s.out() << format_lsdev(s.kernel());
+    return Status{};
+  });
+  add_command("links", "links", "list device links: consumer -> supplier", [](Scenario& s, const Args&) -> Status {
+    s.out() << format_links(s.kernel());
+    return Status{};
+  });
+  add_command("deferred", "deferred", "deferred devices and why (devices_deferred)", [](Scenario& s, const Args&) -> Status {
+    s.out() << format_deferred(s.kernel());
+    return Status{};
+  });
+  add_command("dmesg", "dmesg", "the kernel log", [](Scenario& s, const Args&) -> Status {
+    for (auto& e : s.kernel().log().entries()) s.out() << e.format() << "\n";
+    return Status{};
+  });
+  add_command("expect", "expect device DEVICE state|driver VALUE | expect deferred DEVICE TEXT", "check a fact; a failed expect makes the run exit 1",
+              [](Scenario& s, const Args& a) -> Status {
+                if (a.size() < 2) return Status(make_error(Errc::inval, "usage: expect device|module|faults|escapes ..."));
+                if (a[1] == "device") {
+                  TRY(need_args(a, 5, "expect device DEVICE state|driver|iommu|domain VALUE"));
+                  Status st;
+                  Device* d = s.device_arg(a[2], st);
+                  if (!d) return st;
+                  std::lock_guard g(s.kernel().core().lock());
+                  std::string got;
+                  if (a[3] == "state") {
+                    if (a[4] != "bound" && a[4] != "deferred" && a[4] != "unbound" && a[4] != "failed")
+                      return Status(make_error(Errc::inval, "state must be bound|deferred|unbound|failed, not '" + a[4] + "'"));
+                    got = device_state_name(d->state());
+                  } else if (a[3] == "driver") {
+                    got = d->state() == DeviceState::bound && d->driver() ? d->driver()->name : "none";
+                  } else {
+                    auto it = s.commands().find("expect-" + a[3]);
+                    if (it == s.commands().end())
+                      return Status(make_error(Errc::inval, "unknown device property '" + a[3] + "'"));
+                    return it->second.fn(s, a);
+                  }
+                  if (got != a[4])
+                    s.expect_failed(fmt::format("device {} {} is '{}', expected '{}'{}", d->name(), a[3], got, a[4],
+                                                d->state() == DeviceState::deferred ? " (deferred: " + d->deferred_reason() + ")" : ""));
+                  return Status{};
+                }
+                auto it = s.commands().find("expect-" + a[1]);
+                if (it == s.commands().end()) return Status(make_error(Errc::inval, "unknown expectation '" + a[1] + "'"));
+                return it->second.fn(s, a);
+              });
+  add_command("expect-deferred", "expect deferred DEVICE TEXT",
+              "DEVICE is deferred and its reason contains TEXT (quote TEXT with spaces)", [](Scenario& s, const Args& a) -> Status {
+                TRY(need_args(a, 4, "expect deferred DEVICE TEXT"));
+                Status st;
+                Device* d = s.device_arg(a[2], st);
+                if (!d) return st;
+                std::lock_guard g(s.kernel().core().lock());
+                if (d->state() != DeviceState::deferred)
+                  s.expect_failed(fmt::format("device {} is {}, expected deferred", d->name(), device_state_name(d->state())));
+                else if (d->deferred_reason().find(a[3]) == std::string::npos)
+                  s.expect_failed(fmt::format("device {} deferred reason '{}' does not mention '{}'", d->name(),
+                                              d->deferred_reason(), a[3]));
+                return Status{};
+              });
+  add_command("expect-fail", "expect-fail COMMAND...", "COMMAND must fail, cleanly", [](Scenario& s, const Args& a) -> Status {
+    if (a.size() < 2) return Status(make_error(Errc::inval, "usage: expect-fail COMMAND..."));
+    std::string inner;
+    for (size_t i = 1; i < a.size(); ++i) inner += (i > 1 ? " " : "") + a[i];
+    const size_t before = s.expect_failures();
+    Status r = s.run_line(inner);
+    if (r.ok() && s.expect_failures() == before)
+      s.expect_failed("'" + inner + "' succeeded, but it was expected to fail");
+    else if (!r.ok())
+      s.out() << "expected failure: " << r.error().str() << "\n";
+    else
+      s.forgive_expect_failures(before);
+    return Status{};
+  });
+}
+
+}  // namespace modiommu::sim

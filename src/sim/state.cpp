@@ -1,0 +1,105 @@
+#include "sim/state.h"
+
+#include <fmt/format.h>
+
+namespace modiommu::sim {
+
+StateContributors& state_contributors() {
+  static StateContributors c;
+  return c;
+}
+
+nlohmann::json final_state(Kernel& k, const std::string& platform) {
+  using nlohmann::json;
+  std::lock_guard g(k.core().lock());
+  json doc;
+  doc["platform"] = platform;
+  doc["modules"] = json::array();
+  json devs = json::array();
+  for (Device* d : k.core().devices()) {
+    json j;
+    j["name"] = d->name();
+    j["path"] = d->path();
+    j["bus"] = d->bus() ? d->bus()->name() : "none";
+    j["compatible"] = d->compatible();
+    j["driver"] = d->driver() && d->state() == DeviceState::bound ? json(d->driver()->name) : json(nullptr);
+    j["state"] = device_state_name(d->state());
+    j["deferred_reason"] = d->state() == DeviceState::deferred || d->state() == DeviceState::failed
+                               ? json(d->deferred_reason())
+                               : json(nullptr);
+    j["iommu"] = nullptr;
+    j["stream_ids"] = json::array();
+    j["iommu_group"] = nullptr;
+    j["domain"] = nullptr;
+    j["probe_attempts"] = d->probe_attempts();
+    j["dma_faults"] = 0;
+    if (state_contributors().device) state_contributors().device(*d, j);
+    devs.push_back(std::move(j));
+  }
+  doc["devices"] = std::move(devs);
+  json links = json::array();
+  for (const auto& l : k.core().links())
+    links.push_back({{"supplier", l.supplier->name()},
+                     {"consumer", l.consumer->name()},
+                     {"state", link_state_name(l.state)},
+                     {"kind", link_kind_name(l.kind)},
+                     {"why", l.why}});
+  doc["links"] = std::move(links);
+  auto st = k.core().stats();
+  doc["stats"] = {{"probe_attempts", st.probe_attempts},
+                  {"deferrals", st.deferrals},
+                  {"binds", st.binds},
+                  {"unbinds", st.unbinds},
+                  {"dma_transfers", 0},
+                  {"dma_faults", 0},
+                  {"dma_escapes", 0}};
+  if (state_contributors().document) state_contributors().document(doc);
+  return doc;
+}
+
+std::string summary_table(Kernel& k) {
+  std::lock_guard g(k.core().lock());
+  auto devs = k.core().devices();
+  size_t w = 6;
+  for (Device* d : devs) w = std::max(w, d->name().size());
+  std::string out = fmt::format("{:<{}}  {:<8}  {:<18}  {:>6}  {}\n", "DEVICE", w, "STATE", "DRIVER", "PROBES", "REASON");
+  size_t counts[4] = {};
+  for (Device* d : devs) {
+    counts[static_cast<int>(d->state())]++;
+    std::string drv = d->state() == DeviceState::bound && d->driver() ? d->driver()->name : "-";
+    std::string why = d->state() == DeviceState::deferred || d->state() == DeviceState::failed ? d->deferred_reason() : "";
+    out += fmt::format("{:<{}}  {:<8}  {:<18}  {:>6}  {}\n", d->name(), w, device_state_name(d->state()), drv,
+                       d->probe_attempts(), why);
+  }
+  auto st = k.core().stats();
+  out += fmt::format("{} devices: {} bound, {} deferred, {} unbound, {} failed; {} probe attempts, {} deferrals\n",
+                     devs.size(), counts[static_cast<int>(DeviceState::bound)],
+                     counts[static_cast<int>(DeviceState::deferred)], counts[static_cast<int>(DeviceState::unbound)],
+                     counts[static_cast<int>(DeviceState::failed)], st.probe_attempts, st.deferrals);
+  return out;
+}
+
+std::string format_lsdev(Kernel& k) {
+  std::lock_guard g(k.core().lock());
+  std::string out;
+  for (Device* d : k.core().devices())
+    out += fmt::format("{} {} {} driver={}\n", d->name(), d->path(), device_state_name(d->state()),
+                       d->state() == DeviceState::bound && d->driver() ? d->driver()->name : "none");
+  return out;
+}
+
+std::string format_links(Kernel& k) {
+  std::string out;
+  for (const auto& l : k.core().links())
+    out += fmt::format("{} -> {} {} {} ({})\n", l.consumer->name(), l.supplier->name(), link_kind_name(l.kind),
+                       link_state_name(l.state), l.why);
+  return out;
+}
+
+std::string format_deferred(Kernel& k) {
+  std::string out;
+  for (const auto& [d, why] : k.core().deferred()) out += d->name() + "\t" + why + "\n";
+  return out;
+}
+
+}  // namespace modiommu::sim
