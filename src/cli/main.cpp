@@ -20,6 +20,9 @@ struct CommonOpts {
   std::string deferred_probe = "targeted";
   double deferred_timeout = 10;
   bool await_modules = false;
+  std::string missing_iommu = "bypass";
+  std::string default_domain = "dma";
+  std::vector<std::string> domains;
 };
 
 void add_common(CLI::App* app, CommonOpts& o) {
@@ -31,12 +34,27 @@ void add_common(CLI::App* app, CommonOpts& o) {
       ->check(CLI::IsMember({"targeted", "linux"}));
   app->add_option("--deferred-timeout", o.deferred_timeout,
                   "backstop timeout on the virtual clock while module sources are not final (-1 = wait forever)");
+  app->add_option("--missing-iommu", o.missing_iommu,
+                  "what a device gets when its IOMMU can never arrive: bypass (with a warning) or fail")
+      ->check(CLI::IsMember({"bypass", "fail"}));
+  app->add_option("--default-domain", o.default_domain, "default domain type: dma, dma-lazy, identity or blocked")
+      ->check(CLI::IsMember({"dma", "dma-lazy", "identity", "blocked"}));
+  app->add_option("--domain", o.domains, "DEVICE=TYPE: default domain type for one device's group (repeatable)");
   app->add_flag("--await-module-sources", o.await_modules,
                 "a later module directory will be announced: boot-complete does not make module sources final");
 }
 
-KernelOptions kernel_options(const CommonOpts& o) {
+Result<KernelOptions> kernel_options(const CommonOpts& o) {
   KernelOptions k;
+  k.iommu.missing = o.missing_iommu == "fail" ? iommu::MissingIommu::fail : iommu::MissingIommu::bypass;
+  k.iommu.default_domain = *iommu::parse_domain_type(o.default_domain);
+  for (const auto& d : o.domains) {
+    auto eq = d.find('=');
+    auto t = eq == std::string::npos ? std::nullopt : iommu::parse_domain_type(d.substr(eq + 1));
+    if (!t || *t == iommu::DomainType::unmanaged)
+      return make_error(Errc::inval, "--domain wants DEVICE=dma|dma-lazy|identity|blocked, not '" + d + "'");
+    k.iommu.per_device[d.substr(0, eq)] = *t;
+  }
   k.deferred_probe = o.deferred_probe == "linux" ? DeferredPolicy::linux : DeferredPolicy::targeted;
   k.deferred_timeout = o.deferred_timeout;
   k.await_module_sources = o.await_modules;
@@ -57,8 +75,15 @@ int finish(Kernel& k, const CommonOpts& o) {
   return 0;
 }
 
+int bad_options(const Error& e) {
+  std::cerr << "modiommu: " << e.message << "\n";
+  return 2;
+}
+
 int cmd_boot(const CommonOpts& o) {
-  Kernel k(kernel_options(o));
+  auto ko = kernel_options(o);
+  if (!ko.ok()) return bad_options(ko.error());
+  Kernel k(*ko);
   attach_log(k, o);
   Status s = k.boot(o.platform);
   if (!s.ok()) {
@@ -77,7 +102,9 @@ int cmd_run(const CommonOpts& o, const std::string& script) {
   }
   std::stringstream text;
   text << in.rdbuf();
-  Kernel k(kernel_options(o));
+  auto ko = kernel_options(o);
+  if (!ko.ok()) return bad_options(ko.error());
+  Kernel k(*ko);
   attach_log(k, o);
   Status s = k.boot(o.platform);
   if (!s.ok()) {

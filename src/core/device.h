@@ -71,6 +71,8 @@ class MODIOMMU_API Device {
     virtual ~Attachment() = default;
   };
   std::shared_ptr<Attachment> iommu_data;  // the IOMMU core's per-device state
+  // dev->dma_mask: the highest address the device can emit (dma_set_mask).
+  uint64_t dma_mask = ~uint64_t{0};
 
   // A device added by hand with no autoprobe (e.g. user unbound it) stays
   // unbound until `bind` or re-add.

@@ -403,8 +403,31 @@ std::vector<std::pair<Device*, std::string>> DriverCore::deferred() const {
   std::lock_guard g(lock_);
   std::vector<std::pair<Device*, std::string>> out;
   for (auto& d : devices_)
-    if (d->state_ == DeviceState::deferred) out.emplace_back(d.get(), d->deferred_reason_);
+    if (d->state_ == DeviceState::deferred) out.emplace_back(d.get(), reason(*d));
   return out;
+}
+
+std::string DriverCore::reason(const Device& dev) const {
+  std::lock_guard g(lock_);
+  if (dev.state_ != DeviceState::deferred) return dev.deferred_reason_;
+  for (const auto& w : dev.waits_)
+    if (w.kind == WaitKey::Kind::device) {
+      for (auto& d : devices_)
+        if (d.get() == w.ptr) return dev.deferred_reason_ + ": " + availability(*d);
+      return dev.deferred_reason_ + ": it was removed";
+    }
+  return dev.deferred_reason_;
+}
+
+void DriverCore::requeue_after(Device& dev, Device& supplier, std::string why) {
+  std::lock_guard g(lock_);
+  for (DeviceLink* l : dev.supplier_links_)
+    if (l->supplier == &supplier && l->state == LinkState::relaxed) l->state = LinkState::dormant;
+  if (dev.state_ == DeviceState::bound) unbind_locked(dev, false, nullptr);
+  clear_waits(dev);
+  set_deferred(dev, {WaitKey::device(&supplier)}, std::move(why));
+  if (supplier.state_ == DeviceState::bound) schedule(dev);
+  drain();
 }
 
 bool DriverCore::driver_may_appear(const Device& dev) const {
@@ -414,7 +437,7 @@ bool DriverCore::driver_may_appear(const Device& dev) const {
   if (dev.bus())
     for (Driver* d : drivers_)
       if (d->bus == dev.bus() && dev.bus()->match(dev, *d)) return true;
-  if (hooks_.module_may_provide && hooks_.module_may_provide(dev)) return true;
+  if (hooks_.module_for && !hooks_.module_for(dev).empty()) return true;
   return !sources_final_;
 }
 
@@ -422,7 +445,7 @@ std::string DriverCore::availability(const Device& dev) const {
   std::lock_guard g(lock_);
   switch (dev.state_) {
     case DeviceState::bound: return "bound to " + dev.driver_->name;
-    case DeviceState::deferred: return "itself deferred: " + dev.deferred_reason_;
+    case DeviceState::deferred: return "itself deferred (" + dev.deferred_reason_ + ")";
     case DeviceState::failed: return "its probe failed (" + dev.deferred_reason_ + ")";
     case DeviceState::unbound: break;
   }
@@ -430,7 +453,10 @@ std::string DriverCore::availability(const Device& dev) const {
   if (dev.bus())
     for (Driver* d : drivers_)
       if (d->bus == dev.bus() && dev.bus()->match(dev, *d)) return "driver " + d->name + " registered, not bound";
-  if (hooks_.module_may_provide && hooks_.module_may_provide(dev)) return "a module for it is available, not loaded";
+  if (hooks_.module_for) {
+    std::string m = hooks_.module_for(dev);
+    if (!m.empty()) return m;
+  }
   if (!sources_final_) return "no driver yet; module sources are not final";
   return "no driver for it exists";
 }

@@ -53,8 +53,9 @@ struct CoreHooks {
   std::function<void(Device&)> post_remove;
   // Device removed from the system.
   std::function<void(Device&)> device_removed;
-  // Is a module in the index that could drive this device? (exact answer)
-  std::function<bool(const Device&)> module_may_provide;
+  // A module in the index that could drive this device, described for
+  // people ("module arm-smmu-v3 available, not loaded"), or "" (exact answer).
+  std::function<std::string(const Device&)> module_for;
   // Load a module for this alias; queued, run without lock_ held.
   std::function<void(const std::string& alias)> request_module;
 };
@@ -97,6 +98,15 @@ class MODIOMMU_API DriverCore {
   Status unbind(Device& dev);
   // Retry a device now (e.g. after something it waits on changed).
   void probe_device(Device& dev);
+  // Unbind `dev` if bound and make it wait for `supplier` to bind (again):
+  // a device that fell back to running without its IOMMU is moved under it
+  // this way once the IOMMU registers. Relaxed links to `supplier` are
+  // enforced again.
+  void requeue_after(Device& dev, Device& supplier, std::string reason);
+  // The deferred reason with the live state of what it waits for appended
+  // ("waiting for supplier 9050000.iommu (iommus): module arm-smmu-v3
+  // available, not loaded"). Use this, not Device::deferred_reason(), for people.
+  std::string reason(const Device& dev) const;
 
   // --- device links -----------------------------------------------------------
   // device_link_add(). A link that would close a cycle is refused (ELOOP)

@@ -1,6 +1,10 @@
 #include "kernel/kernel.h"
 
+#include <charconv>
+
 #include "core/of_platform.h"
+#include "core/owner.h"
+#include "hw/mmio.h"
 
 namespace modiommu {
 
@@ -14,6 +18,9 @@ Kernel::Kernel(KernelOptions opts) : opts_(std::move(opts)) {
   core_.set_policy(opts_.deferred_probe);
   core_.set_deferred_timeout(opts_.deferred_timeout);
   core_.register_bus(&platform_bus_);
+  iommu_.set_policy(opts_.iommu);
+  core_.hooks().pre_probe = [this](Device& d) { return iommu_.dma_configure(d); };
+  core_.hooks().post_remove = [this](Device& d) { iommu_.dma_cleanup(d); };
 }
 
 Kernel::~Kernel() {
@@ -32,6 +39,15 @@ Status Kernel::boot(const std::string& platform_path) {
 Status Kernel::boot(std::unique_ptr<of::Tree> tree) {
   tree_ = std::move(tree);
   log_.info("", "booting {}", tree_->source());
+  auto plat = Platform::build(*tree_, log_);
+  if (!plat.ok()) return std::move(plat).error();
+  platform_ = std::move(plat).value();
+  auto pages = mm::PageAllocator::create(machine().memory(), platform_->kernel_ram_base(), platform_->kernel_ram_size());
+  if (!pages.ok()) return make_error(Errc::nomem, "kernel memory: " + pages.error().message);
+  pages_ = std::move(pages).value();
+  dma_ = std::make_unique<iommu::DmaApi>(iommu_, *pages_);
+  iommu_.set_dma_domain_init([this](iommu::IommuDomain& d, Device& dev) { return dma_->init_domain(d, dev); });
+  iommu_.set_dma_domain_fini([this](iommu::IommuDomain& d) { dma_->fini_domain(d); });
   auto n = of_platform_populate(core_, platform_bus_, *tree_, log_);
   if (!n.ok()) return std::move(n).error();
   log_.info("", "{} platform devices from the device tree", *n);
@@ -41,6 +57,64 @@ Status Kernel::boot(std::unique_ptr<of::Tree> tree) {
   }
   core_.process();
   return {};
+}
+
+Result<IoMem> Kernel::ioremap(Device& dev, size_t index) {
+  const of::Node* n = dev.fwnode();
+  if (!n) return make_error(Errc::nodev, dev.name() + " has no firmware node to map");
+  auto reg = n->reg();
+  if (!reg.ok()) return std::move(reg).error();
+  if (index >= reg->size()) return make_error(Errc::inval, fmt::format("{}: no reg entry {}", dev.name(), index));
+  auto base = n->translated_address(index);
+  if (!base.ok()) return std::move(base).error();
+  return IoMem(&machine().bus(), *base, (*reg)[index].size);
+}
+
+Result<IrqHandle> Kernel::request_irq(Device& dev, const std::string& name, std::function<void()> handler) {
+  const of::Node* n = dev.fwnode();
+  if (!n) return make_error(Errc::nodev, dev.name() + " has no firmware node");
+  size_t idx = 0;
+  auto [p, ec] = std::from_chars(name.data(), name.data() + name.size(), idx);
+  auto num = ec == std::errc() && p == name.data() + name.size() ? platform_->irq_number(*n, idx)
+                                                                 : platform_->irq_number(*n, std::string_view(name));
+  if (!num.ok()) return std::move(num).error();
+  hw::IrqLine& line = machine().irq(*num);
+  return IrqHandle(&line, line.add_listener(std::move(handler)));
+}
+
+void Kernel::register_endpoint(Device& dev, DmaEndpoint* ep, CodeOwner* owner) {
+  std::lock_guard g(endpoints_lock_);
+  endpoints_[&dev] = {ep, owner};
+}
+
+void Kernel::unregister_endpoint(Device& dev) {
+  std::lock_guard g(endpoints_lock_);
+  endpoints_.erase(&dev);
+}
+
+std::vector<Device*> Kernel::endpoint_devices() {
+  std::lock_guard g(endpoints_lock_);
+  std::vector<Device*> out;
+  for (auto& [d, e] : endpoints_) out.push_back(d);
+  return out;
+}
+
+Status Kernel::with_endpoint(Device& dev, const std::function<Status(DmaEndpoint&)>& fn) {
+  // The driver-model lock keeps the device bound (its remove() cannot run)
+  // for the call; the pin keeps the module's code mapped.
+  std::lock_guard cg(core_.lock());
+  EndpointReg reg;
+  {
+    std::lock_guard g(endpoints_lock_);
+    auto it = endpoints_.find(&dev);
+    if (it == endpoints_.end())
+      return make_error(Errc::nodev, dev.name() + " has no DMA endpoint driver bound (state " +
+                                         device_state_name(dev.state()) + ")");
+    reg = it->second;
+  }
+  OwnerPin pin(reg.owner);
+  if (!pin.ok()) return make_error(Errc::nodev, dev.name() + ": its driver's module is unloading");
+  return fn(*reg.ep);
 }
 
 void Kernel::boot_complete() {

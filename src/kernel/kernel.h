@@ -5,6 +5,8 @@
 #pragma once
 
 #include <functional>
+#include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,6 +17,12 @@
 #include "core/clock.h"
 #include "core/driver_core.h"
 #include "core/log.h"
+#include "iommu/dma.h"
+#include "iommu/iommu_core.h"
+#include "kernel/endpoint.h"
+#include "kernel/io.h"
+#include "kernel/platform.h"
+#include "mm/page_alloc.h"
 #include "of/tree.h"
 
 namespace modiommu {
@@ -27,6 +35,7 @@ struct KernelOptions {
   // does.
   bool await_module_sources = false;
   bool verbose = false;  // debug lines in the log
+  iommu::IommuPolicy iommu;  // --missing-iommu, default domain types
 };
 
 // A built-in initcall (device_initcall): registers a built-in driver.
@@ -54,6 +63,18 @@ class MODIOMMU_API Kernel {
   DriverCore& core() { return core_; }
   Bus& platform_bus() { return platform_bus_; }
   const of::Tree* tree() const { return tree_.get(); }
+  // Valid after boot().
+  Platform& platform() { return *platform_; }
+  bool has_platform() const { return platform_ != nullptr; }
+  hw::Machine& machine() { return platform_->machine(); }
+  mm::PageAllocator& pages() { return *pages_; }
+  iommu::IommuCore& iommu() { return iommu_; }
+  iommu::DmaApi& dma() { return *dma_; }
+
+  // devm_ioremap_resource(): register window `index` of the device's reg.
+  Result<IoMem> ioremap(Device& dev, size_t index = 0);
+  // request_irq() by interrupt-names entry (or index if `name` is a number).
+  Result<IrqHandle> request_irq(Device& dev, const std::string& name, std::function<void()> handler);
 
   // Boot up to (not including) boot-complete: load the platform, populate
   // devices (arch_initcall), run built-in initcalls (device_initcall).
@@ -61,6 +82,13 @@ class MODIOMMU_API Kernel {
   Status boot(std::unique_ptr<of::Tree> tree);
   // late_initcall.
   void boot_complete();
+  // DMA endpoints (kernel/endpoint.h), registered by drivers while bound.
+  void register_endpoint(Device& dev, DmaEndpoint* ep, CodeOwner* owner);
+  void unregister_endpoint(Device& dev);
+  // Runs fn with the endpoint of `dev` and its owner pinned; ENODEV if none.
+  Status with_endpoint(Device& dev, const std::function<Status(DmaEndpoint&)>& fn);
+  std::vector<Device*> endpoint_devices();
+
   // Drivers registered by this kernel's initcalls, unregistered at teardown.
   void own_driver(std::unique_ptr<Driver> drv);
 
@@ -71,7 +99,17 @@ class MODIOMMU_API Kernel {
   DriverCore core_{log_, clock_};
   Bus platform_bus_{"platform"};
   std::unique_ptr<of::Tree> tree_;
+  std::unique_ptr<Platform> platform_;
+  std::unique_ptr<mm::PageAllocator> pages_;
+  iommu::IommuCore iommu_{core_, log_};
+  std::unique_ptr<iommu::DmaApi> dma_;
   std::vector<std::unique_ptr<Driver>> owned_drivers_;
+  struct EndpointReg {
+    DmaEndpoint* ep;
+    CodeOwner* owner;
+  };
+  std::mutex endpoints_lock_;  // guards endpoints_; never held across an endpoint call
+  std::map<Device*, EndpointReg> endpoints_;
 };
 
 }  // namespace modiommu

@@ -63,7 +63,8 @@ class MODIOMMU_API Node {
   // (defaults 2 and 1, as the DT specification says).
   uint32_t address_cells() const;
   uint32_t size_cells() const;
-  // reg decoded with the parent's cell counts. Error names the node.
+  // reg decoded with the parent's cell counts (empty when there is no
+  // reg). Error names the node; more than 2 cells per number is an error.
   Result<std::vector<RegEntry>> reg() const;
   // reg[index].address translated through the ancestors' `ranges` to a CPU
   // physical address (empty `ranges` = identity; missing = not translatable).

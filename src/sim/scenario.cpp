@@ -187,7 +187,7 @@ void Scenario::add_builtin_commands() {
                   }
                   if (got != a[4])
                     s.expect_failed(fmt::format("device {} {} is '{}', expected '{}'{}", d->name(), a[3], got, a[4],
-                                                d->state() == DeviceState::deferred ? " (deferred: " + d->deferred_reason() + ")" : ""));
+                                                d->state() == DeviceState::deferred ? " (deferred: " + s.kernel().core().reason(*d) + ")" : ""));
                   return Status{};
                 }
                 auto it = s.commands().find("expect-" + a[1]);
@@ -203,11 +203,48 @@ void Scenario::add_builtin_commands() {
                 std::lock_guard g(s.kernel().core().lock());
                 if (d->state() != DeviceState::deferred)
                   s.expect_failed(fmt::format("device {} is {}, expected deferred", d->name(), device_state_name(d->state())));
-                else if (d->deferred_reason().find(a[3]) == std::string::npos)
+                else if (s.kernel().core().reason(*d).find(a[3]) == std::string::npos)
                   s.expect_failed(fmt::format("device {} deferred reason '{}' does not mention '{}'", d->name(),
-                                              d->deferred_reason(), a[3]));
+                                              s.kernel().core().reason(*d), a[3]));
                 return Status{};
               });
+  // `expect device DEVICE iommu NAME|none` and `... domain TYPE|none`
+  auto iommu_fact = [](Scenario& s, const Args& a) -> Status {
+    Status st;
+    Device* d = s.device_arg(a[2], st);
+    if (!d) return st;
+    auto info = s.kernel().iommu().info(*d);
+    std::string got = "none";
+    if (a[3] == "iommu") {
+      if (info && !info->iommu.empty()) got = info->iommu;
+    } else if (info && info->domain) {
+      got = iommu::domain_type_name(*info->domain);
+    }
+    // An IOMMU may be named by device name, node name or path.
+    bool same = got == a[4];
+    if (!same && a[3] == "iommu" && got != "none") {
+      Device* want = s.kernel().core().find_device(a[4]);
+      same = want && want->name() == got;
+    }
+    if (!same) s.expect_failed(fmt::format("device {} {} is '{}', expected '{}'", d->name(), a[3], got, a[4]));
+    return Status{};
+  };
+  add_command("expect-iommu", "expect device DEVICE iommu NAME|none", "which IOMMU the device is behind", iommu_fact);
+  add_command("expect-domain", "expect device DEVICE domain TYPE|none",
+              "its domain: dma, dma-lazy, identity, blocked, unmanaged", iommu_fact);
+  add_command("expect-faults", "expect faults DEVICE N", "DMA faults seen for that device", [](Scenario& s, const Args& a) -> Status {
+    TRY(need_args(a, 4, "expect faults DEVICE N"));
+    Status st;
+    Device* d = s.device_arg(a[2], st);
+    if (!d) return st;
+    uint64_t want = 0;
+    auto [p, ec] = std::from_chars(a[3].data(), a[3].data() + a[3].size(), want);
+    if (ec != std::errc() || p != a[3].data() + a[3].size()) return make_error(Errc::inval, "not a count: '" + a[3] + "'");
+    auto info = s.kernel().iommu().info(*d);
+    const uint64_t got = info ? info->faults : 0;
+    if (got != want) s.expect_failed(fmt::format("device {} saw {} DMA faults, expected {}", d->name(), got, want));
+    return Status{};
+  });
   add_command("expect-fail", "expect-fail COMMAND...", "COMMAND must fail, cleanly", [](Scenario& s, const Args& a) -> Status {
     if (a.size() < 2) return Status(make_error(Errc::inval, "usage: expect-fail COMMAND..."));
     std::string inner;

@@ -25,7 +25,7 @@ nlohmann::json final_state(Kernel& k, const std::string& platform) {
     j["driver"] = d->driver() && d->state() == DeviceState::bound ? json(d->driver()->name) : json(nullptr);
     j["state"] = device_state_name(d->state());
     j["deferred_reason"] = d->state() == DeviceState::deferred || d->state() == DeviceState::failed
-                               ? json(d->deferred_reason())
+                               ? json(k.core().reason(*d))
                                : json(nullptr);
     j["iommu"] = nullptr;
     j["stream_ids"] = json::array();
@@ -33,6 +33,14 @@ nlohmann::json final_state(Kernel& k, const std::string& platform) {
     j["domain"] = nullptr;
     j["probe_attempts"] = d->probe_attempts();
     j["dma_faults"] = 0;
+    if (auto info = k.iommu().info(*d)) {
+      if (!info->iommu.empty()) j["iommu"] = info->iommu;
+      j["stream_ids"] = info->stream_ids;
+      if (info->group >= 0) j["iommu_group"] = info->group;
+      if (info->domain) j["domain"] = iommu::domain_type_name(*info->domain);
+      j["dma_faults"] = info->faults;
+      j["iommu_bypass_fallback"] = info->bypass_fallback;
+    }
     if (state_contributors().device) state_contributors().device(*d, j);
     devs.push_back(std::move(j));
   }
@@ -67,7 +75,7 @@ std::string summary_table(Kernel& k) {
   for (Device* d : devs) {
     counts[static_cast<int>(d->state())]++;
     std::string drv = d->state() == DeviceState::bound && d->driver() ? d->driver()->name : "-";
-    std::string why = d->state() == DeviceState::deferred || d->state() == DeviceState::failed ? d->deferred_reason() : "";
+    std::string why = d->state() == DeviceState::deferred || d->state() == DeviceState::failed ? k.core().reason(*d) : "";
     out += fmt::format("{:<{}}  {:<8}  {:<18}  {:>6}  {}\n", d->name(), w, device_state_name(d->state()), drv,
                        d->probe_attempts(), why);
   }

@@ -1,0 +1,9 @@
+// The smallest module: what insmod+rmmod costs beyond dlopen+dlclose.
+#include "module/module.h"
+
+using namespace modiommu;
+
+static Status trivial_init(Kernel&, Module&) { return {}; }
+static void trivial_exit(Kernel&, Module&) {}
+
+MODIOMMU_MODULE(bench_trivial, .version = "1.0", .license = "GPL-2.0", .init = trivial_init, .exit = trivial_exit);

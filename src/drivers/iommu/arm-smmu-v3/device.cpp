@@ -1,0 +1,303 @@
+// One SMMU: probe (IDR discovery, tables, queues, reset/enable), remove
+// (leave it aborting: BEHAVIOUR.md 3) and the IommuOps the IOMMU core calls
+// for its masters. Lock order: see arm-smmu-v3.h.
+#include <algorithm>
+#include <thread>
+
+#include "core/device.h"
+#include "core/owner.h"
+#include "drivers/iommu/arm-smmu-v3/arm-smmu-v3.h"
+#include "kernel/kernel.h"
+
+namespace modiommu::arm_smmu_v3 {
+
+SmmuDevice::SmmuDevice(Kernel& k, Device& dev, CodeOwner* owner) : k_(k), dev_(dev), owner_(owner) {}
+
+SmmuDevice::~SmmuDevice() = default;
+
+Log& SmmuDevice::log() { return k_.log(); }
+const std::string& SmmuDevice::name() const { return dev_.name(); }
+
+// --- discovery (6.3.1, 6.3.2, 6.3.6) ----------------------------------------------
+
+Status SmmuDevice::read_features() {
+  const uint32_t idr0 = regs_.readl(IDR0), idr1 = regs_.readl(IDR1), idr5 = regs_.readl(IDR5);
+  feat_.s2 = bits(idr0, IDR0_S2P, 1);
+  feat_.s1 = bits(idr0, IDR0_S1P, 1);
+  feat_.coherent = bits(idr0, IDR0_COHACC, 1);
+  feat_.hyp = bits(idr0, IDR0_HYP, 1);
+  feat_.asid16 = bits(idr0, IDR0_ASID16, 1);
+  feat_.two_level = bits(idr0, IDR0_ST_LEVEL, 2) == 1;
+  if (!feat_.s1)
+    return make_error(Errc::notsup, fmt::format("{}: IDR0 {:#x} has no stage 1 (S1P): unsupported by this driver",
+                                                name(), idr0));
+  // TTF [3:2]: bit 3 = AArch64 tables; TTENDIAN 0b11 = big-endian only.
+  if (!(bits(idr0, IDR0_TTF, 2) & 2))
+    return make_error(Errc::notsup, fmt::format("{}: IDR0.TTF {} lacks AArch64 tables", name(), bits(idr0, IDR0_TTF, 2)));
+  if (bits(idr0, IDR0_TTENDIAN, 2) == 3)
+    return make_error(Errc::notsup, name() + ": IDR0.TTENDIAN says big-endian tables only");
+  if (bits(idr1, IDR1_TABLES_PRESET, 1) || bits(idr1, IDR1_QUEUES_PRESET, 1))
+    return make_error(Errc::notsup, fmt::format("{}: IDR1 {:#x}: fixed (preset) tables or queues unsupported", name(), idr1));
+  feat_.sid_bits = static_cast<unsigned>(bits(idr1, IDR1_SIDSIZE, 6));
+  feat_.evtq_log2 = static_cast<unsigned>(bits(idr1, IDR1_EVENTQS, 5));
+  feat_.cmdq_log2 = static_cast<unsigned>(bits(idr1, IDR1_CMDQS, 5));
+  if (feat_.sid_bits > 32) return make_error(Errc::inval, fmt::format("{}: IDR1.SIDSIZE {} > 32", name(), feat_.sid_bits));
+  if (feat_.cmdq_log2 > 19 || feat_.evtq_log2 > 19)
+    return make_error(Errc::inval, fmt::format("{}: IDR1 queue sizes CMDQS {} EVENTQS {} exceed 19", name(),
+                                               feat_.cmdq_log2, feat_.evtq_log2));
+  if (feat_.cmdq_log2 < 1) return make_error(Errc::notsup, name() + ": command queue of one entry (IDR1.CMDQS 0)");
+  static constexpr unsigned kOas[] = {32, 36, 40, 42, 44, 48, 52, 52};
+  // io-pgtable outputs at most 48 bits; a larger OAS is used as 48.
+  feat_.oas = std::min(kOas[bits(idr5, IDR5_OAS, 3)], 48u);
+  feat_.gran4k = bits(idr5, IDR5_GRAN4K, 1);
+  feat_.gran16k = bits(idr5, IDR5_GRAN16K, 1);
+  feat_.gran64k = bits(idr5, IDR5_GRAN64K, 1);
+  if (!feat_.gran4k) return make_error(Errc::notsup, fmt::format("{}: IDR5 {:#x} has no 4K granule", name(), idr5));
+  k_.log().info(name(), "features: stage1{}{}, {} stream ID bits, {} stream table, cmdq 2^{} evtq 2^{}, OAS {}",
+                feat_.s2 ? " stage2" : "", feat_.coherent ? " coherent" : "", feat_.sid_bits,
+                feat_.two_level ? "2-level" : "linear", feat_.cmdq_log2, feat_.evtq_log2, feat_.oas);
+  return {};
+}
+
+// --- reset --------------------------------------------------------------------------
+
+// Write a control register and wait for its ACK register to match (6.3.9).
+Status SmmuDevice::write_reg_ack(uint64_t reg, uint64_t ack_reg, uint32_t val, const char* what) {
+  regs_.writel(reg, val);
+  for (unsigned i = 0; i < kPollIterations; ++i) {
+    if (regs_.readl(ack_reg) == val) return {};
+    std::this_thread::yield();
+  }
+  k_.log().err(name(), "{} write {:#x} never acknowledged", what, val);
+  return make_error(Errc::timedout, fmt::format("{}: {} = {:#x} not acknowledged", name(), what, val));
+}
+
+// 6.3.14: wait for UPDATE to clear, write with UPDATE, wait again.
+Status SmmuDevice::update_gbpa(uint32_t set, uint32_t clear) {
+  auto idle = [&]() -> Status {
+    for (unsigned i = 0; i < kPollIterations; ++i) {
+      if (!(regs_.readl(GBPA) & GBPA_UPDATE)) return {};
+      std::this_thread::yield();
+    }
+    k_.log().err(name(), "GBPA.UPDATE never clears");
+    return make_error(Errc::timedout, name() + ": GBPA update not completed");
+  };
+  TRY(idle());
+  const uint32_t v = (regs_.readl(GBPA) & ~clear & ~GBPA_UPDATE) | set;
+  regs_.writel(GBPA, v | GBPA_UPDATE);
+  return idle();
+}
+
+Status SmmuDevice::disable() { return write_reg_ack(CR0, CR0ACK, 0, "CR0"); }
+
+// Linux arm_smmu_device_reset(): abort before anything, tables, CMDQ,
+// invalidate everything, EVTQ, IRQs, then SMMUEN.
+Status SmmuDevice::reset() {
+  TRY(update_gbpa(GBPA_ABORT, 0));  // while SMMUEN is 0, incoming DMA aborts
+  TRY(disable());
+  regs_.writel(CR1, CR1_VALUE);
+  regs_.writel(CR2, CR2_RECINVSID | CR2_PTM);
+  regs_.writeq(STRTAB_BASE, STRTAB_BASE_RA | (strtab_pa_ & STE0_S1CTXPTR_MASK));
+  regs_.writel(STRTAB_BASE_CFG, strtab_cfg_value(two_level_, strtab_log2_));
+
+  regs_.writeq(CMDQ_BASE, cmdq_.base_reg());
+  regs_.writel(CMDQ_PROD, 0);
+  regs_.writel(CMDQ_CONS, 0);
+  uint32_t en = CR0_CMDQEN;
+  TRY(write_reg_ack(CR0, CR0ACK, en, "CR0"));
+  live_.store(true, std::memory_order_release);
+  // 4.3.2, 4.4: nothing cached from before us may survive.
+  TRY(cmdq_.issue_sync(cmd_cfgi_all()));
+  std::vector<Cmd> tlbi;
+  if (feat_.hyp) tlbi.push_back(cmd_tlbi_el2_all());
+  tlbi.push_back(cmd_tlbi_nsnh_all());
+  TRY(cmdq_.issue_sync(tlbi));
+
+  regs_.writeq(EVTQ_BASE, Q_BASE_RWA | (evtq_pa_ & Q_BASE_ADDR_MASK) | evtq_log2_);
+  regs_.writel(EVTQ_PROD, 0);
+  regs_.writel(EVTQ_CONS, 0);
+  en |= CR0_EVTQEN;
+  TRY(write_reg_ack(CR0, CR0ACK, en, "CR0"));
+
+  TRY(write_reg_ack(IRQ_CTRL, IRQ_CTRLACK, IRQ_CTRL_GERROR | IRQ_CTRL_EVTQ, "IRQ_CTRL"));
+  en |= CR0_SMMUEN;
+  return write_reg_ack(CR0, CR0ACK, en, "CR0");
+}
+
+// --- probe / remove -------------------------------------------------------------------
+
+Status SmmuDevice::probe() {
+  regs_ = TRY(k_.ioremap(dev_, 0));
+  if (regs_.size() < kRegionSize)
+    return make_error(Errc::inval, fmt::format("{}: reg size {:#x} is below the 128 KiB SMMUv3 register space (6.2)",
+                                               name(), regs_.size()));
+  Status s = read_features();
+  if (s.ok()) s = cmdq_.init(std::min(feat_.cmdq_log2, 8u));
+  if (s.ok()) s = evtq_init();
+  if (s.ok()) s = strtab_init();
+  if (s.ok()) {
+    auto irq = k_.request_irq(dev_, "eventq", [this] { handle_events(); });
+    if (irq.ok()) evtq_irq_ = std::move(irq).value();
+    else k_.log().warn(name(), "no eventq interrupt ({}): faults will not be reported", irq.error().message);
+    auto girq = k_.request_irq(dev_, "gerror", [this] { handle_gerror(); });
+    if (girq.ok()) gerror_irq_ = std::move(girq).value();
+    else k_.log().warn(name(), "no gerror interrupt ({}): errors handled only while waiting on the queue",
+                       girq.error().message);
+  }
+  if (s.ok()) s = reset();
+  if (s.ok()) {
+    inst_.name = dev_.name();
+    inst_.dev = &dev_;
+    inst_.fwnode = dev_.fwnode();
+    inst_.ops = this;
+    inst_.owner = owner_;
+    inst_.driver = "arm-smmu-v3";
+    s = k_.iommu().register_iommu(inst_);
+    registered_ = s.ok();
+  }
+  if (!s.ok()) {
+    remove();
+    return s;
+  }
+  k_.log().info(name(), "SMMUv3 enabled: {} stream table of 2^{} STEs", two_level_ ? "2-level" : "linear", strtab_log2_);
+  return {};
+}
+
+void SmmuDevice::remove() {
+  {
+    std::lock_guard g(ste_lock_);
+    for (auto& wm : masters_)
+      if (auto m = wm.lock())
+        k_.log().err(name(), "remove with master {} still attached: its device link should have released it first",
+                     m->dev ? m->dev->name() : "?");
+  }
+  if (registered_) k_.iommu().unregister_iommu(inst_);  // releases any left (loudly)
+  registered_ = false;
+  evtq_irq_.free();
+  gerror_irq_.free();
+  if (regs_.valid()) {
+    // BEHAVIOUR.md 3: from now on DMA aborts, it never bypasses.
+    Status s = update_gbpa(GBPA_ABORT, 0);
+    if (s.ok()) s = disable();
+    if (!s.ok()) k_.log().err(name(), "could not quiesce the SMMU: {}", s.error().str());
+  }
+  live_.store(false, std::memory_order_release);
+  cmdq_.stop();
+  {
+    std::lock_guard g(evtq_lock_);  // a late event handler sees !live and leaves
+    std::lock_guard s(ste_lock_);
+    free_tables();  // after SMMUEN = 0: the SMMU no longer reads them
+  }
+}
+
+// --- IommuOps ------------------------------------------------------------------------
+
+Status SmmuDevice::of_xlate(Device& dev, iommu::Fwspec& fwspec, const std::vector<uint32_t>& args) {
+  if (args.size() != 1)
+    return make_error(Errc::inval, fmt::format("{}: iommus specifier for {} has {} cells, #iommu-cells must be 1",
+                                               name(), dev.name(), args.size()));
+  const uint32_t sid = args[0];
+  if (strtab_log2_ < 32 && (uint64_t{sid} >> strtab_log2_))
+    return make_error(Errc::inval, fmt::format("{}: stream ID {:#x} of {} is beyond the SMMU's {} stream ID bits",
+                                               name(), sid, dev.name(), strtab_log2_));
+  if (std::find(fwspec.ids.begin(), fwspec.ids.end(), sid) == fwspec.ids.end()) fwspec.ids.push_back(sid);
+  return {};
+}
+
+Status SmmuDevice::probe_device(Device& dev, iommu::Fwspec& fwspec) {
+  if (fwspec.ids.empty()) return make_error(Errc::inval, dev.name() + ": no stream IDs");
+  std::lock_guard g(ste_lock_);
+  std::erase_if(masters_, [](auto& w) { return w.expired(); });
+  for (auto& wm : masters_) {
+    auto m = wm.lock();
+    for (uint32_t sid : fwspec.ids)
+      if (std::count(m->sids.begin(), m->sids.end(), sid))
+        return make_error(Errc::busy, fmt::format("{}: stream ID {:#x} of {} is already used by {}", name(), sid,
+                                                  dev.name(), m->dev->name()));
+  }
+  // Level-2 tables on demand (3.4.3); their STEs start out aborting.
+  std::vector<Cmd> cfgi;
+  for (uint32_t sid : fwspec.ids) {
+    TRY(ste_pa(sid, true));
+    cfgi.push_back(cmd_cfgi_ste(sid));
+  }
+  TRY(cmdq_.issue_sync(cfgi));  // a new level-1 descriptor: drop cached config
+  auto m = std::make_shared<SmmuMaster>();
+  m->dev = &dev;
+  m->sids = fwspec.ids;
+  masters_.push_back(m);
+  fwspec.priv = m;
+  return {};
+}
+
+void SmmuDevice::release_device(Device& dev, iommu::Fwspec& fwspec) {
+  auto m = std::static_pointer_cast<SmmuMaster>(fwspec.priv);
+  if (!m) return;
+  std::lock_guard g(ste_lock_);
+  if (live()) {
+    std::vector<Cmd> cfgi;
+    for (uint32_t sid : m->sids) {
+      auto pa = ste_pa(sid, false);
+      if (!pa.ok()) continue;
+      (void)k_.pages().memory().write64(*pa, STE0_V | put(STE_CFG_ABORT, STE0_CONFIG, 3));
+      cfgi.push_back(cmd_cfgi_ste(sid));
+    }
+    Status s = cmdq_.issue_sync(cfgi);
+    if (!s.ok()) k_.log().err(name(), "{}: release could not invalidate its STEs: {}", dev.name(), s.error().str());
+  }
+  if (m->domain) m->domain->attached--;
+  m->domain = nullptr;
+  std::erase_if(masters_, [&](auto& w) { auto p = w.lock(); return !p || p == m; });
+  fwspec.priv.reset();
+}
+
+Result<std::unique_ptr<iommu::IommuDomain>> SmmuDevice::domain_alloc(iommu::DomainType type) {
+  auto d = std::make_unique<SmmuDomain>(type, shared_from_this());
+  if (iommu::is_paging(type)) TRY(d->finalise());
+  return std::unique_ptr<iommu::IommuDomain>(std::move(d));
+}
+
+Status SmmuDevice::attach_dev(iommu::IommuDomain& domain, Device& dev, iommu::Fwspec& fwspec) {
+  auto* d = dynamic_cast<SmmuDomain*>(&domain);
+  if (!d || d->smmu() != this)
+    return make_error(Errc::inval, fmt::format("{}: domain for {} does not belong to this SMMU", name(), dev.name()));
+  auto m = std::static_pointer_cast<SmmuMaster>(fwspec.priv);
+  if (!m) return make_error(Errc::inval, dev.name() + ": attach before probe_device");
+  std::lock_guard g(ste_lock_);
+  const uint64_t w0 = d->ste_word0();
+  std::vector<Cmd> cfgi;
+  for (uint32_t sid : m->sids) {
+    const uint64_t pa = TRY(ste_pa(sid, true));
+    TRY(k_.pages().memory().write64(pa, w0));  // the one hitless store
+    cfgi.push_back(cmd_cfgi_ste(sid));
+  }
+  TRY(cmdq_.issue_sync(cfgi));
+  if (m->domain) m->domain->attached--;
+  d->attached++;
+  m->domain = d;
+  return {};
+}
+
+void SmmuDevice::detach_all(SmmuDomain& d) {
+  std::lock_guard g(ste_lock_);
+  if (!d.attached) return;
+  k_.log().err(name(), "domain (ASID {}) freed while {} master(s) still use it: aborting their traffic", d.asid(),
+               d.attached);
+  std::vector<Cmd> cfgi;
+  for (auto& wm : masters_) {
+    auto m = wm.lock();
+    if (!m || m->domain != &d) continue;
+    m->domain = nullptr;
+    if (!live()) continue;  // tables already freed with the SMMU disabled
+    for (uint32_t sid : m->sids) {
+      auto pa = ste_pa(sid, false);
+      if (!pa.ok()) continue;
+      (void)k_.pages().memory().write64(*pa, STE0_V | put(STE_CFG_ABORT, STE0_CONFIG, 3));
+      cfgi.push_back(cmd_cfgi_ste(sid));
+    }
+  }
+  d.attached = 0;
+  if (live()) (void)cmdq_.issue_sync(cfgi);
+}
+
+}  // namespace modiommu::arm_smmu_v3

@@ -1,0 +1,74 @@
+// SMMUv3 event queue: record format and producer side (IHI 0070 7.2-7.4).
+#include <algorithm>
+#include <mutex>
+
+#include "hw/smmuv3/internal.h"
+#include "hw/smmuv3/smmuv3.h"
+
+namespace modiommu::hw::smmuv3 {
+
+using namespace detail;
+
+void SmmuV3::record(const EventRecord& e) {
+  unsigned irqs = 0;
+  {
+    std::lock_guard g(evtq_lock_);
+    if (!eventq_en_.load(std::memory_order_acquire)) {
+      events_lost_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    const unsigned log2 = std::min<unsigned>(eventq_base_ & 0x1f, feat_.eventq_log2);
+    const uint32_t qmask = (2u << log2) - 1, imask = (1u << log2) - 1;
+    const uint32_t prod = eventq_prod_ & qmask, cons = eventq_cons_ & qmask;
+    if ((prod & imask) == (cons & imask) && prod != cons) {
+      // Full (7.4): the event is lost and PROD.OVFLG toggled to differ from
+      // CONS.OVACKFLG, once per overflow episode.
+      events_lost_.fetch_add(1, std::memory_order_relaxed);
+      if (!((eventq_prod_ ^ eventq_cons_) & Q_OVFLG)) eventq_prod_ ^= Q_OVFLG;
+      return;
+    }
+    uint64_t w[4] = {};
+    w[0] = uint64_t{e.type} | (uint64_t{e.sid} << 32);
+    w[1] = (uint64_t{e.rnw} << 35) | (uint64_t{e.s2} << 39) | (uint64_t{e.cls & 3} << 40);
+    w[2] = e.input;
+    if (e.type == F_STE_FETCH || e.type == F_CD_FETCH || e.type == F_WALK_EABT)
+      w[3] = e.fetch & kAddr52 & ~uint64_t{7};
+    else if (e.s2)
+      w[3] = e.ipa & kAddr52 & ~uint64_t{0xfff};
+    const uint64_t slot = (eventq_base_ & kQueueAddrMask) + uint64_t{prod & imask} * kEventBytes;
+    if (!mem_.write(slot, w, sizeof w)) {
+      // 6.3.18: the write of an event record aborted.
+      events_lost_.fetch_add(1, std::memory_order_relaxed);
+      gerror_raise(GERROR_EVENTQ_ABT_ERR, irqs);
+    } else {
+      eventq_prod_ = (eventq_prod_ & Q_OVFLG) | ((prod + 1) & qmask);
+      events_.fetch_add(1, std::memory_order_relaxed);
+      if (irq_ctrl_mirror_.load(std::memory_order_acquire) & IRQ_EVENTQ) irqs |= 1;
+    }
+  }
+  fire(irqs);
+}
+
+void SmmuV3::record_walk_fault(uint32_t sid, const WalkResult& r, Access access, bool stage2, bool after_s1,
+                               uint64_t ipa) {
+  EventRecord e;
+  e.sid = sid;
+  e.type = fault_event(r.fault);
+  e.rnw = access == Access::read;
+  e.input = r.fault_ipa_or_va;
+  if (r.stage2_on_table) {
+    // Stage 2 fault while fetching a stage-1 table: S2=1, CLASS=TT, IPA of
+    // the table (7.3.12).
+    e.s2 = true;
+    e.cls = CLASS_TT;
+    e.ipa = r.table_ipa;
+  } else {
+    e.s2 = stage2;
+    e.cls = r.fault == Fault::external ? CLASS_TT : CLASS_IN;
+    e.ipa = stage2 ? (after_s1 ? ipa : r.fault_ipa_or_va) : 0;
+  }
+  if (r.fault == Fault::external) e.fetch = r.fetch_pa;
+  record(e);
+}
+
+}  // namespace modiommu::hw::smmuv3

@@ -1,0 +1,327 @@
+#include "iommu/iommu_core.h"
+
+#include <algorithm>
+
+#include "core/owner.h"
+#include "of/tree.h"
+
+namespace modiommu::iommu {
+
+IommuCore::IommuCore(DriverCore& core, Log& log) : core_(core), log_(log) {}
+
+IommuCore::~IommuCore() = default;
+
+void IommuCore::set_policy(IommuPolicy p) {
+  std::lock_guard g(lock_);
+  policy_ = std::move(p);
+}
+
+IommuInstance* IommuCore::find_iommu(const of::Node* fwnode) const {
+  std::lock_guard g(lock_);
+  for (IommuInstance* i : instances_)
+    if (i->fwnode == fwnode) return i;
+  return nullptr;
+}
+
+std::vector<IommuInstance*> IommuCore::iommus() const {
+  std::lock_guard g(lock_);
+  return instances_;
+}
+
+DeviceIommu* IommuCore::device_iommu(const Device& dev) const {
+  return dynamic_cast<DeviceIommu*>(dev.iommu_data.get());
+}
+
+IommuDomain* IommuCore::device_domain(const Device& dev) const {
+  DeviceIommu* di = device_iommu(dev);
+  return di && di->group ? di->group->domain : nullptr;
+}
+
+// --- registration -----------------------------------------------------------------
+
+Status IommuCore::register_iommu(IommuInstance& inst) {
+  std::vector<Device*> movers;
+  {
+    std::lock_guard g(lock_);
+    if (!inst.dev || !inst.fwnode || !inst.ops)
+      return make_error(Errc::inval, "IOMMU registration needs a device, a firmware node and ops");
+    for (IommuInstance* i : instances_)
+      if (i->fwnode == inst.fwnode) return make_error(Errc::exist, "an IOMMU is already registered for " + inst.fwnode->path());
+    instances_.push_back(&inst);
+    log_.info(inst.name, "IOMMU registered (driver {})", inst.driver);
+    for (Device* d : core_.devices()) {
+      DeviceIommu* di = device_iommu(*d);
+      if (di && di->bypass_fallback && di->fallback_iommu == inst.fwnode) movers.push_back(d);
+    }
+  }
+  // BEHAVIOUR.md 1: a device that fell back to running without this IOMMU
+  // is moved under it: unbound now, re-probed (and attached) once the IOMMU's
+  // device has finished binding.
+  for (Device* d : movers) {
+    log_.warn(d->name(), "its IOMMU {} has arrived: unbinding to move it under the IOMMU", inst.name);
+    core_.requeue_after(*d, *inst.dev, "moving under IOMMU " + inst.name);
+  }
+  core_.kick(WaitKey::fwnode(inst.fwnode));
+  return {};
+}
+
+void IommuCore::unregister_iommu(IommuInstance& inst) {
+  std::lock_guard cg(core_.lock());
+  std::lock_guard g(lock_);
+  for (Device* d : core_.devices()) {
+    DeviceIommu* di = device_iommu(*d);
+    if (!di || di->fwspec.iommu != &inst) continue;
+    if (di->probed)
+      log_.err(d->name(), "still attached to {} at unregister: released now (its device link should have unbound it)",
+               inst.name);
+    release_locked(*d, *di);
+    d->iommu_data.reset();
+  }
+  std::erase(instances_, &inst);
+  log_.info(inst.name, "IOMMU unregistered");
+}
+
+// --- probe policy -------------------------------------------------------------------
+
+bool IommuCore::iommu_may_appear(const of::Node* node, std::string* why) const {
+  Device* idev = core_.find_device_by_fwnode(node);
+  if (!idev) {
+    if (why) *why = "the IOMMU node " + node->path() + " has no device";
+    return false;
+  }
+  if (why) *why = core_.availability(*idev);
+  return core_.driver_may_appear(*idev);
+}
+
+Status IommuCore::dma_configure(Device& dev) {
+  const of::Node* node = dev.fwnode();
+  if (!node || !node->has("iommus")) return {};
+  auto list = of::iommus(*node);
+  if (!list.ok()) return make_error(Errc::inval, "bad iommus: " + list.error().message);
+
+  std::lock_guard g(lock_);
+  auto di = std::make_shared<DeviceIommu>();
+  IommuInstance* inst = nullptr;
+  for (const auto& pa : *list) {
+    if (!pa.target->available()) {
+      log_.info(dev.name(), "iommus names {}, which is disabled: not behind that IOMMU", pa.target->path());
+      continue;
+    }
+    IommuInstance* i = nullptr;
+    for (IommuInstance* c : instances_)
+      if (c->fwnode == pa.target) i = c;
+    if (!i) {
+      std::string why;
+      Device* idev = core_.find_device_by_fwnode(pa.target);
+      const std::string iname = idev ? idev->name() : pa.target->path();
+      if (iommu_may_appear(pa.target, &why)) {
+        dev.defer(WaitKey::fwnode(pa.target), "");
+        if (idev) dev.defer(WaitKey::device(idev), "");
+        if (!core_.sources_final()) dev.defer(WaitKey::event("sources-final"), "");
+        return dev.defer(WaitKey::fwnode(pa.target), "waiting for IOMMU " + iname + ": " + why);
+      }
+      if (policy_.missing == MissingIommu::fail)
+        return make_error(Errc::nodev, "its IOMMU " + iname + " can never be driven (" + why +
+                                           ") and --missing-iommu=fail: refusing to run without isolation");
+      log_.warn(dev.name(), "its IOMMU {} can never be driven ({}): probing WITHOUT isolation, DMA unrestricted "
+                "(--missing-iommu=bypass)", iname, why);
+      di->bypass_fallback = true;
+      di->fallback_iommu = pa.target;
+      dev.iommu_data = di;
+      return {};
+    }
+    if (inst && inst != i)
+      return make_error(Errc::inval, "iommus names two IOMMUs (" + inst->name + ", " + i->name +
+                                         "): one device must sit behind one IOMMU instance");
+    inst = i;
+    di->fwspec.iommu = i;
+    di->fwspec.iommu_fwnode = pa.target;
+    OwnerPin pin(i->owner);
+    if (!pin.ok()) return dev.defer(WaitKey::device(i->dev), "IOMMU driver of " + i->name + " is unloading");
+    TRY(i->ops->of_xlate(dev, di->fwspec, pa.args));
+  }
+  if (!inst) return {};  // every target disabled: not behind an IOMMU
+
+  // BEHAVIOUR.md 2: every consumer gets a managed link to its IOMMU, so the
+  // IOMMU cannot unbind before its consumers.
+  auto link = core_.link_add(dev, *inst->dev, LinkKind::managed, "iommu");
+  if (!link.ok()) return std::move(link).error();
+
+  OwnerPin pin(inst->owner);
+  if (!pin.ok()) return dev.defer(WaitKey::device(inst->dev), "IOMMU driver of " + inst->name + " is unloading");
+  TRY(inst->ops->probe_device(dev, di->fwspec));
+  di->probed = true;
+  dev.iommu_data = di;
+  auto grp = join_group(dev, *di);
+  if (!grp.ok()) {
+    release_locked(dev, *di);
+    dev.iommu_data.reset();
+    return std::move(grp).error();
+  }
+  log_.info(dev.name(), "behind {} (stream IDs {}), group {}, {} domain", inst->name,
+            fmt::join(di->fwspec.ids, ","), (*grp)->id, domain_type_name((*grp)->domain->type()));
+  return {};
+}
+
+Result<IommuGroup*> IommuCore::join_group(Device& dev, DeviceIommu& di) {
+  IommuInstance* inst = di.fwspec.iommu;
+  const void* key = inst->ops->group_key(dev, di.fwspec);
+  IommuGroup* grp = nullptr;
+  if (key)
+    for (auto& gp : groups_)
+      if (gp->iommu == inst && gp->key == key) grp = gp.get();
+  if (!grp) {
+    auto ng = std::make_unique<IommuGroup>();
+    ng->id = next_group_++;
+    ng->iommu = inst;
+    ng->key = key;
+    auto pd = policy_.per_device.find(dev.name());
+    ng->default_type = pd != policy_.per_device.end() ? pd->second : policy_.default_domain;
+    auto dom = inst->ops->domain_alloc(ng->default_type);
+    if (!dom.ok()) return std::move(dom).error();
+    ng->default_domain = std::move(dom).value();
+    ng->default_domain->iommu = inst;
+    if ((ng->default_type == DomainType::dma || ng->default_type == DomainType::dma_lazy) && dma_domain_init_)
+      TRY(dma_domain_init_(*ng->default_domain, dev));
+    grp = ng.get();
+    groups_.push_back(std::move(ng));
+  }
+  IommuDomain* target = grp->owner_domain ? grp->owner_domain : grp->default_domain.get();
+  Status s = inst->ops->attach_dev(*target, dev, di.fwspec);
+  if (!s.ok()) {
+    if (grp->devices.empty()) std::erase_if(groups_, [&](auto& p) { return p.get() == grp; });
+    return std::move(s).error();
+  }
+  grp->domain = target;
+  grp->devices.push_back(&dev);
+  di.group = grp;
+  return grp;
+}
+
+void IommuCore::dma_cleanup(Device& dev) {
+  std::lock_guard g(lock_);
+  DeviceIommu* di = device_iommu(dev);
+  if (!di) return;
+  if (di->bypass_fallback) return;  // kept: it is moved under its IOMMU if that ever registers
+  release_locked(dev, *di);
+  dev.iommu_data.reset();
+}
+
+// The device leaves its IOMMU: the driver makes its traffic abort, then the
+// group's domains go once nobody uses them (their tables are freed only
+// after the hardware stopped referencing them).
+void IommuCore::release_locked(Device& dev, DeviceIommu& di) {
+  IommuInstance* inst = di.fwspec.iommu;
+  if (inst && di.probed) {
+    OwnerPin pin(inst->owner);  // may be refused while unloading: the code stays mapped until exit returns
+    inst->ops->release_device(dev, di.fwspec);
+    di.probed = false;
+  }
+  if (IommuGroup* grp = di.group) {
+    std::erase(grp->devices, &dev);
+    di.group = nullptr;
+    if (grp->devices.empty()) {
+      log_.debug(dev.name(), "IOMMU group {} is empty: freeing its domains", grp->id);
+      if (dma_domain_fini_ && grp->default_domain && grp->default_domain->dma_cookie) dma_domain_fini_(*grp->default_domain);
+      std::erase_if(groups_, [&](auto& p) { return p.get() == grp; });
+    }
+  }
+}
+
+// --- faults -----------------------------------------------------------------------
+
+void IommuCore::report_fault(IommuInstance& inst, const FaultInfo& info) {
+  Device* dev = nullptr;
+  IommuDomain* dom = nullptr;
+  uint64_t n = 0;
+  {
+    std::lock_guard g(lock_);
+    for (auto& grp : groups_) {
+      if (grp->iommu != &inst) continue;
+      for (Device* d : grp->devices) {
+        DeviceIommu* di = device_iommu(*d);
+        if (di && std::count(di->fwspec.ids.begin(), di->fwspec.ids.end(), info.stream_id)) {
+          dev = d;
+          dom = grp->domain;
+          n = ++di->faults;
+        }
+      }
+    }
+  }
+  if (!dev) {
+    log_.warn(inst.name, "{} for unknown stream ID {:#x} at iova {:#x}", info.reason, info.stream_id, info.iova);
+    return;
+  }
+  if (n <= 5)  // ratelimited, as dev_err_ratelimited
+    log_.warn(dev->name(), "DMA fault: {} {} at iova {:#x} (stream ID {:#x}){}", info.reason,
+              info.write ? "write" : "read", info.iova, info.stream_id, n == 5 ? "; further faults counted only" : "");
+  if (dom) dom->deliver_fault(dev, info);
+}
+
+// --- unmanaged domains -------------------------------------------------------------
+
+Result<std::unique_ptr<IommuDomain>> IommuCore::domain_alloc_unmanaged(Device& dev) {
+  std::lock_guard g(lock_);
+  DeviceIommu* di = device_iommu(dev);
+  if (!di || !di->fwspec.iommu) return make_error(Errc::nodev, dev.name() + " is not behind an IOMMU");
+  auto d = di->fwspec.iommu->ops->domain_alloc(DomainType::unmanaged);
+  if (d.ok()) (*d)->iommu = di->fwspec.iommu;
+  return d;
+}
+
+Status IommuCore::attach_device(IommuDomain& domain, Device& dev) {
+  std::lock_guard g(lock_);
+  DeviceIommu* di = device_iommu(dev);
+  if (!di || !di->group) return make_error(Errc::nodev, dev.name() + " is not behind an IOMMU");
+  if (domain.iommu != di->fwspec.iommu) return make_error(Errc::inval, "domain belongs to another IOMMU");
+  if (di->group->devices.size() > 1)
+    return make_error(Errc::busy, fmt::format("group {} has {} devices: attach them all through the group", di->group->id,
+                                              di->group->devices.size()));
+  TRY(attach_group_domain(*di->group, domain));
+  di->group->owner_domain = &domain;
+  return {};
+}
+
+void IommuCore::detach_device(IommuDomain& domain, Device& dev) {
+  std::lock_guard g(lock_);
+  DeviceIommu* di = device_iommu(dev);
+  if (!di || !di->group || di->group->owner_domain != &domain) return;
+  di->group->owner_domain = nullptr;
+  (void)attach_group_domain(*di->group, *di->group->default_domain);
+}
+
+Status IommuCore::attach_group_domain(IommuGroup& grp, IommuDomain& d) {
+  for (Device* dev : grp.devices) {
+    DeviceIommu* di = device_iommu(*dev);
+    TRY(grp.iommu->ops->attach_dev(d, *dev, di->fwspec));
+  }
+  grp.domain = &d;
+  return {};
+}
+
+// --- queries -------------------------------------------------------------------------
+
+std::optional<DeviceIommuInfo> IommuCore::info(const Device& dev) const {
+  std::lock_guard g(lock_);
+  DeviceIommu* di = device_iommu(dev);
+  if (!di) return std::nullopt;
+  DeviceIommuInfo out;
+  out.bypass_fallback = di->bypass_fallback;
+  out.faults = di->faults.load();
+  if (di->fwspec.iommu) out.iommu = di->fwspec.iommu->name;
+  out.stream_ids = di->fwspec.ids;
+  if (di->group) {
+    out.group = di->group->id;
+    if (di->group->domain) out.domain = di->group->domain->type();
+  }
+  return out;
+}
+
+std::vector<const IommuGroup*> IommuCore::groups() const {
+  std::lock_guard g(lock_);
+  std::vector<const IommuGroup*> out;
+  for (auto& p : groups_) out.push_back(p.get());
+  return out;
+}
+
+}  // namespace modiommu::iommu

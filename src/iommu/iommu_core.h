@@ -1,0 +1,133 @@
+// The IOMMU core (drivers/iommu/iommu.c + of_iommu.c): registered IOMMUs,
+// the modular probe policy (BEHAVIOUR.md 1, 4), groups, default domains,
+// attach/detach, faults.
+//
+// Probe policy, run as the driver core's pre-probe step for every device:
+// no `iommus` => no IOMMU; an `iommus` target that is disabled => not behind
+// it; registered => attach; a driver for it can still appear => defer (with
+// a reason a person reads); none can => --missing-iommu decides at once:
+// bypass (a loud warning naming the device) or fail.
+//
+// Locking: lock_ guards instances, groups and per-device IOMMU state. It is
+// taken inside the driver core's lock (probe/remove hooks) and never the
+// other way round. Fault reports take lock_ only to find the device, and
+// call handlers without it. The DMA fast path takes no lock here: a driver
+// uses the DMA API only while bound, and unbind releases the device after
+// the driver's remove() has stopped its DMA.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/api.h"
+#include "base/result.h"
+#include "core/device.h"
+#include "core/driver_core.h"
+#include "core/log.h"
+#include "iommu/iommu.h"
+
+namespace modiommu::iommu {
+
+enum class MissingIommu { bypass, fail };
+
+struct IommuPolicy {
+  MissingIommu missing = MissingIommu::bypass;
+  DomainType default_domain = DomainType::dma;
+  std::map<std::string, DomainType> per_device;  // device name -> default domain type
+};
+
+class MODIOMMU_API IommuGroup {
+ public:
+  int id = 0;
+  IommuInstance* iommu = nullptr;
+  const void* key = nullptr;
+  std::vector<Device*> devices;
+  DomainType default_type = DomainType::dma;
+  std::unique_ptr<IommuDomain> default_domain;
+  std::unique_ptr<IommuDomain> blocked_domain;
+  IommuDomain* domain = nullptr;  // currently attached
+  IommuDomain* owner_domain = nullptr;  // an unmanaged domain attached by a user
+};
+
+// Per-device IOMMU state (dev->iommu).
+struct MODIOMMU_API DeviceIommu : Device::Attachment {
+  Fwspec fwspec;
+  IommuGroup* group = nullptr;
+  bool probed = false;               // probe_device ran, release_device owed
+  // --missing-iommu=bypass applied: DMA is unrestricted by policy.
+  bool bypass_fallback = false;
+  const of::Node* fallback_iommu = nullptr;  // the IOMMU it should have been behind
+  std::atomic<uint64_t> faults{0};
+};
+
+struct DeviceIommuInfo {
+  std::string iommu;  // IOMMU device name, "" if none
+  std::vector<uint32_t> stream_ids;
+  int group = -1;
+  std::optional<DomainType> domain;
+  bool bypass_fallback = false;
+  uint64_t faults = 0;
+};
+
+class MODIOMMU_API IommuCore {
+ public:
+  IommuCore(DriverCore& core, Log& log);
+  ~IommuCore();
+
+  void set_policy(IommuPolicy p);
+  const IommuPolicy& policy() const { return policy_; }
+  // The DMA layer initialises each new DMA default domain (IOVA allocator).
+  void set_dma_domain_init(std::function<Status(IommuDomain&, Device&)> f) { dma_domain_init_ = std::move(f); }
+  // ... and drains a DMA domain (lazy flush queue) before it is freed.
+  void set_dma_domain_fini(std::function<void(IommuDomain&)> f) { dma_domain_fini_ = std::move(f); }
+
+  // iommu_device_register(): consumers waiting for it are retried, and
+  // devices that fell back to bypass for want of it are moved under it.
+  Status register_iommu(IommuInstance& inst);
+  // iommu_device_unregister(): every consumer must already be released
+  // (device links unbind them first). Any left are released here, loudly.
+  void unregister_iommu(IommuInstance& inst);
+  IommuInstance* find_iommu(const of::Node* fwnode) const;
+  std::vector<IommuInstance*> iommus() const;
+
+  // Driver core hooks (of_dma_configure / dma_cleanup).
+  Status dma_configure(Device& dev);
+  void dma_cleanup(Device& dev);
+
+  // Faults reported by a driver for a stream ID on its IOMMU.
+  void report_fault(IommuInstance& inst, const FaultInfo& info);
+
+  // Unmanaged domains (iommu_domain_alloc / iommu_attach_device).
+  Result<std::unique_ptr<IommuDomain>> domain_alloc_unmanaged(Device& dev);
+  Status attach_device(IommuDomain& domain, Device& dev);
+  void detach_device(IommuDomain& domain, Device& dev);
+  // The domain a bound device's DMA goes through (null: no IOMMU).
+  IommuDomain* device_domain(const Device& dev) const;
+  DeviceIommu* device_iommu(const Device& dev) const;
+
+  std::optional<DeviceIommuInfo> info(const Device& dev) const;
+  std::vector<const IommuGroup*> groups() const;
+  // Can a driver for this IOMMU node still appear? Text for people in *why.
+  bool iommu_may_appear(const of::Node* node, std::string* why) const;
+
+ private:
+  Status attach_group_domain(IommuGroup& g, IommuDomain& d);
+  void release_locked(Device& dev, DeviceIommu& di);
+  Result<IommuGroup*> join_group(Device& dev, DeviceIommu& di);
+
+  DriverCore& core_;
+  Log& log_;
+  IommuPolicy policy_;
+  std::function<Status(IommuDomain&, Device&)> dma_domain_init_;
+  std::function<void(IommuDomain&)> dma_domain_fini_;
+  mutable std::recursive_mutex lock_;
+  std::vector<IommuInstance*> instances_;
+  std::vector<std::unique_ptr<IommuGroup>> groups_;
+  int next_group_ = 0;
+};
+
+}  // namespace modiommu::iommu

@@ -1,0 +1,80 @@
+// The board: builds the emulated machine a device tree describes (RAM from
+// memory nodes, a device model for each node whose `compatible` has one,
+// DMA masters wired upstream to the IOMMU model their `iommus` names).
+// Firmware's job in a real system, so it sits beside the kernel, below the
+// drivers; hw/ itself never reads a device tree.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/api.h"
+#include "base/result.h"
+#include "core/log.h"
+#include "hw/dma.h"
+#include "hw/machine.h"
+#include "of/tree.h"
+
+namespace modiommu {
+
+struct PlatformModel {
+  const of::Node* node = nullptr;
+  std::string kind;  // "smmu-v3", "dmatest", ...
+  uint64_t base = 0, size = 0;
+  std::shared_ptr<hw::MmioDevice> mmio;
+  std::shared_ptr<hw::DmaTranslator> translator;  // IOMMU models
+  hw::UpstreamPort* port = nullptr;                // DMA masters
+  std::shared_ptr<void> extra;                     // model-specific keep-alive
+};
+
+class Platform;
+
+// A device model for nodes with one of `compatibles` (INTERFACE.md
+// "Emulated devices in a device tree"). Layers register theirs at static
+// initialisation.
+struct ModelFactory {
+  std::string kind;
+  std::vector<std::string> compatibles;
+  std::function<Result<PlatformModel>(const of::Node& node, Platform& p)> create;
+};
+MODIOMMU_API std::vector<ModelFactory>& model_factories();
+struct ModelFactoryRegistrar {
+  explicit ModelFactoryRegistrar(ModelFactory f) { model_factories().push_back(std::move(f)); }
+};
+
+class MODIOMMU_API Platform {
+ public:
+  // Problems with single nodes are logged (the node stays a plain device);
+  // only an unusable tree fails.
+  static Result<std::unique_ptr<Platform>> build(const of::Tree& tree, Log& log);
+  ~Platform();
+
+  hw::Machine& machine() { return *machine_; }
+  const of::Tree& tree() const { return tree_; }
+  Log& log() { return log_; }
+  const PlatformModel* model(const of::Node* node) const;
+  std::vector<const PlatformModel*> models() const;
+  // GIC interrupt ID for a node's interrupt, by index or by interrupt-names.
+  Result<unsigned> irq_number(const of::Node& node, size_t index) const;
+  Result<unsigned> irq_number(const of::Node& node, std::string_view name) const;
+  // The RAM the kernel's page allocator manages.
+  uint64_t kernel_ram_base() const { return ram_base_; }
+  uint64_t kernel_ram_size() const { return ram_size_; }
+  // (Re)wires a DMA master's port from its node's `iommus` (the PCI layer
+  // does the same from iommu-map). Direct when it names nothing modelled.
+  void wire_master(const of::Node& node, hw::UpstreamPort& port);
+
+ private:
+  Platform(const of::Tree& tree, Log& log) : tree_(tree), log_(log) {}
+  Status add_ram();
+  const of::Tree& tree_;
+  Log& log_;
+  std::unique_ptr<hw::Machine> machine_ = std::make_unique<hw::Machine>();
+  std::map<const of::Node*, PlatformModel> models_;
+  uint64_t ram_base_ = 0, ram_size_ = 0;
+};
+
+}  // namespace modiommu
