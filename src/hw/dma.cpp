@@ -37,6 +37,7 @@ PortStats UpstreamPort::stats() const {
   s.direct = direct_.load(std::memory_order_relaxed);
   s.faulted = faulted_.load(std::memory_order_relaxed);
   s.bytes = bytes_.load(std::memory_order_relaxed);
+  s.escapes = escapes_.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -54,9 +55,11 @@ Status UpstreamPort::transfer(uint64_t iova, uint8_t* buf, size_t len, Access di
   DmaTranslator* t = translator_.get();
   const uint32_t sid = stream_id_;
   uint64_t pieces_translated = 0, pieces_bypassed = 0;
+  const bool allowed = untranslated_allowed();
   auto account = [&] {
     translated_.fetch_add(pieces_translated, std::memory_order_relaxed);
     bypassed_.fetch_add(pieces_bypassed, std::memory_order_relaxed);
+    if (!allowed) escapes_.fetch_add(pieces_bypassed, std::memory_order_relaxed);
   };
   auto fail = [&](uint64_t at, bool memerr) -> Status {
     account();
@@ -69,6 +72,7 @@ Status UpstreamPort::transfer(uint64_t iova, uint8_t* buf, size_t len, Access di
     direct_.fetch_add(1, std::memory_order_relaxed);
     Status s = dir == Access::read ? mem_.read(iova, buf, len) : mem_.write(iova, buf, len);
     if (!s) return fail(iova, true);
+    if (!allowed) escapes_.fetch_add(1, std::memory_order_relaxed);
     bytes_.fetch_add(len, std::memory_order_relaxed);
     return {};
   }

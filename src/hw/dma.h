@@ -50,6 +50,9 @@ struct PortStats {
   uint64_t direct = 0;      // pieces issued with no IOMMU wired
   uint64_t faulted = 0;     // transfers stopped by a fault
   uint64_t bytes = 0;       // bytes moved
+  // Pieces that reached memory untranslated (bypassed or direct) while the
+  // system said this master must be translated (set_untranslated_allowed).
+  uint64_t escapes = 0;
 };
 
 struct DmaFault {
@@ -72,6 +75,12 @@ class MODIOMMU_API UpstreamPort {
 
   void set_translator(std::shared_ptr<DmaTranslator> t, uint32_t stream_id);
   void set_direct();
+  // Instrumentation, not hardware: whether untranslated access by this
+  // master is sanctioned right now (no IOMMU described, an identity domain,
+  // or the bypass policy). Untranslated pieces while it is false are counted
+  // as escapes (INTERFACE.md dma_escapes).
+  void set_untranslated_allowed(bool allowed) { untranslated_allowed_.store(allowed, std::memory_order_release); }
+  bool untranslated_allowed() const { return untranslated_allowed_.load(std::memory_order_acquire); }
   bool has_translator() const;
   uint32_t stream_id() const;
 
@@ -90,7 +99,8 @@ class MODIOMMU_API UpstreamPort {
   mutable std::shared_mutex wiring_lock_;  // guards translator_, stream_id_
   std::shared_ptr<DmaTranslator> translator_;
   uint32_t stream_id_ = 0;
-  std::atomic<uint64_t> translated_{0}, bypassed_{0}, direct_{0}, faulted_{0}, bytes_{0};
+  std::atomic<uint64_t> translated_{0}, bypassed_{0}, direct_{0}, faulted_{0}, bytes_{0}, escapes_{0};
+  std::atomic<bool> untranslated_allowed_{true};
 };
 
 }  // namespace modiommu::hw

@@ -18,13 +18,14 @@
 #include <string>
 #include <vector>
 
+#include "base/api.h"
 #include "base/result.h"
 
 namespace modiommu::hw {
 
 using PhysAddr = uint64_t;
 
-class PhysicalMemory {
+class MODIOMMU_API PhysicalMemory {
  public:
   static constexpr unsigned kChunkShift = 16;
   static constexpr uint64_t kChunkSize = uint64_t{1} << kChunkShift;

@@ -121,7 +121,9 @@ Status IommuCore::dma_configure(Device& dev) {
         return dev.defer(WaitKey::fwnode(pa.target), "waiting for IOMMU " + iname + ": " + why);
       }
       if (policy_.missing == MissingIommu::fail)
-        return make_error(Errc::nodev, "its IOMMU " + iname + " can never be driven (" + why +
+        // EPERM, not ENODEV: ENODEV would read as "not my device" and the
+        // probe would quietly try other drivers.
+        return make_error(Errc::perm, "its IOMMU " + iname + " can never be driven (" + why +
                                            ") and --missing-iommu=fail: refusing to run without isolation");
       log_.warn(dev.name(), "its IOMMU {} can never be driven ({}): probing WITHOUT isolation, DMA unrestricted "
                 "(--missing-iommu=bypass)", iname, why);

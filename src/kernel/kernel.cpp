@@ -8,6 +8,17 @@
 
 namespace modiommu {
 
+// Firmware describes the master behind an IOMMU: `iommus` naming an
+// enabled node (PCI masters get theirs from the PCI layer).
+static bool described_behind_iommu(const of::Node& n) {
+  if (!n.has("iommus")) return false;
+  auto list = of::iommus(n);
+  if (!list.ok()) return true;  // malformed: assume the strict answer
+  for (const auto& pa : *list)
+    if (pa.target->available()) return true;
+  return false;
+}
+
 std::vector<Initcall>& builtin_initcalls() {
   static std::vector<Initcall> calls;
   return calls;
@@ -19,8 +30,15 @@ Kernel::Kernel(KernelOptions opts) : opts_(std::move(opts)) {
   core_.set_deferred_timeout(opts_.deferred_timeout);
   core_.register_bus(&platform_bus_);
   iommu_.set_policy(opts_.iommu);
-  core_.hooks().pre_probe = [this](Device& d) { return iommu_.dma_configure(d); };
-  core_.hooks().post_remove = [this](Device& d) { iommu_.dma_cleanup(d); };
+  core_.hooks().pre_probe = [this](Device& d) {
+    Status s = iommu_.dma_configure(d);
+    update_dma_policy(d);
+    return s;
+  };
+  core_.hooks().post_remove = [this](Device& d) {
+    iommu_.dma_cleanup(d);
+    update_dma_policy(d);
+  };
 }
 
 Kernel::~Kernel() {
@@ -45,6 +63,8 @@ Status Kernel::boot(std::unique_ptr<of::Tree> tree) {
   auto pages = mm::PageAllocator::create(machine().memory(), platform_->kernel_ram_base(), platform_->kernel_ram_size());
   if (!pages.ok()) return make_error(Errc::nomem, "kernel memory: " + pages.error().message);
   pages_ = std::move(pages).value();
+  for (const PlatformModel* m : platform_->models())
+    if (m->port) m->port->set_untranslated_allowed(!described_behind_iommu(*m->node));
   dma_ = std::make_unique<iommu::DmaApi>(iommu_, *pages_);
   iommu_.set_dma_domain_init([this](iommu::IommuDomain& d, Device& dev) { return dma_->init_domain(d, dev); });
   iommu_.set_dma_domain_fini([this](iommu::IommuDomain& d) { dma_->fini_domain(d); });
@@ -57,6 +77,16 @@ Status Kernel::boot(std::unique_ptr<of::Tree> tree) {
   }
   core_.process();
   return {};
+}
+
+void Kernel::update_dma_policy(Device& dev) {
+  if (!platform_ || !dev.fwnode()) return;
+  const PlatformModel* m = platform_->model(dev.fwnode());
+  if (!m || !m->port) return;
+  bool allowed = !described_behind_iommu(*dev.fwnode());
+  if (auto info = iommu_.info(dev))
+    allowed = allowed || info->bypass_fallback || info->domain == iommu::DomainType::identity;
+  m->port->set_untranslated_allowed(allowed);
 }
 
 Result<IoMem> Kernel::ioremap(Device& dev, size_t index) {

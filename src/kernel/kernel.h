@@ -89,6 +89,10 @@ class MODIOMMU_API Kernel {
   Status with_endpoint(Device& dev, const std::function<Status(DmaEndpoint&)>& fn);
   std::vector<Device*> endpoint_devices();
 
+  // Tells the device's DMA master port whether untranslated DMA is
+  // sanctioned now (for escape accounting).
+  void update_dma_policy(Device& dev);
+
   // Drivers registered by this kernel's initcalls, unregistered at teardown.
   void own_driver(std::unique_ptr<Driver> drv);
 

@@ -2,11 +2,26 @@
 
 #include <fmt/format.h>
 
+#include "hw/dmatest.h"
+
 namespace modiommu::sim {
 
 StateContributors& state_contributors() {
   static StateContributors c;
   return c;
+}
+
+DmaTotals dma_totals(Kernel& k) {
+  DmaTotals t;
+  if (!k.has_platform()) return t;
+  for (const PlatformModel* m : k.platform().models()) {
+    if (!m->port) continue;
+    t.escapes += m->port->stats().escapes;
+    if (auto dt = std::dynamic_pointer_cast<hw::DmaTest>(m->mmio)) t.transfers += dt->read(0x40, 8);  // XFER_COUNT
+  }
+  for (Device* d : k.core().devices())
+    if (auto info = k.iommu().info(*d)) t.faults += info->faults;
+  return t;
 }
 
 nlohmann::json final_state(Kernel& k, const std::string& platform) {
@@ -61,6 +76,10 @@ nlohmann::json final_state(Kernel& k, const std::string& platform) {
                   {"dma_transfers", 0},
                   {"dma_faults", 0},
                   {"dma_escapes", 0}};
+  const DmaTotals t = dma_totals(k);
+  doc["stats"]["dma_transfers"] = t.transfers;
+  doc["stats"]["dma_faults"] = t.faults;
+  doc["stats"]["dma_escapes"] = t.escapes;
   if (state_contributors().document) state_contributors().document(doc);
   return doc;
 }

@@ -17,6 +17,12 @@ struct StateContributors {
 };
 StateContributors& state_contributors();
 
+struct DmaTotals {
+  uint64_t transfers = 0, faults = 0, escapes = 0;
+};
+// Over every DMA master of the machine.
+DmaTotals dma_totals(Kernel& k);
+
 nlohmann::json final_state(Kernel& k, const std::string& platform);
 // "NAME  STATE  DRIVER  IOMMU  PROBES  REASON" table.
 std::string summary_table(Kernel& k);
