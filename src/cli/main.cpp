@@ -5,7 +5,12 @@
 
 #include <CLI/CLI.hpp>
 
+#include <filesystem>
+#include <unistd.h>
+
 #include "kernel/kernel.h"
+#include "module/depmod.h"
+#include "module/loader.h"
 #include "sim/scenario.h"
 #include "sim/state.h"
 
@@ -23,7 +28,25 @@ struct CommonOpts {
   std::string missing_iommu = "bypass";
   std::string default_domain = "dma";
   std::vector<std::string> domains;
+  std::string modules_dir;
+  std::vector<std::string> preload;
+  bool no_autoload = false;
+  std::vector<std::string> blacklist;
 };
+
+// The modules built alongside this binary: <build>/modules next to the
+// executable's folder (build/release/src/cli/modiommu -> build/release/modules).
+std::string default_modules_dir() {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return "modules";
+  std::filesystem::path dir = std::filesystem::path(std::string(buf, static_cast<size_t>(n))).parent_path();
+  for (int up = 0; up < 4; ++up) {
+    if (std::filesystem::is_directory(dir / "modules")) return (dir / "modules").string();
+    dir = dir.parent_path();
+  }
+  return "modules";
+}
 
 void add_common(CLI::App* app, CommonOpts& o) {
   app->add_option("PLATFORM", o.platform, "platform device tree (.dts or .dtb)")->required();
@@ -40,6 +63,11 @@ void add_common(CLI::App* app, CommonOpts& o) {
   app->add_option("--default-domain", o.default_domain, "default domain type: dma, dma-lazy, identity or blocked")
       ->check(CLI::IsMember({"dma", "dma-lazy", "identity", "blocked"}));
   app->add_option("--domain", o.domains, "DEVICE=TYPE: default domain type for one device's group (repeatable)");
+  app->add_option("--modules", o.modules_dir, "where loadable modules are (default: the ones built alongside the binary)");
+  app->add_option("--preload", o.preload, "load these modules during the initcall phase, as an initramfs would")
+      ->delimiter(',');
+  app->add_flag("--no-autoload", o.no_autoload, "never load a module because a device needs it");
+  app->add_option("--blacklist", o.blacklist, "never autoload these modules (modprobe still loads them)")->delimiter(',');
   app->add_flag("--await-module-sources", o.await_modules,
                 "a later module directory will be announced: boot-complete does not make module sources final");
 }
@@ -48,6 +76,10 @@ Result<KernelOptions> kernel_options(const CommonOpts& o) {
   KernelOptions k;
   k.iommu.missing = o.missing_iommu == "fail" ? iommu::MissingIommu::fail : iommu::MissingIommu::bypass;
   k.iommu.default_domain = *iommu::parse_domain_type(o.default_domain);
+  k.module_dirs = {o.modules_dir.empty() ? default_modules_dir() : o.modules_dir};
+  k.preload = o.preload;
+  k.autoload = !o.no_autoload;
+  k.blacklist = o.blacklist;
   for (const auto& d : o.domains) {
     auto eq = d.find('=');
     auto t = eq == std::string::npos ? std::nullopt : iommu::parse_domain_type(d.substr(eq + 1));
@@ -121,6 +153,43 @@ int cmd_run(const CommonOpts& o, const std::string& script) {
   return rc;
 }
 
+int cmd_modinfo(const std::string& what, const std::string& dir) {
+  Kernel k;
+  Status s = k.modules().announce_module_dir(dir.empty() ? default_modules_dir() : dir);
+  if (!s.ok() && what.find('/') == std::string::npos) {
+    std::cerr << "modiommu: " << s.error().message << "\n";
+    return 2;
+  }
+  auto info = k.modules().modinfo(what);
+  if (!info.ok()) {
+    std::cerr << "modiommu: " << info.error().message << "\n";
+    return 1;
+  }
+  std::cout << info->to_text();
+  return 0;
+}
+
+int cmd_depmod(const std::string& dir_arg) {
+  const std::string dir = dir_arg.empty() ? default_modules_dir() : dir_arg;
+  auto idx = depmod(dir);
+  if (!idx.ok()) {
+    std::cerr << "modiommu: " << idx.error().message << "\n";
+    return 1;
+  }
+  for (const auto& e : idx->modules) {
+    std::cout << e.info.name << ": " << e.file;
+    if (!e.depends.empty()) std::cout << " depends: " << fmt::format("{}", fmt::join(e.depends, ","));
+    for (const auto& u : e.unresolved) std::cout << " unresolved: " << u;
+    std::cout << "\n";
+    for (const auto& a : e.info.aliases) std::cout << "  alias: " << a << "\n";
+  }
+  for (const auto& err : idx->errors) std::cout << err.file << ": not a module: " << err.error << "\n";
+  for (const auto& n : idx->notes) std::cout << "note: " << n << "\n";
+  std::cout << "wrote " << (std::filesystem::path(dir) / kModuleIndexFile).string() << " (" << idx->modules.size()
+            << " modules)\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -135,6 +204,13 @@ int main(int argc, char** argv) {
   add_common(run, run_o);
   run->add_option("SCRIPT", script, "scenario script")->required();
 
+  std::string modinfo_what, modinfo_dir, depmod_dir;
+  auto* modinfo = app.add_subcommand("modinfo", "show a module's descriptor (a name in the module directory, or a .so)");
+  modinfo->add_option("MODULE", modinfo_what, "module name or path to a .so")->required();
+  modinfo->add_option("--modules", modinfo_dir, "module directory");
+  auto* depmod_cmd = app.add_subcommand("depmod", "rebuild a module directory's index (modules.dep.json)");
+  depmod_cmd->add_option("DIR", depmod_dir, "module directory (default: the one built alongside the binary)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -143,5 +219,7 @@ int main(int argc, char** argv) {
   }
   if (*boot) return cmd_boot(boot_o);
   if (*run) return cmd_run(run_o, script);
+  if (*modinfo) return cmd_modinfo(modinfo_what, modinfo_dir);
+  if (*depmod_cmd) return cmd_depmod(depmod_dir);
   return 2;
 }

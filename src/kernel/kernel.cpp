@@ -4,6 +4,7 @@
 
 #include "core/of_platform.h"
 #include "core/owner.h"
+#include "module/loader.h"
 #include "hw/mmio.h"
 
 namespace modiommu {
@@ -39,9 +40,32 @@ Kernel::Kernel(KernelOptions opts) : opts_(std::move(opts)) {
     iommu_.dma_cleanup(d);
     update_dma_policy(d);
   };
+  modules_ = std::make_unique<ModuleLoader>(*this);
+  modules_->set_autoload(opts_.autoload);
+  modules_->set_blacklist(opts_.blacklist);
+  // "Can a driver for this still appear?" (BEHAVIOUR.md 1): a module in the
+  // index whose alias matches, blacklisted or not.
+  core_.hooks().module_for = [this](const Device& d) -> std::string {
+    if (!d.bus()) return "";
+    for (const auto& alias : d.bus()->modaliases(d)) {
+      auto names = modules_->find_by_alias(alias);
+      if (names.empty()) continue;
+      auto m = modules_->find(names.front());
+      if (m && m->state() == ModuleState::live) continue;  // loaded, and it did not take the device
+      std::string what = "module " + names.front() + (m ? " loading" : " available, not loaded");
+      if (!m && modules_->blacklisted(names.front())) what += " (blacklisted for autoload: modprobe it)";
+      return what;
+    }
+    return "";
+  };
+  core_.hooks().request_module = [this](const std::string& alias) {
+    Status s = modules_->request_module(alias);
+    if (!s.ok() && s.error().code != Errc::noent) log_.info("", "autoload {}: {}", alias, s.error().message);
+  };
 }
 
 Kernel::~Kernel() {
+  modules_.reset();  // rmmod everything first: their devices unbind while all else exists
   // Unbind everything before the drivers' objects go away.
   for (auto it = owned_drivers_.rbegin(); it != owned_drivers_.rend(); ++it) core_.unregister_driver(it->get());
 }
@@ -71,9 +95,21 @@ Status Kernel::boot(std::unique_ptr<of::Tree> tree) {
   auto n = of_platform_populate(core_, platform_bus_, *tree_, log_);
   if (!n.ok()) return std::move(n).error();
   log_.info("", "{} platform devices from the device tree", *n);
+  for (const auto& dir : opts_.module_dirs) {
+    Status s = modules_->announce_module_dir(dir);
+    if (!s.ok()) log_.warn("", "module directory {}: {}", dir, s.error().message);
+  }
+  // device_initcall: built-in drivers register.
   for (auto& ic : builtin_initcalls()) {
     Status s = ic.init(*this);
     if (!s.ok()) log_.err("", "initcall {} failed: {}", ic.name, s.error().str());
+  }
+  Status b = modules_->load_builtins();
+  if (!b.ok()) log_.err("", "built-in modules: {}", b.error().message);
+  // An initramfs's modules (--preload), loaded before boot-complete.
+  for (const auto& name : opts_.preload) {
+    Status s = modules_->modprobe(name);
+    if (!s.ok()) log_.err("", "preload {}: {}", name, s.error().message);
   }
   core_.process();
   return {};
@@ -148,6 +184,7 @@ Status Kernel::with_endpoint(Device& dev, const std::function<Status(DmaEndpoint
 }
 
 void Kernel::boot_complete() {
+  if (!opts_.await_module_sources) modules_->set_sources_final(true);
   core_.boot_complete(opts_.await_module_sources);
   core_.process();
 }

@@ -27,6 +27,8 @@
 
 namespace modiommu {
 
+class ModuleLoader;
+
 struct KernelOptions {
   DeferredPolicy deferred_probe = DeferredPolicy::targeted;
   double deferred_timeout = 10.0;  // virtual seconds, <0 = never
@@ -36,6 +38,11 @@ struct KernelOptions {
   bool await_module_sources = false;
   bool verbose = false;  // debug lines in the log
   iommu::IommuPolicy iommu;  // --missing-iommu, default domain types
+  // Module sources (--modules); empty: no loadable modules, only built-ins.
+  std::vector<std::string> module_dirs;
+  std::vector<std::string> preload;    // --preload: modprobe'd in the initcall phase
+  bool autoload = true;                // --no-autoload => false
+  std::vector<std::string> blacklist;  // --blacklist
 };
 
 // A built-in initcall (device_initcall): registers a built-in driver.
@@ -70,6 +77,7 @@ class MODIOMMU_API Kernel {
   mm::PageAllocator& pages() { return *pages_; }
   iommu::IommuCore& iommu() { return iommu_; }
   iommu::DmaApi& dma() { return *dma_; }
+  ModuleLoader& modules() { return *modules_; }
 
   // devm_ioremap_resource(): register window `index` of the device's reg.
   Result<IoMem> ioremap(Device& dev, size_t index = 0);
@@ -114,6 +122,9 @@ class MODIOMMU_API Kernel {
   };
   std::mutex endpoints_lock_;  // guards endpoints_; never held across an endpoint call
   std::map<Device*, EndpointReg> endpoints_;
+  // Last member: destroyed first, so modules unload (unbinding their
+  // devices) while everything they use still exists.
+  std::unique_ptr<ModuleLoader> modules_;
 };
 
 }  // namespace modiommu

@@ -1,22 +1,11 @@
 #include "module/host.h"
 
 #include <dlfcn.h>
-#include <fmt/format.h>
-
-#include <cstdlib>
-#include <map>
+#include <link.h>
 
 #include "module/elf.h"
 
 namespace modiommu {
-
-namespace {
-std::mutex g_objects_lock;
-std::map<std::string, int>& module_objects() {  // guarded by g_objects_lock; path -> load count
-  static std::map<std::string, int> m;
-  return m;
-}
-}  // namespace
 
 Result<HostSymbols> HostSymbols::from_file(const std::string& path) {
   ElfFile elf = TRY(ElfFile::open(path));
@@ -29,7 +18,15 @@ const HostSymbols& HostSymbols::self() {
   static const HostSymbols h = [] {
     auto r = from_file("/proc/self/exe");
     // An unreadable /proc leaves provides() to the dynamic linker alone.
-    return r ? std::move(r).value() : HostSymbols{};
+    HostSymbols s = r ? std::move(r).value() : HostSymbols{};
+    dl_iterate_phdr(
+        [](dl_phdr_info* info, size_t, void* data) {
+          if (info->dlpi_name && info->dlpi_name[0])
+            static_cast<HostSymbols*>(data)->startup_objects_.insert(info->dlpi_name);
+          return 0;
+        },
+        &s);
+    return s;
   }();
   return h;
 }
@@ -39,23 +36,9 @@ bool HostSymbols::provides(const std::string& sym) const {
   void* addr = dlsym(RTLD_DEFAULT, sym.c_str());
   if (!addr) return false;
   Dl_info info{};
-  if (!dladdr(addr, &info) || !info.dli_fname) return true;
-  std::lock_guard<std::mutex> g(g_objects_lock);
-  auto& objs = module_objects();
-  if (objs.empty()) return true;
-  // Modules are dlopen'ed by canonical path, so dli_fname is that path.
-  return objs.count(info.dli_fname) == 0;
-}
-
-void HostSymbols::register_module_object(const std::string& path) {
-  std::lock_guard<std::mutex> g(g_objects_lock);
-  ++module_objects()[path];
-}
-
-void HostSymbols::unregister_module_object(const std::string& path) {
-  std::lock_guard<std::mutex> g(g_objects_lock);
-  auto& objs = module_objects();
-  if (auto it = objs.find(path); it != objs.end() && --it->second == 0) objs.erase(it);
+  // Not attributable (unmapped meanwhile): not the host's.
+  if (!dladdr(addr, &info) || !info.dli_fname) return false;
+  return startup_objects_.count(info.dli_fname) != 0;
 }
 
 }  // namespace modiommu

@@ -30,7 +30,7 @@ constexpr uint16_t kHostMachine = EM_AARCH64;
 bool path_like(std::string_view s) { return s.find('/') != std::string_view::npos || s.ends_with(".so"); }
 
 // An absolute, lexically normal path: the one identity of a module file
-// for dlopen, dladdr and the caches. (No realpath: a syscall per path
+// for dlopen and the caches. (No realpath: a syscall per path
 // component on every insmod; one file under two names still cannot load
 // twice, the module name is unique.)
 Result<std::string> canonical_path(const std::string& p) {
@@ -60,7 +60,9 @@ struct ModuleLoader::Cached {
   std::vector<std::string> imports, exports;
 };
 
-ModuleLoader::ModuleLoader(Kernel& kernel) : kernel_(kernel) {}
+ModuleLoader::ModuleLoader(Kernel& kernel) : kernel_(kernel) {
+  (void)HostSymbols::self();  // record the host's objects before any module loads
+}
 
 ModuleLoader::~ModuleLoader() {
   // Dependents first: each round unloads a module nobody holds.
@@ -354,6 +356,10 @@ Result<Module*> ModuleLoader::load_file(const std::string& path, const std::vect
         continue;
       }
       auto dep = find_locked(it->second);
+      if (!dep) {  // cannot happen: exports_ and modules_ change together
+        unresolved.push_back(sym);
+        continue;
+      }
       if (dep->state() != ModuleState::live)
         return make_error(Errc::busy, fmt::format("module {}: symbol {} comes from module {}, which is {}", info.name,
                                                   sym, dep->name_, module_state_name(dep->state())));
@@ -385,7 +391,6 @@ Result<Module*> ModuleLoader::load_file(const std::string& path, const std::vect
     for (const auto& sym : file->exports) exports_[sym] = m->name_;
     modules_.push_back(m);
   }
-  HostSymbols::register_module_object(path);
   dlerror();
   void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL);
   auto rollback = [&] {
@@ -394,7 +399,6 @@ Result<Module*> ModuleLoader::load_file(const std::string& path, const std::vect
       unpublish_locked(*m);
     }
     if (h) dlclose(h);
-    HostSymbols::unregister_module_object(path);
   };
   if (!h) {
     const char* e = dlerror();
@@ -479,7 +483,8 @@ Status ModuleLoader::modprobe(const std::string& name, const std::vector<std::st
     // Another thread may have loaded it meanwhile: fine if it is live.
     if (r.error().code == Errc::exist) {
       auto c = read_module_file(path);
-      if (c && find((*c)->info.name) && find((*c)->info.name)->state() == ModuleState::live) continue;
+      std::shared_ptr<Module> other = c ? find((*c)->info.name) : nullptr;  // one lookup: it may go meanwhile
+      if (other && other->state() == ModuleState::live) continue;
     }
     if (target) return std::move(r).error();
     return make_error(r.error().code, fmt::format("modprobe {}: {}", name, r.error().message));
@@ -512,7 +517,6 @@ Status ModuleLoader::rmmod(const std::string& name, RmmodFlags flags) {
     m->handle_ = nullptr;
   }
   dlclose(h);
-  HostSymbols::unregister_module_object(m->path_);
   notify(ModuleEvent::gone, *m);
   return {};
 }

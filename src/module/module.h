@@ -31,6 +31,7 @@
 
 #include "base/api.h"
 #include "base/result.h"
+#include "core/owner.h"
 #include "module/abi.h"
 
 namespace modiommu {
@@ -88,7 +89,7 @@ struct MODIOMMU_API ParamValue {
 // Locking: the mutable state (state, pins) is guarded by lock_, its own, so
 // pinning never takes the loader's lock. Everything else is fixed once the
 // module is published; holders are guarded by the loader's lock.
-class MODIOMMU_API Module {
+class MODIOMMU_API Module : public CodeOwner {
  public:
   Module(const ModuleDescriptor* desc, std::string path, bool builtin);
   ~Module();
@@ -117,8 +118,9 @@ class MODIOMMU_API Module {
   // try_module_get/module_put: a pin keeps the module's code mapped. Pins
   // succeed while loading or live (init may register drivers whose probe
   // runs at once) and fail once unloading has begun. Prefer ModuleRef.
-  bool try_pin();
-  void unpin();
+  bool try_pin() override;
+  void unpin() override;
+  std::string owner_name() const override { return name_; }
   unsigned pins() const;
 
  private:

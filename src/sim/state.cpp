@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "hw/dmatest.h"
+#include "module/loader.h"
 
 namespace modiommu::sim {
 
@@ -30,6 +31,12 @@ nlohmann::json final_state(Kernel& k, const std::string& platform) {
   json doc;
   doc["platform"] = platform;
   doc["modules"] = json::array();
+  for (const auto& m : k.modules().lsmod())
+    doc["modules"].push_back({{"name", m.name},
+                              {"state", module_state_name(m.state)},
+                              {"builtin", m.builtin},
+                              {"refcount", m.refcount},
+                              {"holders", m.holders}});
   json devs = json::array();
   for (Device* d : k.core().devices()) {
     json j;

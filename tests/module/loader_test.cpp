@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "module/alias.h"
+#include "module/host.h"
 #include "module/loader.h"
 #include "test_host.h"
 #include "test_kernel.h"
@@ -125,6 +126,8 @@ TEST_F(Loader, DependenciesMustBeLiveAndHoldTheirSupplier) {
   expect_error(loader.insmod(mod("consumer")), Errc::noent,
                {"unresolved symbol provider_add", "provider_add is exported by module provider, not loaded"});
   ASSERT_OK(loader.insmod(mod("provider")));
+  // A module's export is not the host's, even though dlsym now finds it.
+  EXPECT_FALSE(HostSymbols::self().provides("provider_add"));
   ASSERT_OK(loader.insmod(mod("consumer")));
   EXPECT_EQ(tlog().events(), (std::vector<std::string>{"provider:init", "consumer:init sum=5"}));
   auto l = loader.lsmod();

@@ -1,8 +1,8 @@
 // A Kernel booted from platforms/virt-smmuv3.dts with the arm-smmu-v3 driver
-// (its sources built into this test, so it sits on builtin_modules()) and a
-// minimal "modiommu,dmatest" driver, plus helpers that program the DMA test
-// masters through their registers. Until the kernel runs built-in modules
-// itself, init/exit are called here through the module descriptor.
+// (its sources built into this test, so it sits on builtin_modules() and the
+// kernel's initcall phase initialises it) and a minimal "modiommu,dmatest"
+// driver, plus helpers that program the DMA test masters through their
+// registers.
 #pragma once
 
 #include <cstdlib>
@@ -17,6 +17,7 @@
 #include "hw/dmatest.h"
 #include "hw/machine.h"
 #include "kernel/kernel.h"
+#include "module/loader.h"
 #include "module/module.h"
 
 namespace modiommu::smmutest {
@@ -42,13 +43,13 @@ class SmmuKernel {
     EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().str());
     booted = s.ok();
     if (!booted) return;
+    // The kernel's initcall phase ran the built-in arm_smmu_v3 module.
     desc = smmu_descriptor();
     EXPECT_NE(desc, nullptr) << "arm_smmu_v3 is not on builtin_modules()";
-    if (!desc) return;
-    module = std::make_unique<Module>(desc, "", true);
-    s = desc->init(k, *module);
-    EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().str());
-    inited = s.ok();
+    auto live = k.modules().find("arm_smmu_v3");
+    EXPECT_TRUE(live && live->state() == ModuleState::live) << "built-in arm_smmu_v3 not initialised by the kernel";
+    inited = live && live->state() == ModuleState::live;
+    if (!inited) return;
     auto drv = std::make_unique<SimpleDriver>();
     drv->name = "dmatest";
     drv->bus = &k.platform_bus();
@@ -60,7 +61,6 @@ class SmmuKernel {
     k.boot_complete();
   }
   ~SmmuKernel() {
-    if (inited) desc->exit(k, *module);
   }
 
   Device* smmu() {
@@ -118,7 +118,6 @@ class SmmuKernel {
 
   Kernel k;
   const ModuleDescriptor* desc = nullptr;
-  std::unique_ptr<Module> module;
   bool booted = false, inited = false;
 };
 
