@@ -19,8 +19,11 @@ function(modiommu_test name)
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main Threads::Threads)
   modiommu_link_host(${name})
+  # Where the tree and the build are (the host binary, build/modules).
+  target_compile_definitions(${name} PRIVATE MODIOMMU_TEST_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+                                             MODIOMMU_TEST_BINARY_DIR="${PROJECT_BINARY_DIR}")
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
-    PROPERTIES ENVIRONMENT "MODIOMMU_SOURCE_DIR=${PROJECT_SOURCE_DIR};MODIOMMU_BINARY_DIR=${PROJECT_BINARY_DIR}")
+    PROPERTIES ENVIRONMENT "MODIOMMU_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
 endfunction()
 
 # modiommu_fuzzer(NAME SOURCES ... [LIBS ...]): a libFuzzer target.

@@ -20,11 +20,6 @@ static bool described_behind_iommu(const of::Node& n) {
   return false;
 }
 
-std::vector<Initcall>& builtin_initcalls() {
-  static std::vector<Initcall> calls;
-  return calls;
-}
-
 Kernel::Kernel(KernelOptions opts) : opts_(std::move(opts)) {
   if (opts_.verbose) log_.set_min_level(LogLevel::debug);
   core_.set_policy(opts_.deferred_probe);
@@ -41,6 +36,13 @@ Kernel::Kernel(KernelOptions opts) : opts_(std::move(opts)) {
     update_dma_policy(d);
   };
   modules_ = std::make_unique<ModuleLoader>(*this);
+  modules_->add_notifier([this](ModuleEvent ev, Module& m) {
+    switch (ev) {
+      case ModuleEvent::live: log_.info(m.name(), "module loaded{}", m.builtin() ? " (built in)" : ""); break;
+      case ModuleEvent::going: log_.info(m.name(), "module going: its drivers unbind, consumers first"); break;
+      case ModuleEvent::gone: log_.info(m.name(), "module unloaded"); break;
+    }
+  });
   modules_->set_autoload(opts_.autoload);
   modules_->set_blacklist(opts_.blacklist);
   // "Can a driver for this still appear?" (BEHAVIOUR.md 1): a module in the
@@ -99,11 +101,7 @@ Status Kernel::boot(std::unique_ptr<of::Tree> tree) {
     Status s = modules_->announce_module_dir(dir);
     if (!s.ok()) log_.warn("", "module directory {}: {}", dir, s.error().message);
   }
-  // device_initcall: built-in drivers register.
-  for (auto& ic : builtin_initcalls()) {
-    Status s = ic.init(*this);
-    if (!s.ok()) log_.err("", "initcall {} failed: {}", ic.name, s.error().str());
-  }
+  // device_initcall: built-in modules register their drivers.
   Status b = modules_->load_builtins();
   if (!b.ok()) log_.err("", "built-in modules: {}", b.error().message);
   // An initramfs's modules (--preload), loaded before boot-complete.

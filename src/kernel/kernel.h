@@ -45,18 +45,6 @@ struct KernelOptions {
   std::vector<std::string> blacklist;  // --blacklist
 };
 
-// A built-in initcall (device_initcall): registers a built-in driver.
-struct Initcall {
-  std::string name;
-  std::function<Status(class Kernel&)> init;
-};
-MODIOMMU_API std::vector<Initcall>& builtin_initcalls();
-struct InitcallRegistrar {
-  InitcallRegistrar(std::string name, std::function<Status(class Kernel&)> fn) {
-    builtin_initcalls().push_back({std::move(name), std::move(fn)});
-  }
-};
-
 class MODIOMMU_API Kernel {
  public:
   explicit Kernel(KernelOptions opts = {});
@@ -84,8 +72,9 @@ class MODIOMMU_API Kernel {
   // request_irq() by interrupt-names entry (or index if `name` is a number).
   Result<IrqHandle> request_irq(Device& dev, const std::string& name, std::function<void()> handler);
 
-  // Boot up to (not including) boot-complete: load the platform, populate
-  // devices (arch_initcall), run built-in initcalls (device_initcall).
+  // Boot up to (not including) boot-complete: build the platform, populate
+  // devices (arch_initcall), initialise built-in modules (device_initcall),
+  // load --preload modules (an initramfs).
   Status boot(const std::string& platform_path);
   Status boot(std::unique_ptr<of::Tree> tree);
   // late_initcall.

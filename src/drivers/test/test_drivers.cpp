@@ -1,11 +1,13 @@
 // Test drivers for the driver core: a supplier that binds (or fails, or waits
 // for boot-complete, as its node says) and a consumer that needs every device
 // named in its `modiommu,suppliers` phandle list bound first, through managed
-// device links. Used by scenario tests and the deferral benchmark.
+// device links. Used by scenario tests and the deferral benchmark. One
+// module, built in by default (MODIOMMU_DRIVER_TEST_DRIVERS=y|m|n).
 #include <memory>
 
 #include "core/driver_core.h"
 #include "kernel/kernel.h"
+#include "module/module.h"
 #include "of/tree.h"
 
 namespace modiommu {
@@ -65,16 +67,37 @@ class TestConsumer : public Driver {
   Kernel& k_;
 };
 
-template <class D>
-Status register_owned(Kernel& k) {
-  auto d = std::make_unique<D>(k);
-  Driver* raw = d.get();
-  k.own_driver(std::move(d));
-  return k.core().register_driver(raw);
+struct TestDrivers {
+  explicit TestDrivers(Kernel& k) : supplier(k), consumer(k) {}
+  TestSupplier supplier;
+  TestConsumer consumer;
+};
+
+Status test_drivers_init(Kernel& k, Module& m) {
+  auto d = std::make_unique<TestDrivers>(k);
+  d->supplier.owner = &m;
+  d->consumer.owner = &m;
+  TRY(k.core().register_driver(&d->supplier));
+  Status s = k.core().register_driver(&d->consumer);
+  if (!s.ok()) {
+    k.core().unregister_driver(&d->supplier);
+    return s;
+  }
+  m.set_private(d.release());
+  return {};
 }
 
-InitcallRegistrar reg_supplier("test-supplier", register_owned<TestSupplier>);
-InitcallRegistrar reg_consumer("test-consumer", register_owned<TestConsumer>);
+void test_drivers_exit(Kernel& k, Module& m) {
+  auto* d = static_cast<TestDrivers*>(m.private_data());
+  k.core().unregister_driver(&d->consumer);
+  k.core().unregister_driver(&d->supplier);
+  delete d;
+}
 
 }  // namespace
 }  // namespace modiommu
+
+MODIOMMU_MODULE(test_drivers, .version = "1.0", .license = "GPL-2.0",
+                .description = "test supplier/consumer drivers for the driver core",
+                .aliases = {"of:modiommu,test-supplier", "of:modiommu,test-consumer"},
+                .init = modiommu::test_drivers_init, .exit = modiommu::test_drivers_exit);

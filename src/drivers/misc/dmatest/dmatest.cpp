@@ -223,8 +223,11 @@ class DmaTestDriver : public Driver {
   void remove(Device& dev) override {
     k_.unregister_endpoint(dev);
     if (auto* ep = dev.drvdata<Endpoint>()) {
+      const bool was_running = ep->running();
       Status s = ep->stop();
       if (!s.ok()) k_.log().warn(dev.name(), "stopping DMA on remove: {}", s.error().message);
+      else if (was_running)
+        k_.log().info(dev.name(), "continuous DMA stopped and drained: {} transfers verified", ep->stats().transfers);
     }
   }
 
