@@ -102,8 +102,10 @@ Status need_args(const Scenario::Args& a, size_t n, const char* usage) {
 Result<double> parse_seconds(const std::string& s) {
   double v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || v < 0)
+  if (ec != std::errc() || p != s.data() + s.size() || !(v >= 0))
     return make_error(Errc::inval, "not a number of seconds: '" + s + "'");
+  // A virtual year is plenty; beyond it the nanosecond count would overflow.
+  if (v > 365.0 * 86400) return make_error(Errc::range, "advance of more than a year: '" + s + "'");
   return v;
 }
 
