@@ -39,7 +39,7 @@ TEST(SameState, PreloadedAndAutoloadedAgree) {
 // binary (`modiommu boot --json`) gives the module path's state to compare
 // with. Here: the host binary's JSON matches an in-process boot.
 TEST(SameState, HostBinaryJsonMatchesInProcessBoot) {
-  const std::string cmd = e2e::binary_dir() + "/src/cli/modiommu boot " + e2e::platform("virt-smmuv3.dts") +
+  const std::string cmd = e2e::binary_dir() + "/modiommu boot " + e2e::platform("virt-smmuv3.dts") +
                           " --json --modules " + e2e::binary_dir() + "/modules 2>/dev/null";
   std::unique_ptr<FILE, int (*)(FILE*)> p(popen(cmd.c_str(), "r"), pclose);
   ASSERT_TRUE(p);

@@ -425,7 +425,7 @@ TEST(SmmuV3Driver, BuiltInAndModuleReachTheSameState) {
   };
   const char* bin = std::getenv("MODIOMMU_BINARY_DIR");
   if (!bin) bin = MODIOMMU_TEST_BINARY_DIR;
-  const std::string cmd = std::string(bin) + "/src/cli/modiommu boot " + source_dir() +
+  const std::string cmd = std::string(bin) + "/modiommu boot " + source_dir() +
                           "/platforms/virt-smmuv3.dts --json --no-autoload --preload dmatest,arm-smmu-v3 --modules " +
                           bin + "/modules 2>/dev/null";
   std::unique_ptr<FILE, int (*)(FILE*)> p(popen(cmd.c_str(), "r"), pclose);
