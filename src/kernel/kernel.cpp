@@ -62,7 +62,13 @@ Kernel::Kernel(KernelOptions opts) : opts_(std::move(opts)) {
   };
   core_.hooks().request_module = [this](const std::string& alias) {
     Status s = modules_->request_module(alias);
-    if (!s.ok() && s.error().code != Errc::noent) log_.info("", "autoload {}: {}", alias, s.error().message);
+    // ENOENT (no module has the alias) and EPERM (autoload off, or
+    // blacklisted) are normal answers; anything else is a real failure.
+    if (s.ok()) return;
+    if (s.error().code == Errc::noent || s.error().code == Errc::perm)
+      log_.debug("", "autoload {}: {}", alias, s.error().message);
+    else
+      log_.err("", "autoload {}: {}", alias, s.error().message);
   };
 }
 
