@@ -405,8 +405,7 @@ TEST(SmmuV3Driver, ModuleExitUnbindsConsumersAndLeavesAbort) {
 }  // namespace
 }  // namespace modiommu::smmutest
 
-#include <cstdio>
-
+#include "../common/host_json.h"
 #include "sim/state.h"
 
 namespace modiommu::smmutest {
@@ -417,25 +416,15 @@ namespace {
 TEST(SmmuV3Driver, BuiltInAndModuleReachTheSameState) {
   SmmuKernel s;
   ASSERT_TRUE(s.inited);
-  auto project = [](const nlohmann::json& st) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& d : st["devices"])
-      out.push_back({d["name"], d["state"], d["driver"], d["iommu"], d["stream_ids"], d["domain"]});
-    return out;
-  };
   const char* bin = std::getenv("MODIOMMU_BINARY_DIR");
   if (!bin) bin = MODIOMMU_TEST_BINARY_DIR;
-  const std::string cmd = std::string(bin) + "/modiommu boot " + source_dir() +
-                          "/platforms/virt-smmuv3.dts --json --no-autoload --preload dmatest,arm-smmu-v3 --modules " +
-                          bin + "/modules 2>/dev/null";
-  std::unique_ptr<FILE, int (*)(FILE*)> p(popen(cmd.c_str(), "r"), pclose);
-  ASSERT_TRUE(p);
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p.get())) out.append(buf, n);
-  auto doc = nlohmann::json::parse(out, nullptr, false);
-  ASSERT_FALSE(doc.is_discarded()) << out.substr(0, 300);
-  EXPECT_EQ(project(doc), project(sim::final_state(s.k, "virt-smmuv3.dts")));
+  auto doc = modiommu::testing::run_host_json(bin, "boot " + source_dir() +
+                                                       "/platforms/virt-smmuv3.dts --no-autoload "
+                                                       "--preload dmatest,arm-smmu-v3 --modules " +
+                                                       std::string(bin) + "/modules");
+  ASSERT_FALSE(doc.is_discarded());
+  EXPECT_EQ(modiommu::testing::state_projection(doc),
+            modiommu::testing::state_projection(sim::final_state(s.k, "virt-smmuv3.dts")));
 }
 
 }  // namespace
