@@ -25,27 +25,32 @@ Status PhysicalMemory::add_ram(PhysAddr base, uint64_t size, std::string name) {
   if (base + size < base || base + size > (uint64_t{1} << kPhysBits))
     return make_error(Errc::range, fmt::format("RAM region '{}' [{:#x}, +{:#x}) is beyond the {}-bit physical address space",
                                                name, base, size, kPhysBits));
-  std::unique_lock g(regions_lock_);
-  for (const auto& r : regions_) {
+  std::lock_guard g(add_lock_);
+  const size_t n = nregions_.load(std::memory_order_relaxed);
+  for (size_t i = 0; i < n; ++i) {
+    const Region& r = regions_[i];
     if (base < r.base + r.size && r.base < base + size)
       return make_error(Errc::exist, fmt::format("RAM region '{}' [{:#x}, +{:#x}) overlaps '{}' [{:#x}, +{:#x})", name,
                                                  base, size, r.name, r.base, r.size));
   }
-  regions_.push_back({base, size, std::move(name)});
-  std::sort(regions_.begin(), regions_.end(), [](const Region& a, const Region& b) { return a.base < b.base; });
+  if (n == kMaxRegions) return make_error(Errc::nomem, fmt::format("more than {} RAM regions", kMaxRegions));
+  regions_[n] = Region{base, size, std::move(name)};
+  nregions_.store(n + 1, std::memory_order_release);
   return {};
 }
 
 std::vector<PhysicalMemory::Region> PhysicalMemory::regions() const {
-  std::shared_lock g(regions_lock_);
-  return regions_;
+  const size_t n = nregions_.load(std::memory_order_acquire);
+  std::vector<Region> out(regions_, regions_ + n);
+  std::sort(out.begin(), out.end(), [](const Region& a, const Region& b) { return a.base < b.base; });
+  return out;
 }
 
 bool PhysicalMemory::contains(PhysAddr addr, uint64_t len) const {
   if (addr + len < addr) return false;
-  std::shared_lock g(regions_lock_);
-  for (const auto& r : regions_)
-    if (addr >= r.base && addr + len <= r.base + r.size) return true;
+  const size_t n = nregions_.load(std::memory_order_acquire);
+  for (size_t i = 0; i < n; ++i)
+    if (addr >= regions_[i].base && addr + len <= regions_[i].base + regions_[i].size) return true;
   return false;
 }
 

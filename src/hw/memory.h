@@ -4,10 +4,13 @@
 // return zeros.
 //
 // Locking: the chunk table is lock-free (atomic pointers installed once by
-// CAS, freed only with the memory object). Each chunk has a mutex held for
-// every access to its bytes, so any aligned access of up to 8 bytes is
-// single-copy atomic, as the architecture guarantees for translation table
-// descriptors and queue entries (IHI 0070 3.21.3).
+// CAS, freed only with the memory object). The region list is append-only:
+// a region is written, then published by bumping an atomic count, so the
+// per-access RAM check takes no lock. Each chunk has a spinlock held for
+// every access to its bytes (a DMA burst holds it for at most one chunk's
+// copy), so any aligned access of up to 8 bytes is single-copy atomic, as
+// the architecture guarantees for translation table descriptors and queue
+// entries (IHI 0070 3.21.3).
 #pragma once
 
 #include <atomic>
@@ -15,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -62,8 +66,21 @@ class MODIOMMU_API PhysicalMemory {
   uint64_t resident_bytes() const { return resident_.load(std::memory_order_relaxed) * kChunkSize; }
 
  private:
+  // A test-and-test-and-set spinlock: an uncontended access costs two
+  // atomic operations, which matters on the per-page DMA path.
+  class ChunkLock {
+   public:
+    void lock() const {
+      while (flag_.exchange(true, std::memory_order_acquire))
+        while (flag_.load(std::memory_order_relaxed)) std::this_thread::yield();
+    }
+    void unlock() const { flag_.store(false, std::memory_order_release); }
+
+   private:
+    mutable std::atomic<bool> flag_{false};
+  };
   struct Chunk {
-    mutable std::mutex lock;
+    ChunkLock lock;
     uint8_t bytes[kChunkSize];
   };
   static constexpr unsigned kLeafBits = 16;
@@ -75,8 +92,10 @@ class MODIOMMU_API PhysicalMemory {
   Chunk* chunk_for(PhysAddr addr, bool create) const;
   Status check(PhysAddr addr, uint64_t len) const;
 
-  mutable std::shared_mutex regions_lock_;  // only add_ram writes
-  std::vector<Region> regions_;
+  static constexpr size_t kMaxRegions = 64;
+  std::mutex add_lock_;  // serialises add_ram (writers only)
+  Region regions_[kMaxRegions];
+  std::atomic<size_t> nregions_{0};  // published count: readers see regions_[0, n)
   std::unique_ptr<std::atomic<Leaf*>[]> top_;
   mutable std::atomic<uint64_t> resident_{0};
 };
