@@ -270,7 +270,6 @@ Status DriverCore::really_probe(Device& dev, Driver& drv) {
     dev.drvdata_.reset();
     if (hooks_.post_remove) hooks_.post_remove(dev);
     dev.driver_ = nullptr;
-    if (s.error().code == Errc::probe_defer) dev.driver_ = nullptr;
   }
   return s;
 }

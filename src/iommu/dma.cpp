@@ -21,6 +21,17 @@ struct DmaCookie {
   IotlbGather fq_gather;
 };
 
+// Completes a lazy domain's batch: one invalidation of everything, then the
+// unhooked tables and the IOVAs go back. Caller holds cookie.fq_lock.
+Status flush_queue_locked(IommuDomain& d, DmaCookie& cookie) {
+  d.flush_iotlb_all();
+  d.iotlb_sync(cookie.fq_gather);
+  cookie.fq_gather = IotlbGather{};
+  Status s = cookie.iovad->free_batch(cookie.fq);
+  cookie.fq.clear();
+  return s;
+}
+
 int prot_for(DmaDirection dir) {
   switch (dir) {
     case DmaDirection::to_device: return IOMMU_READ | IOMMU_CACHE;     // the device reads memory
@@ -125,13 +136,8 @@ Status DmaApi::unmap_range(Device& dev, IommuDomain& d, DmaAddr base, size_t len
   unmaps_.fetch_add(1, std::memory_order_relaxed);
   cookie->fq.push_back({base, len});
   if (cookie->fq.size() >= kFlushQueueLimit) {
-    d.flush_iotlb_all();
-    d.iotlb_sync(cookie->fq_gather);
-    cookie->fq_gather = IotlbGather{};
-    Status s = cookie->iovad->free_batch(cookie->fq);
-    cookie->fq.clear();
     fq_flushes_.fetch_add(1, std::memory_order_relaxed);
-    return s;
+    return flush_queue_locked(d, *cookie);
   }
   return {};
 }
@@ -218,11 +224,7 @@ void DmaApi::fini_domain(IommuDomain& d) {
   if (!cookie || !cookie->lazy) return;
   std::lock_guard g(cookie->fq_lock);
   if (cookie->fq.empty()) return;
-  d.flush_iotlb_all();
-  d.iotlb_sync(cookie->fq_gather);
-  cookie->fq_gather = IotlbGather{};
-  (void)cookie->iovad->free_batch(cookie->fq);
-  cookie->fq.clear();
+  (void)flush_queue_locked(d, *cookie);
   fq_flushes_.fetch_add(1, std::memory_order_relaxed);
 }
 
