@@ -68,7 +68,9 @@ Status Scenario::run_line(const std::string& line) {
   Args a = tokenize(line);
   if (a.empty()) return {};
   auto it = commands_.find(a[0]);
-  if (it == commands_.end()) return make_error(Errc::inval, "unknown command '" + a[0] + "' (try help)");
+  // "expect-X" entries implement `expect X ...`; only expect-fail is a command.
+  const bool internal = a[0].rfind("expect-", 0) == 0 && a[0] != "expect-fail";
+  if (it == commands_.end() || internal) return make_error(Errc::inval, "unknown command '" + a[0] + "' (try help)");
   Status s = it->second.fn(*this, a);
   k_.core().process();
   return s;
@@ -212,6 +214,7 @@ void Scenario::add_builtin_commands() {
               });
   // `expect device DEVICE iommu NAME|none` and `... domain TYPE|none`
   auto iommu_fact = [](Scenario& s, const Args& a) -> Status {
+    TRY(need_args(a, 5, "expect device DEVICE iommu|domain VALUE"));
     Status st;
     Device* d = s.device_arg(a[2], st);
     if (!d) return st;
