@@ -363,14 +363,19 @@ void DriverCore::kick(const WaitKey& key) {
 void DriverCore::drain() {
   if (draining_ || hold_ > 0) return;
   draining_ = true;
+  run_retry_queue();
+  draining_ = false;
+  if (policy_ == DeferredPolicy::linux && linux_triggered_) linux_trigger();
+}
+
+// Probes queued devices in add order until none are left (probing may queue more).
+void DriverCore::run_retry_queue() {
   while (!retry_queue_.empty()) {
     auto it = retry_queue_.begin();
     Device* d = it->second;
     retry_queue_.erase(it);
     probe_locked(*d, nullptr);
   }
-  draining_ = false;
-  if (policy_ == DeferredPolicy::linux && linux_triggered_) linux_trigger();
 }
 
 // driver_deferred_probe_trigger(): the whole list, again, until nothing binds.
@@ -388,12 +393,7 @@ void DriverCore::linux_trigger() {
       d->linux_pending_ = false;
       probe_locked(*d, nullptr);
     }
-    while (!retry_queue_.empty()) {
-      auto it = retry_queue_.begin();
-      Device* d = it->second;
-      retry_queue_.erase(it);
-      probe_locked(*d, nullptr);
-    }
+    run_retry_queue();
   }
   draining_ = false;
 }

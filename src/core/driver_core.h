@@ -159,6 +159,7 @@ class MODIOMMU_API DriverCore {
   void set_deferred(Device& dev, std::vector<WaitKey> waits, std::string reason);
   void clear_waits(Device& dev);
   void drain();
+  void run_retry_queue();
   void linux_trigger();
   void schedule(Device& dev);
   bool would_cycle(const Device& consumer, const Device& supplier, std::vector<const Device*>& path) const;
