@@ -64,10 +64,7 @@ void add_dma_commands(Scenario& sc) {
                  "DMA that reached memory untranslated while described behind an IOMMU (INTERFACE.md: must be 0)",
                  [](Scenario& s, const Scenario::Args& a) -> Status {
                    if (a.size() != 3) return make_error(Errc::inval, "usage: expect escapes N");
-                   uint64_t want = 0;
-                   auto [p, ec] = std::from_chars(a[2].data(), a[2].data() + a[2].size(), want);
-                   if (ec != std::errc() || p != a[2].data() + a[2].size())
-                     return make_error(Errc::inval, "not a count: '" + a[2] + "'");
+                   const uint64_t want = TRY(Scenario::parse_count(a[2]));
                    const uint64_t got = dma_totals(s.kernel()).escapes;
                    if (got != want) s.expect_failed(fmt::format("{} DMA escapes, expected {}", got, want));
                    return Status{};

@@ -52,6 +52,14 @@ Scenario::Args Scenario::tokenize(const std::string& line) {
   return out;
 }
 
+Result<uint64_t> Scenario::parse_count(const std::string& text) {
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || p != text.data() + text.size() || text.empty())
+    return make_error(Errc::inval, "not a count: '" + text + "'");
+  return v;
+}
+
 void Scenario::expect_failed(const std::string& what) {
   ++expect_failures_;
   out_ << "EXPECT FAILED" << (where_.empty() ? "" : " at " + where_) << ": " << what << "\n";
@@ -242,9 +250,7 @@ void Scenario::add_builtin_commands() {
     Status st;
     Device* d = s.device_arg(a[2], st);
     if (!d) return st;
-    uint64_t want = 0;
-    auto [p, ec] = std::from_chars(a[3].data(), a[3].data() + a[3].size(), want);
-    if (ec != std::errc() || p != a[3].data() + a[3].size()) return make_error(Errc::inval, "not a count: '" + a[3] + "'");
+    const uint64_t want = TRY(Scenario::parse_count(a[3]));
     auto info = s.kernel().iommu().info(*d);
     const uint64_t got = info ? info->faults : 0;
     if (got != want) s.expect_failed(fmt::format("device {} saw {} DMA faults, expected {}", d->name(), got, want));

@@ -46,6 +46,8 @@ class Scenario {
   Device* device_arg(const std::string& name, Status& st);
 
   static Args tokenize(const std::string& line);
+  // A whole decimal count ("3"), else EINVAL naming the text.
+  static Result<uint64_t> parse_count(const std::string& text);
 
  private:
   void add_builtin_commands();
