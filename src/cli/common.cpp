@@ -1,0 +1,98 @@
+#include "cli/common.h"
+
+#include <filesystem>
+#include <iostream>
+
+#include <unistd.h>
+
+#include "sim/state.h"
+
+namespace modiommu::cli {
+
+std::vector<Subcommand>& subcommands() {
+  static std::vector<Subcommand> all;
+  return all;
+}
+
+// <build>/modules next to the executable's folder (build/release/modiommu ->
+// build/release/modules).
+std::string default_modules_dir() {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return "modules";
+  std::filesystem::path dir = std::filesystem::path(std::string(buf, static_cast<size_t>(n))).parent_path();
+  for (int up = 0; up < 4; ++up) {
+    if (std::filesystem::is_directory(dir / "modules")) return (dir / "modules").string();
+    dir = dir.parent_path();
+  }
+  return "modules";
+}
+
+void add_common(CLI::App* app, CommonOpts& o) {
+  app->add_option("PLATFORM", o.platform, "platform device tree (.dts or .dtb)")->required();
+  add_common_options(app, o);
+}
+
+void add_common_options(CLI::App* app, CommonOpts& o) {
+  app->add_flag("--json", o.json, "print the final state as one JSON document on stdout (the log goes to stderr)");
+  app->add_flag("-v,--verbose", o.verbose, "debug lines in the log (every deferral)");
+  app->add_option("--deferred-probe", o.deferred_probe,
+                  "targeted: retry only the affected devices; linux: retry every deferred device on every bind")
+      ->check(CLI::IsMember({"targeted", "linux"}));
+  app->add_option("--deferred-timeout", o.deferred_timeout,
+                  "backstop timeout on the virtual clock while module sources are not final (-1 = wait forever)");
+  app->add_option("--missing-iommu", o.missing_iommu,
+                  "what a device gets when its IOMMU can never arrive: bypass (with a warning) or fail")
+      ->check(CLI::IsMember({"bypass", "fail"}));
+  app->add_option("--default-domain", o.default_domain, "default domain type: dma, dma-lazy, identity or blocked")
+      ->check(CLI::IsMember({"dma", "dma-lazy", "identity", "blocked"}));
+  app->add_option("--domain", o.domains, "DEVICE=TYPE: default domain type for one device's group (repeatable)");
+  app->add_option("--modules", o.modules_dir, "where loadable modules are (default: the ones built alongside the binary)");
+  app->add_option("--preload", o.preload, "load these modules during the initcall phase, as an initramfs would")
+      ->delimiter(',');
+  app->add_flag("--no-autoload", o.no_autoload, "never load a module because a device needs it");
+  app->add_option("--blacklist", o.blacklist, "never autoload these modules (modprobe still loads them)")->delimiter(',');
+  app->add_flag("--await-module-sources", o.await_modules,
+                "a later module directory will be announced: boot-complete does not make module sources final");
+}
+
+Result<KernelOptions> kernel_options(const CommonOpts& o) {
+  KernelOptions k;
+  k.iommu.missing = o.missing_iommu == "fail" ? iommu::MissingIommu::fail : iommu::MissingIommu::bypass;
+  k.iommu.default_domain = *iommu::parse_domain_type(o.default_domain);
+  k.module_dirs = {o.modules_dir.empty() ? default_modules_dir() : o.modules_dir};
+  k.preload = o.preload;
+  k.autoload = !o.no_autoload;
+  k.blacklist = o.blacklist;
+  for (const auto& d : o.domains) {
+    auto eq = d.find('=');
+    auto t = eq == std::string::npos ? std::nullopt : iommu::parse_domain_type(d.substr(eq + 1));
+    if (!t || *t == iommu::DomainType::unmanaged)
+      return make_error(Errc::inval, "--domain wants DEVICE=dma|dma-lazy|identity|blocked, not '" + d + "'");
+    k.iommu.per_device[d.substr(0, eq)] = *t;
+  }
+  k.deferred_probe = o.deferred_probe == "linux" ? DeferredPolicy::linux : DeferredPolicy::targeted;
+  k.deferred_timeout = o.deferred_timeout;
+  k.await_module_sources = o.await_modules;
+  k.verbose = o.verbose;
+  return k;
+}
+
+void attach_log(Kernel& k, const CommonOpts& o) {
+  std::ostream& os = o.json ? std::cerr : std::cout;
+  k.log().set_sink([&os](const LogEntry& e) { os << e.format() << "\n"; });
+}
+
+int finish(Kernel& k, const CommonOpts& o) {
+  k.log().set_sink(nullptr);  // teardown is not part of the story
+  if (o.json) std::cout << sim::final_state(k, o.platform).dump(2) << "\n";
+  else std::cout << "\n" << sim::summary_table(k);
+  return 0;
+}
+
+int bad_options(const Error& e) {
+  std::cerr << "modiommu: " << e.message << "\n";
+  return 2;
+}
+
+}  // namespace modiommu::cli
