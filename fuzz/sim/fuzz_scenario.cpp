@@ -4,6 +4,7 @@
 #include <sstream>
 #include <string>
 
+#include "base/fault_inject.h"
 #include "sim/scenario.h"
 
 using namespace modiommu;
@@ -30,5 +31,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   sim::Scenario sc(*k, out);
   std::ostringstream err;
   (void)sc.run_script(std::string(reinterpret_cast<const char*>(data), size), "fuzz.run", err);
+  // `inject` arms process-wide fault points: one input must not leave them
+  // armed for the next.
+  FaultInjection::disarm_all();
   return 0;
 }

@@ -52,6 +52,9 @@ void add_common_options(CLI::App* app, CommonOpts& o) {
       ->delimiter(',');
   app->add_flag("--no-autoload", o.no_autoload, "never load a module because a device needs it");
   app->add_option("--blacklist", o.blacklist, "never autoload these modules (modprobe still loads them)")->delimiter(',');
+  app->add_flag("--generic-endpoints", o.generic_endpoints,
+                "bind a generic DMA endpoint driver to every device that has `iommus` (or is a legacy SMMU master) "
+                "or sits on a PCI bus, and has no other driver");
   app->add_flag("--await-module-sources", o.await_modules,
                 "a later module directory will be announced: boot-complete does not make module sources final");
 }
@@ -64,6 +67,7 @@ Result<KernelOptions> kernel_options(const CommonOpts& o) {
   k.preload = o.preload;
   k.autoload = !o.no_autoload;
   k.blacklist = o.blacklist;
+  k.generic_endpoints = o.generic_endpoints;
   for (const auto& d : o.domains) {
     auto eq = d.find('=');
     auto t = eq == std::string::npos ? std::nullopt : iommu::parse_domain_type(d.substr(eq + 1));

@@ -28,6 +28,7 @@ struct CommonOpts {
   std::vector<std::string> preload;
   bool no_autoload = false;
   std::vector<std::string> blacklist;
+  bool generic_endpoints = false;
 };
 
 // The modules built alongside this binary.

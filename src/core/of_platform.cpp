@@ -75,24 +75,16 @@ void of_firmware_links(DriverCore& core, Device& dev, Log& log) {
     auto r = core.link_add(dev, *sup, LinkKind::firmware, why);
     if (!r.ok()) log.err(dev.name(), "firmware link to {}: {}", sup->name(), r.error().str());
   };
-  if (node->has("iommus")) {
-    auto list = of::iommus(*node);
-    if (!list.ok()) {
-      log.err(dev.name(), "bad iommus: {}", list.error().message);
-    } else {
-      for (const auto& pa : *list) link_to(pa.target, "iommus");
-    }
+  auto refs = of::iommu_refs(*node);
+  if (!refs.ok()) {
+    log.err(dev.name(), "bad IOMMU binding: {}", refs.error().message);
+  } else {
+    for (const auto& pa : refs->refs) link_to(pa.target, refs->legacy ? "mmu-masters" : "iommus");
   }
-  if (node->has("iommu-map")) {
-    auto map = of::iommu_map(*node);
-    if (!map.ok()) {
-      log.err(dev.name(), "bad iommu-map: {}", map.error().message);
-    } else {
-      std::set<const of::Node*> seen;
-      for (const auto& e : *map)
-        if (seen.insert(e.iommu).second) link_to(e.iommu, "iommu-map");
-    }
-  }
+  // No link from a host bridge to its iommu-map targets: the bridge does no
+  // DMA itself, and unbinding it with its IOMMU would remove every PCI device
+  // below it. Each PCI function gets its own managed link to the IOMMU from
+  // the IOMMU core when it probes.
 }
 
 }  // namespace modiommu

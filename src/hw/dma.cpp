@@ -7,6 +7,21 @@
 
 namespace modiommu::hw {
 
+size_t DmaTranslator::translate_burst(uint32_t stream_id, uint64_t iova, uint64_t len, Access access,
+                                      TranslateOutcome* out, size_t max) {
+  size_t n = 0;
+  while (len && n < max) {
+    const TranslateOutcome o = translate(stream_id, iova, access);
+    out[n++] = o;
+    if (o.kind == TranslateOutcome::Kind::faulted || o.span == 0) break;
+    const uint64_t step = std::min(len, o.span);
+    out[n - 1].span = step;
+    iova += step;
+    len -= step;
+  }
+  return n;
+}
+
 void UpstreamPort::set_translator(std::shared_ptr<DmaTranslator> t, uint32_t stream_id) {
   std::unique_lock g(wiring_lock_);
   translator_ = std::move(t);
@@ -54,12 +69,17 @@ Status UpstreamPort::transfer(uint64_t iova, uint8_t* buf, size_t len, Access di
   std::shared_lock g(wiring_lock_);
   DmaTranslator* t = translator_.get();
   const uint32_t sid = stream_id_;
-  uint64_t pieces_translated = 0, pieces_bypassed = 0;
+  // Counts accumulate locally and are published once per transfer (on
+  // success or fault): one atomic add per counter, not one per page.
+  uint64_t pieces_translated = 0, pieces_bypassed = 0, moved = 0;
   const bool allowed = untranslated_allowed();
   auto account = [&] {
-    translated_.fetch_add(pieces_translated, std::memory_order_relaxed);
-    bypassed_.fetch_add(pieces_bypassed, std::memory_order_relaxed);
-    if (!allowed) escapes_.fetch_add(pieces_bypassed, std::memory_order_relaxed);
+    if (pieces_translated) translated_.fetch_add(pieces_translated, std::memory_order_relaxed);
+    if (pieces_bypassed) {
+      bypassed_.fetch_add(pieces_bypassed, std::memory_order_relaxed);
+      if (!allowed) escapes_.fetch_add(pieces_bypassed, std::memory_order_relaxed);
+    }
+    if (moved) bytes_.fetch_add(moved, std::memory_order_relaxed);
   };
   auto fail = [&](uint64_t at, bool memerr) -> Status {
     account();
@@ -76,39 +96,71 @@ Status UpstreamPort::transfer(uint64_t iova, uint8_t* buf, size_t len, Access di
     bytes_.fetch_add(len, std::memory_order_relaxed);
     return {};
   }
-  // Pieces whose output addresses are contiguous move with one memory
-  // access (a burst); translation is still asked for every piece.
-  uint64_t run_iova = iova, run_pa = 0, run_len = 0;
-  uint8_t* run_buf = buf;
+  // Translation is asked for every page. Pieces whose output addresses are
+  // contiguous merge into one run (a burst); up to kBatch runs are gathered
+  // and moved with one scatter-gather call, which takes each RAM chunk lock
+  // once per group of neighbouring runs instead of once per page.
+  constexpr size_t kBatch = 16;
+  PhysicalMemory::Piece runs[kBatch];
+  uint64_t run_iova[kBatch];
+  size_t nruns = 0;
+  uint64_t bad_iova = 0;
   auto flush = [&]() -> bool {
-    if (!run_len) return true;
-    Status s = dir == Access::read ? mem_.read(run_pa, run_buf, run_len) : mem_.write(run_pa, run_buf, run_len);
-    if (!s) return false;
-    bytes_.fetch_add(run_len, std::memory_order_relaxed);
-    return true;
+    const size_t done = dir == Access::read ? mem_.read_pieces(runs, nruns) : mem_.write_pieces(runs, nruns);
+    for (size_t i = 0; i < done; ++i) moved += runs[i].len;
+    const bool ok = done == nruns;
+    if (!ok) {
+      // The bad run may be several PA-contiguous pages that run off the end
+      // of RAM: move it page by page so the fault names the first bad
+      // byte's page and everything before it has moved (error path only).
+      PhysicalMemory::Piece r = runs[done];
+      uint64_t at = run_iova[done];
+      while (r.len) {
+        PhysicalMemory::Piece p{r.pa, std::min<uint64_t>(r.len, 0x1000 - (at & 0xfff)), r.buf};
+        if ((dir == Access::read ? mem_.read_pieces(&p, 1) : mem_.write_pieces(&p, 1)) != 1) break;
+        moved += p.len;
+        r.pa += p.len;
+        r.buf += p.len;
+        r.len -= p.len;
+        at += p.len;
+      }
+      bad_iova = at;
+    }
+    nruns = 0;
+    return ok;
   };
+  // Translations are asked a burst at a time (one page per outcome for 4K
+  // tables); the data of a burst's pages moves after the burst, as the
+  // kBatch runs did before: each translation is used for its one access.
+  constexpr size_t kBurst = 64;
+  TranslateOutcome outs[kBurst];
   while (len) {
-    const TranslateOutcome o = t->translate(sid, iova, dir);
-    if (o.kind == TranslateOutcome::Kind::faulted || o.span == 0) {
-      if (!flush()) return fail(run_iova, true);
+    const size_t got = t->translate_burst(sid, iova, len, dir, outs, kBurst);
+    for (size_t i = 0; i < got; ++i) {
+      const TranslateOutcome& o = outs[i];
+      if (o.kind == TranslateOutcome::Kind::faulted || o.span == 0) {
+        if (!flush()) return fail(bad_iova, true);
+        return fail(iova, false);
+      }
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(len, o.span));
+      (o.kind == TranslateOutcome::Kind::translated ? pieces_translated : pieces_bypassed)++;
+      if (nruns && o.pa == runs[nruns - 1].pa + runs[nruns - 1].len) {
+        runs[nruns - 1].len += n;
+      } else {
+        if (nruns == kBatch && !flush()) return fail(bad_iova, true);
+        runs[nruns] = PhysicalMemory::Piece{o.pa, n, buf};
+        run_iova[nruns++] = iova;
+      }
+      iova += n;
+      buf += n;
+      len -= n;
+    }
+    if (got == 0) {  // a translator that answers nothing aborts the transfer
+      if (!flush()) return fail(bad_iova, true);
       return fail(iova, false);
     }
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(len, o.span));
-    (o.kind == TranslateOutcome::Kind::translated ? pieces_translated : pieces_bypassed)++;
-    if (run_len && o.pa == run_pa + run_len) {
-      run_len += n;
-    } else {
-      if (!flush()) return fail(run_iova, true);
-      run_iova = iova;
-      run_pa = o.pa;
-      run_len = n;
-      run_buf = buf;
-    }
-    iova += n;
-    buf += n;
-    len -= n;
   }
-  if (!flush()) return fail(run_iova, true);
+  if (!flush()) return fail(bad_iova, true);
   account();
   return {};
 }

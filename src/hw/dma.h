@@ -40,6 +40,17 @@ class MODIOMMU_API DmaTranslator {
  public:
   virtual ~DmaTranslator() = default;
   virtual TranslateOutcome translate(uint32_t stream_id, uint64_t iova, Access access) = 0;
+
+  // A burst: translates the consecutive pieces of [iova, iova + len) in
+  // order, one outcome per piece (out[i] answers for iova plus the spans of
+  // out[0..i), each span clamped to what is left of len). Stops after max
+  // outcomes, when len is covered, or after the first faulted outcome (which
+  // is the last one written). Returns how many were written (0 only when len
+  // or max is 0). Same answers and side effects (events, counters) as
+  // calling translate() piece by piece; models override it to check shared
+  // state once per burst. The default loops over translate().
+  virtual size_t translate_burst(uint32_t stream_id, uint64_t iova, uint64_t len, Access access,
+                                 TranslateOutcome* out, size_t max);
 };
 
 // Counters of one port, for "escape" detection: any bypassed or direct byte

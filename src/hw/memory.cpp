@@ -35,6 +35,7 @@ Status PhysicalMemory::add_ram(PhysAddr base, uint64_t size, std::string name) {
   }
   if (n == kMaxRegions) return make_error(Errc::nomem, fmt::format("more than {} RAM regions", kMaxRegions));
   regions_[n] = Region{base, size, std::move(name)};
+  spans_[n] = Span{base, base + size};
   nregions_.store(n + 1, std::memory_order_release);
   return {};
 }
@@ -46,27 +47,18 @@ std::vector<PhysicalMemory::Region> PhysicalMemory::regions() const {
   return out;
 }
 
-bool PhysicalMemory::contains(PhysAddr addr, uint64_t len) const {
-  if (addr + len < addr) return false;
-  const size_t n = nregions_.load(std::memory_order_acquire);
-  for (size_t i = 0; i < n; ++i)
-    if (addr >= regions_[i].base && addr + len <= regions_[i].base + regions_[i].size) return true;
-  return false;
-}
-
-Status PhysicalMemory::check(PhysAddr addr, uint64_t len) const {
-  if (!contains(addr, len))
-    return make_error(Errc::fault, fmt::format("physical access [{:#x}, +{:#x}) is outside RAM", addr, len));
-  return {};
+// Out of line and cold: formatting stays off the per-page DMA path.
+[[gnu::cold, gnu::noinline]] Status PhysicalMemory::outside_ram(PhysAddr addr, uint64_t len) {
+  return make_error(Errc::fault, fmt::format("physical access [{:#x}, +{:#x}) is outside RAM", addr, len));
 }
 
 PhysicalMemory::Chunk* PhysicalMemory::chunk_for(PhysAddr addr, bool create) const {
   const uint64_t idx = addr >> kChunkShift;
   const uint64_t ti = idx >> kLeafBits;
   const uint64_t li = idx & ((uint64_t{1} << kLeafBits) - 1);
+  if (!create) return find_chunk(addr);
   Leaf* leaf = top_[ti].load(std::memory_order_acquire);
   if (!leaf) {
-    if (!create) return nullptr;
     auto* fresh = new Leaf;
     if (top_[ti].compare_exchange_strong(leaf, fresh, std::memory_order_acq_rel)) leaf = fresh;
     else delete fresh;  // another thread won; `leaf` now holds its pointer
@@ -86,12 +78,13 @@ PhysicalMemory::Chunk* PhysicalMemory::chunk_for(PhysAddr addr, bool create) con
 }
 
 Status PhysicalMemory::read(PhysAddr addr, void* dst, size_t len) const {
-  if (auto s = check(addr, len); !s) return s;
+  if (!contains(addr, len)) [[unlikely]]
+    return outside_ram(addr, len);
   auto* out = static_cast<uint8_t*>(dst);
   while (len) {
     const uint64_t off = addr & (kChunkSize - 1);
     const size_t n = std::min<uint64_t>(len, kChunkSize - off);
-    if (Chunk* c = chunk_for(addr, false)) {
+    if (Chunk* c = find_chunk(addr)) {
       std::lock_guard g(c->lock);
       std::memcpy(out, c->bytes + off, n);
     } else {
@@ -105,7 +98,8 @@ Status PhysicalMemory::read(PhysAddr addr, void* dst, size_t len) const {
 }
 
 Status PhysicalMemory::write(PhysAddr addr, const void* src, size_t len) {
-  if (auto s = check(addr, len); !s) return s;
+  if (!contains(addr, len)) [[unlikely]]
+    return outside_ram(addr, len);
   auto* in = static_cast<const uint8_t*>(src);
   while (len) {
     const uint64_t off = addr & (kChunkSize - 1);
@@ -123,7 +117,8 @@ Status PhysicalMemory::write(PhysAddr addr, const void* src, size_t len) {
 }
 
 Status PhysicalMemory::fill(PhysAddr addr, uint8_t byte, size_t len) {
-  if (auto s = check(addr, len); !s) return s;
+  if (!contains(addr, len)) [[unlikely]]
+    return outside_ram(addr, len);
   while (len) {
     const uint64_t off = addr & (kChunkSize - 1);
     const size_t n = std::min<uint64_t>(len, kChunkSize - off);
@@ -137,6 +132,64 @@ Status PhysicalMemory::fill(PhysAddr addr, uint8_t byte, size_t len) {
   }
   return {};
 }
+
+// Starts pulling the first lines of the next piece's RAM side into the host
+// cache while the current piece copies: scattered pages otherwise each start
+// with a cold hardware prefetcher (it does not cross host pages).
+void PhysicalMemory::prefetch_head(const Piece& p, bool for_write) const {
+  constexpr uint64_t kHead = 1024, kLine = 64;
+  Chunk* c = find_chunk(p.pa);
+  if (!c) return;
+  const uint64_t off = p.pa & (kChunkSize - 1);
+  const uint64_t end = std::min<uint64_t>({off + std::min<uint64_t>(p.len, kHead), kChunkSize});
+  for (uint64_t o = off & ~(kLine - 1); o < end; o += kLine) {
+    if (for_write) __builtin_prefetch(c->bytes + o, 1);
+    else __builtin_prefetch(c->bytes + o, 0);
+  }
+}
+
+template <bool kWrite>
+size_t PhysicalMemory::move_pieces(const Piece* pieces, size_t n) const {
+  const Chunk* held = nullptr;
+  uint64_t held_bytes = 0;
+  size_t i = 0;
+  for (; i < n; ++i) {
+    PhysAddr addr = pieces[i].pa;
+    uint64_t len = pieces[i].len;
+    uint8_t* buf = pieces[i].buf;
+    if (!contains(addr, len)) [[unlikely]]
+      break;
+    if (i + 1 < n) prefetch_head(pieces[i + 1], kWrite);
+    while (len) {
+      const uint64_t off = addr & (kChunkSize - 1);
+      const size_t m = std::min<uint64_t>(len, kChunkSize - off);
+      // chunk_for(create) only publishes a fresh zeroed chunk (CAS), so a
+      // const object may allocate backing store, as fill() and write() do.
+      Chunk* c = kWrite ? chunk_for(addr, true) : find_chunk(addr);
+      if (c != held || held_bytes + m > kChunkSize) {
+        if (held) held->lock.unlock();
+        held = c;
+        held_bytes = 0;
+        if (held) held->lock.lock();
+      }
+      if (!c) {
+        std::memset(buf, 0, m);  // untouched RAM reads as zeros
+      } else {
+        held_bytes += m;
+        if constexpr (kWrite) std::memcpy(c->bytes + off, buf, m);
+        else std::memcpy(buf, c->bytes + off, m);
+      }
+      addr += m;
+      buf += m;
+      len -= m;
+    }
+  }
+  if (held) held->lock.unlock();
+  return i;
+}
+
+size_t PhysicalMemory::read_pieces(const Piece* pieces, size_t n) const { return move_pieces<false>(pieces, n); }
+size_t PhysicalMemory::write_pieces(const Piece* pieces, size_t n) { return move_pieces<true>(pieces, n); }
 
 Result<uint64_t> PhysicalMemory::read64(PhysAddr addr) const {
   uint64_t v = 0;

@@ -49,14 +49,35 @@ class MODIOMMU_API PhysicalMemory {
   // Declares RAM. Overlapping or out-of-range regions are rejected.
   Status add_ram(PhysAddr base, uint64_t size, std::string name = "ram");
   std::vector<Region> regions() const;
-  // True when [addr, addr+len) lies inside one RAM region.
-  bool contains(PhysAddr addr, uint64_t len) const;
+  // True when [addr, addr+len) lies inside one RAM region. Inline: it runs
+  // once per DMA piece.
+  bool contains(PhysAddr addr, uint64_t len) const {
+    if (addr + len < addr) return false;
+    const size_t n = nregions_.load(std::memory_order_acquire);
+    for (size_t i = 0; i < n; ++i)
+      if (addr >= spans_[i].base && addr + len <= spans_[i].end) return true;
+    return false;
+  }
 
   // Errors (EFAULT) name the address when any byte is outside RAM; nothing
   // is written in that case.
   Status read(PhysAddr addr, void* dst, size_t len) const;
   Status write(PhysAddr addr, const void* src, size_t len);
   Status fill(PhysAddr addr, uint8_t byte, size_t len);
+
+  // Scatter-gather for DMA: piece i moves len bytes between RAM at pa and
+  // host memory at buf (read: RAM -> buf; write: buf -> RAM), in order.
+  // Stops before the first piece not inside RAM and returns its index (n
+  // when all moved). Neighbouring pieces in one chunk share one hold of its
+  // lock (at most kChunkSize bytes per hold), so a burst of scattered pages
+  // does not pay a locked instruction - a full fence on x86 - per page.
+  struct Piece {
+    PhysAddr pa = 0;
+    uint64_t len = 0;
+    uint8_t* buf = nullptr;
+  };
+  size_t read_pieces(const Piece* pieces, size_t n) const;
+  size_t write_pieces(const Piece* pieces, size_t n);
   Result<uint64_t> read64(PhysAddr addr) const;
   Status write64(PhysAddr addr, uint64_t value);
   Result<uint32_t> read32(PhysAddr addr) const;
@@ -79,9 +100,12 @@ class MODIOMMU_API PhysicalMemory {
    private:
     mutable std::atomic<bool> flag_{false};
   };
-  struct Chunk {
-    ChunkLock lock;
+  // The bytes come first and page-aligned, so each guest 4 KiB page is one
+  // aligned host page: copies use aligned vector loads and touch one host
+  // TLB entry per guest page (the lock at offset 0 put every byte off by one).
+  struct alignas(4096) Chunk {
     uint8_t bytes[kChunkSize];
+    ChunkLock lock;
   };
   static constexpr unsigned kLeafBits = 16;
   static constexpr unsigned kTopBits = kPhysBits - kChunkShift - kLeafBits;
@@ -90,11 +114,24 @@ class MODIOMMU_API PhysicalMemory {
   };
 
   Chunk* chunk_for(PhysAddr addr, bool create) const;
-  Status check(PhysAddr addr, uint64_t len) const;
+  Chunk* find_chunk(PhysAddr addr) const {
+    Leaf* leaf = top_[addr >> (kChunkShift + kLeafBits)].load(std::memory_order_acquire);
+    return leaf ? leaf->chunks[(addr >> kChunkShift) & ((uint64_t{1} << kLeafBits) - 1)].load(std::memory_order_acquire)
+                : nullptr;
+  }
+  static Status outside_ram(PhysAddr addr, uint64_t len);
+  void prefetch_head(const Piece& p, bool for_write) const;
+  template <bool kWrite>
+  size_t move_pieces(const Piece* pieces, size_t n) const;
 
   static constexpr size_t kMaxRegions = 64;
   std::mutex add_lock_;  // serialises add_ram (writers only)
   Region regions_[kMaxRegions];
+  // [base, end) of regions_, packed for the per-access check.
+  struct Span {
+    PhysAddr base = 0, end = 0;
+  };
+  Span spans_[kMaxRegions];
   std::atomic<size_t> nregions_{0};  // published count: readers see regions_[0, n)
   std::unique_ptr<std::atomic<Leaf*>[]> top_;
   mutable std::atomic<uint64_t> resident_{0};

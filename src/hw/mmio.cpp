@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "base/fault_inject.h"
+
 namespace modiommu::hw {
 
 std::string BusError::str() const {
@@ -91,6 +93,8 @@ uint64_t MmioBus::read(uint64_t addr, unsigned size) {
   uint64_t off = 0;
   auto dev = route(addr, size, false, 0, &off);
   if (!dev) return (size == 1 || size == 2 || size == 4) ? (uint64_t{1} << (size * 8)) - 1 : ~uint64_t{0};
+  // Fault point: the device is gone (surprise removal): reads float high.
+  if (fault_point("mmio.read.all_ones")) return size < 8 ? (uint64_t{1} << (size * 8)) - 1 : ~uint64_t{0};
   uint64_t v = dev->read(off, size);
   if (size < 8) v &= (uint64_t{1} << (size * 8)) - 1;
   return v;

@@ -115,6 +115,7 @@ class MODIOMMU_API IommuCore {
   bool iommu_may_appear(const of::Node* node, std::string* why) const;
 
  private:
+  Status legacy_barrier(Device& dev);  // lock_ held
   Status attach_group_domain(IommuGroup& g, IommuDomain& d);
   void release_locked(Device& dev, DeviceIommu& di);
   Result<IommuGroup*> join_group(Device& dev, DeviceIommu& di);

@@ -6,18 +6,25 @@
 #include "core/owner.h"
 #include "module/loader.h"
 #include "hw/mmio.h"
+#include "kernel/pci_model.h"
 
 namespace modiommu {
 
-// Firmware describes the master behind an IOMMU: `iommus` naming an
-// enabled node (PCI masters get theirs from the PCI layer).
+// Firmware describes the master behind an IOMMU: `iommus` (or a legacy
+// mmu-masters list) naming an enabled node (PCI masters get theirs from the
+// PCI layer).
 static bool described_behind_iommu(const of::Node& n) {
-  if (!n.has("iommus")) return false;
-  auto list = of::iommus(n);
-  if (!list.ok()) return true;  // malformed: assume the strict answer
-  for (const auto& pa : *list)
-    if (pa.target->available()) return true;
-  return false;
+  auto refs = of::iommu_refs(n);
+  if (!refs.ok()) return true;  // malformed: assume the strict answer
+  return of::first_enabled(*refs) != nullptr;
+}
+
+// A PCI function is behind an IOMMU when its host bridge's iommu-map maps
+// the requester ID its DMA carries to an enabled IOMMU (BEHAVIOUR.md 4).
+static bool pci_behind_iommu(const PciHostModel& host, uint16_t dma_rid) {
+  auto m = of::map_id(host.host(), dma_rid);
+  if (!m.ok()) return true;  // malformed: assume the strict answer
+  return m->kind == of::MappedId::Kind::mapped && m->iommu->available();
 }
 
 Kernel::Kernel(KernelOptions opts) : opts_(std::move(opts)) {
@@ -25,6 +32,7 @@ Kernel::Kernel(KernelOptions opts) : opts_(std::move(opts)) {
   core_.set_policy(opts_.deferred_probe);
   core_.set_deferred_timeout(opts_.deferred_timeout);
   core_.register_bus(&platform_bus_);
+  core_.register_bus(&pci_.bus());
   iommu_.set_policy(opts_.iommu);
   core_.hooks().pre_probe = [this](Device& d) {
     Status s = iommu_.dma_configure(d);
@@ -97,6 +105,9 @@ Status Kernel::boot(std::unique_ptr<of::Tree> tree) {
   pages_ = std::move(pages).value();
   for (const PlatformModel* m : platform_->models())
     if (m->port) m->port->set_untranslated_allowed(!described_behind_iommu(*m->node));
+  for (PciHostModel* h : platform_->pci_hosts())
+    for (const auto& [rid, f] : h->functions())
+      if (f.port) f.port->set_untranslated_allowed(!pci_behind_iommu(*h, f.dma_rid));
   dma_ = std::make_unique<iommu::DmaApi>(iommu_, *pages_);
   iommu_.set_dma_domain_init([this](iommu::IommuDomain& d, Device& dev) { return dma_->init_domain(d, dev); });
   iommu_.set_dma_domain_fini([this](iommu::IommuDomain& d) { dma_->fini_domain(d); });
@@ -119,17 +130,38 @@ Status Kernel::boot(std::unique_ptr<of::Tree> tree) {
   return {};
 }
 
-void Kernel::update_dma_policy(Device& dev) {
-  if (!platform_ || !dev.fwnode()) return;
+hw::UpstreamPort* Kernel::dma_port(const Device& dev, bool* described) {
+  if (!platform_) return nullptr;
+  if (const PciDevice* pd = to_pci(&dev)) {
+    PciHostModel* host = pd->host() && pd->host()->fwnode() ? platform_->pci_host(pd->host()->fwnode()) : nullptr;
+    const PciHostModel::Function* f = host ? host->function(pd->info().rid()) : nullptr;
+    if (!f || !f->port) return nullptr;
+    *described = pci_behind_iommu(*host, f->dma_rid);
+    return f->port;
+  }
+  if (!dev.fwnode()) return nullptr;
   const PlatformModel* m = platform_->model(dev.fwnode());
-  if (!m || !m->port) return;
-  bool allowed = !described_behind_iommu(*dev.fwnode());
+  if (!m || !m->port) return nullptr;
+  *described = described_behind_iommu(*dev.fwnode());
+  return m->port;
+}
+
+void Kernel::update_dma_policy(Device& dev) {
+  bool described = false;
+  hw::UpstreamPort* port = dma_port(dev, &described);
+  if (!port) return;
+  bool allowed = !described;
   if (auto info = iommu_.info(dev))
     allowed = allowed || info->bypass_fallback || info->domain == iommu::DomainType::identity;
-  m->port->set_untranslated_allowed(allowed);
+  port->set_untranslated_allowed(allowed);
 }
 
 Result<IoMem> Kernel::ioremap(Device& dev, size_t index) {
+  if (const PciDevice* pd = to_pci(&dev)) {
+    if (index >= 6 || !pd->info().bars[index].size)
+      return make_error(Errc::inval, fmt::format("{}: no memory BAR {}", dev.name(), index));
+    return IoMem(&machine().bus(), pd->info().bars[index].addr, pd->info().bars[index].size);
+  }
   const of::Node* n = dev.fwnode();
   if (!n) return make_error(Errc::nodev, dev.name() + " has no firmware node to map");
   auto reg = n->reg();

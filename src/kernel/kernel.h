@@ -16,6 +16,7 @@
 #include "core/bus.h"
 #include "core/clock.h"
 #include "core/driver_core.h"
+#include "core/pci.h"
 #include "core/log.h"
 #include "iommu/dma.h"
 #include "iommu/iommu_core.h"
@@ -43,6 +44,7 @@ struct KernelOptions {
   std::vector<std::string> preload;    // --preload: modprobe'd in the initcall phase
   bool autoload = true;                // --no-autoload => false
   std::vector<std::string> blacklist;  // --blacklist
+  bool generic_endpoints = false;      // --generic-endpoints: drivers/misc/generic-endpoint binds DMA masters
 };
 
 class MODIOMMU_API Kernel {
@@ -57,6 +59,7 @@ class MODIOMMU_API Kernel {
   Log& log() { return log_; }
   DriverCore& core() { return core_; }
   Bus& platform_bus() { return platform_bus_; }
+  PciCore& pci() { return pci_; }
   const of::Tree* tree() const { return tree_.get(); }
   // Valid after boot().
   Platform& platform() { return *platform_; }
@@ -67,7 +70,8 @@ class MODIOMMU_API Kernel {
   iommu::DmaApi& dma() { return *dma_; }
   ModuleLoader& modules() { return *modules_; }
 
-  // devm_ioremap_resource(): register window `index` of the device's reg.
+  // devm_ioremap_resource(): register window `index` of the device's reg
+  // (PCI devices: BAR `index`).
   Result<IoMem> ioremap(Device& dev, size_t index = 0);
   // request_irq() by interrupt-names entry (or index if `name` is a number).
   Result<IrqHandle> request_irq(Device& dev, const std::string& name, std::function<void()> handler);
@@ -89,6 +93,9 @@ class MODIOMMU_API Kernel {
   // Tells the device's DMA master port whether untranslated DMA is
   // sanctioned now (for escape accounting).
   void update_dma_policy(Device& dev);
+  // The device's DMA master port in the emulation (null if it has none);
+  // *described: firmware puts it behind an IOMMU.
+  hw::UpstreamPort* dma_port(const Device& dev, bool* described);
 
   // Drivers registered by this kernel's initcalls, unregistered at teardown.
   void own_driver(std::unique_ptr<Driver> drv);
@@ -99,6 +106,7 @@ class MODIOMMU_API Kernel {
   Log log_{clock_};
   DriverCore core_{log_, clock_};
   Bus platform_bus_{"platform"};
+  PciCore pci_;
   std::unique_ptr<of::Tree> tree_;
   std::unique_ptr<Platform> platform_;
   std::unique_ptr<mm::PageAllocator> pages_;

@@ -4,6 +4,7 @@
 
 #include "hw/dmatest.h"
 #include "hw/smmuv3/smmuv3.h"
+#include "kernel/pci_model.h"
 
 namespace modiommu {
 
@@ -60,6 +61,21 @@ ModelFactoryRegistrar dmatest_factory({"dmatest", {"modiommu,dmatest"}, [](const
 }});
 
 }  // namespace
+
+void Platform::add_pci_host(const of::Node* node, std::shared_ptr<PciHostModel> host) {
+  pci_hosts_[node] = std::move(host);
+}
+
+PciHostModel* Platform::pci_host(const of::Node* node) const {
+  auto it = pci_hosts_.find(node);
+  return it == pci_hosts_.end() ? nullptr : it->second.get();
+}
+
+std::vector<PciHostModel*> Platform::pci_hosts() const {
+  std::vector<PciHostModel*> out;
+  for (auto& [n, h] : pci_hosts_) out.push_back(h.get());
+  return out;
+}
 
 Platform::~Platform() {
   // Stop DMA masters before the models they talk to go away.
@@ -126,23 +142,26 @@ Result<std::unique_ptr<Platform>> Platform::build(const of::Tree& tree, Log& log
   }
   for (auto& [n, m] : p->models_)
     if (m.port) p->wire_master(*n, *m.port);
+  // PCI functions reach their IOMMU through the host bridge's iommu-map,
+  // once every IOMMU model exists.
+  for (auto& [n, h] : p->pci_hosts_) h->wire_all();
   return p;
 }
 
 void Platform::wire_master(const of::Node& node, hw::UpstreamPort& port) {
   port.set_direct();
-  if (!node.has("iommus")) return;
-  auto list = of::iommus(node);
-  if (!list.ok() || list->empty()) return;
-  const auto& first = list->front();
-  if (!first.target->available()) return;
-  auto it = models_.find(first.target);
+  auto refs = of::iommu_refs(node);
+  if (!refs.ok()) return;
+  const of::PhandleArgs* first = of::first_enabled(*refs);
+  if (!first) return;
+  auto it = models_.find(first->target);
   if (it == models_.end() || !it->second.translator) {
     log_.info("", "{}: its IOMMU {} has no model here: its DMA goes straight to memory in this emulation", node.path(),
-              first.target->path());
+              first->target->path());
     return;
   }
-  port.set_translator(it->second.translator, first.args.empty() ? 0 : first.args[0]);
+  // The master emits its first stream ID (an SMMUv2 mask cell is not part of it).
+  port.set_translator(it->second.translator, first->args.empty() ? 0 : first->args[0]);
 }
 
 const PlatformModel* Platform::model(const of::Node* node) const {

@@ -31,6 +31,7 @@ struct PlatformModel {
 };
 
 class Platform;
+class PciHostModel;
 
 // A device model for nodes with one of `compatibles` (INTERFACE.md
 // "Emulated devices in a device tree"). Layers register theirs at static
@@ -66,6 +67,10 @@ class MODIOMMU_API Platform {
   // (Re)wires a DMA master's port from its node's `iommus` (the PCI layer
   // does the same from iommu-map). Direct when it names nothing modelled.
   void wire_master(const of::Node& node, hw::UpstreamPort& port);
+  // ECAM host bridges (kernel/pci_model.h), by their node.
+  void add_pci_host(const of::Node* node, std::shared_ptr<PciHostModel> host);
+  PciHostModel* pci_host(const of::Node* node) const;
+  std::vector<PciHostModel*> pci_hosts() const;
 
  private:
   Platform(const of::Tree& tree, Log& log) : tree_(tree), log_(log) {}
@@ -74,6 +79,7 @@ class MODIOMMU_API Platform {
   Log& log_;
   std::unique_ptr<hw::Machine> machine_ = std::make_unique<hw::Machine>();
   std::map<const of::Node*, PlatformModel> models_;
+  std::map<const of::Node*, std::shared_ptr<PciHostModel>> pci_hosts_;
   uint64_t ram_base_ = 0, ram_size_ = 0;
 };
 

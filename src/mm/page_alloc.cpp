@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "base/fault_inject.h"
+
 namespace modiommu::mm {
 
 Result<std::unique_ptr<PageAllocator>> PageAllocator::create(hw::PhysicalMemory& mem, PhysAddr base, uint64_t size) {
@@ -68,7 +70,7 @@ Result<PhysAddr> PageAllocator::alloc_pages(unsigned order) {
   uint64_t pfn = 0;
   {
     std::lock_guard g(lock_);
-    if (injected_failure_locked()) {
+    if (injected_failure_locked() || fault_point("mm.alloc")) {
       ++stats_.failed_allocs;
       ++stats_.injected_failures;
       return make_error(Errc::nomem, fmt::format("alloc_pages: injected failure (order {})", order));

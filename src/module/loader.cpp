@@ -12,6 +12,7 @@
 #include <cstring>
 #include <optional>
 
+#include "base/fault_inject.h"
 #include "module/alias.h"
 #include "module/host.h"
 
@@ -427,7 +428,9 @@ Result<Module*> ModuleLoader::load_file(const std::string& path, const std::vect
     m->handle_ = h;
   }
   if (d->init) {
-    Status st = d->init(kernel_, *m);
+    // Fault point: the init fails as a driver's probe-time setup would.
+    Status st = fault_point("module.init") ? Status(make_error(Errc::nomem, "injected fault module.init"))
+                                           : d->init(kernel_, *m);
     if (!st) {
       m->set_state(ModuleState::unloading);
       notify(ModuleEvent::going, *m);
@@ -503,6 +506,8 @@ Status ModuleLoader::rmmod(const std::string& name, RmmodFlags flags) {
     if (m->builtin_) return make_error(Errc::perm, fmt::format("module {} is built in; it cannot be unloaded", m->name_));
     if (!m->holders_.empty())
       return make_error(Errc::busy, fmt::format("module {} is in use by: {}", m->name_, fmt::join(m->holders_, ", ")));
+    if (fault_point("module.unload"))
+      return make_error(Errc::busy, fmt::format("module {} failed to unload (injected fault module.unload)", m->name_));
     // Under lock_, so no new dependent can bind to it after this check.
     TRY(m->begin_unload(flags.wait));
   }

@@ -146,4 +146,39 @@ Result<std::vector<MmuMaster>> mmu_masters(const Node& smmu) {
   return out;
 }
 
+const std::vector<Node*>& Tree::legacy_smmus() const {
+  std::call_once(legacy_once_, [this] {
+    for (Node* n : nodes())
+      if (n->has("mmu-masters")) legacy_smmus_.push_back(n);
+  });
+  return legacy_smmus_;
+}
+
+Result<IommuRefs> iommu_refs(const Node& node) {
+  IommuRefs out;
+  if (node.has("iommus")) out.refs = TRY(iommus(node));
+  for (Node* smmu : node.tree().legacy_smmus()) {
+    auto masters = mmu_masters(*smmu);
+    // A malformed list on some other SMMU is that SMMU's problem (its probe
+    // reports it); it can only matter here if it might name this node.
+    if (!masters.ok()) continue;
+    for (auto& m : *masters) {
+      if (m.master != &node) continue;
+      if (!out.refs.empty() && !out.legacy)
+        return node_error(Errc::inval, node, "iommus",
+                          "also named in the legacy mmu-masters of " + smmu->path() +
+                              ": a master uses one arm-smmu binding, not both");
+      out.legacy = true;
+      out.refs.push_back(PhandleArgs{smmu, m.stream_ids});
+    }
+  }
+  return out;
+}
+
+const PhandleArgs* first_enabled(const IommuRefs& r) {
+  for (const auto& pa : r.refs)
+    if (pa.target->available()) return &pa;
+  return nullptr;
+}
+
 }  // namespace modiommu::of

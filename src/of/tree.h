@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -95,9 +96,14 @@ class MODIOMMU_API Tree {
   Node* by_phandle(Phandle ph) const;
   std::vector<Node*> nodes() const;              // pre-order, root first
   std::vector<Node*> find_compatible(std::string_view compat) const;
+  // Nodes carrying a legacy `mmu-masters` list (BEHAVIOUR.md 5), computed
+  // once: the tree does not change after loading.
+  const std::vector<Node*>& legacy_smmus() const;
 
  private:
   friend struct TreeBuilder;
+  mutable std::once_flag legacy_once_;
+  mutable std::vector<Node*> legacy_smmus_;
   std::string source_;
   std::unique_ptr<Node> root_;
   std::vector<std::pair<Phandle, Node*>> phandles_;  // sorted by phandle
@@ -146,5 +152,18 @@ struct MmuMaster {
   std::vector<uint32_t> stream_ids;
 };
 MODIOMMU_API Result<std::vector<MmuMaster>> mmu_masters(const Node& smmu);
+
+// Where firmware puts a device behind IOMMUs: its own `iommus` (the generic
+// binding), else every legacy SMMU whose `mmu-masters` names it (args are
+// then its stream IDs). A device named both ways is an error, as is a
+// malformed list. Empty refs: not behind any IOMMU.
+struct IommuRefs {
+  std::vector<PhandleArgs> refs;
+  bool legacy = false;
+};
+MODIOMMU_API Result<IommuRefs> iommu_refs(const Node& node);
+// The first enabled IOMMU firmware names for the node (null if none, or on
+// a malformed binding).
+MODIOMMU_API const PhandleArgs* first_enabled(const IommuRefs& r);
 
 }  // namespace modiommu::of

@@ -1,5 +1,7 @@
 #include "sim/state.h"
 
+#include "kernel/pci_model.h"
+
 #include <fmt/format.h>
 
 #include "hw/dmatest.h"
@@ -19,6 +21,15 @@ DmaTotals dma_totals(Kernel& k) {
     if (!m->port) continue;
     t.escapes += m->port->stats().escapes;
     if (auto dt = std::dynamic_pointer_cast<hw::DmaTest>(m->mmio)) t.transfers += dt->read(0x40, 8);  // XFER_COUNT
+  }
+  for (PciHostModel* h : k.platform().pci_hosts()) {
+    for (const auto& [rid, f] : h->functions()) {
+      if (!f.port) continue;
+      t.escapes += f.port->stats().escapes;
+      if (auto dt = std::dynamic_pointer_cast<hw::DmaTest>(f.fn->bar0_device)) t.transfers += dt->read(0x40, 8);
+    }
+    t.escapes += h->retired().escapes;
+    t.transfers += h->retired().transfers;
   }
   for (Device* d : k.core().devices())
     if (auto info = k.iommu().info(*d)) t.faults += info->faults;

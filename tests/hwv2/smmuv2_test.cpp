@@ -357,3 +357,26 @@ TEST_F(SmmuV2Test, ConcurrentTranslateAndInvalidate) {
 
 }  // namespace
 }  // namespace modiommu::hw::smmuv2
+
+namespace modiommu::hw::smmuv2 {
+namespace {
+// IHI 0062 10.7.2: CBFRSYNRAn names the stream of the fault the bank
+// recorded (a masked SMR matches several), and keeps the first one.
+TEST_F(SmmuV2Test, CbfrsynraHoldsTheFaultingStream) {
+  enable();
+  TableBuilder tb(mem, kPool, arm::Granule::k4K, arm::Stage::s1, 39, 1);
+  tb.map(0x10000, kRam + 0x5000, 3);
+  smr(0, 0x40, 0xf);
+  s2cr(0, S2CR_TRANSLATE, 3);
+  s1_bank(3, tb, 0x12, 3);
+  const uint64_t gr1 = smmu->page_size();
+  EXPECT_EQ(smmu->translate(0x4a, 0x50000, Access::read).kind, Kind::faulted);
+  EXPECT_EQ(smmu->read(gr1 + CBFRSYNRA_BASE + 4 * 3, 4), 0x4au);
+  EXPECT_EQ(smmu->translate(0x41, 0x60000, Access::read).kind, Kind::faulted);
+  EXPECT_EQ(smmu->read(gr1 + CBFRSYNRA_BASE + 4 * 3, 4), 0x4au);  // second fault: MULTI only
+  cbw(3, CB_FSR, ~0u);
+  EXPECT_EQ(smmu->translate(0x41, 0x60000, Access::read).kind, Kind::faulted);
+  EXPECT_EQ(smmu->read(gr1 + CBFRSYNRA_BASE + 4 * 3, 4), 0x41u);
+}
+}  // namespace
+}  // namespace modiommu::hw::smmuv2

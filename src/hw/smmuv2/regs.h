@@ -34,7 +34,7 @@ inline constexpr uint32_t S2CR_EXIDVALID = 1u << 10;
 enum S2crType : uint32_t { S2CR_TRANSLATE = 0, S2CR_BYPASS = 1, S2CR_FAULT = 2 };
 
 // GR1 (10.7).
-inline constexpr uint64_t CBAR_BASE = 0x000, CBA2R_BASE = 0x800;
+inline constexpr uint64_t CBAR_BASE = 0x000, CBFRSYNRA_BASE = 0x400, CBA2R_BASE = 0x800;
 enum CbarType : uint32_t { CBAR_S2 = 0, CBAR_S1_BYPASS = 1, CBAR_S1_FAULT = 2, CBAR_NESTED = 3 };
 inline constexpr uint32_t CBA2R_VA64 = 1u << 0;
 

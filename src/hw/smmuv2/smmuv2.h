@@ -100,6 +100,7 @@ class MODIOMMU_API SmmuV2 : public MmioDevice, public DmaTranslator {
     uint32_t cbar = 0, cba2r = 0, sctlr = 0, tcr = 0, tcr2 = 0, contextidr = 0, mair0 = 0, mair1 = 0;
     uint64_t ttbr0 = 0, ttbr1 = 0, far = 0;
     uint32_t fsr = 0, fsynr0 = 0, fsynr1 = 0;
+    uint32_t cbfrsynra = 0;  // GR1: stream ID of the recorded fault
     std::vector<TlbEntry> tlb;
     size_t next_victim = 0;
   };
@@ -114,7 +115,7 @@ class MODIOMMU_API SmmuV2 : public MmioDevice, public DmaTranslator {
 
   // Translation helpers (lock_ held).
   void global_fault(uint32_t bit, uint32_t sid, uint64_t iova, Access access, uint64_t& irqs);
-  void context_fault(unsigned n, const arm::WalkResult& r, uint64_t iova, Access access, uint64_t& irqs);
+  void context_fault(unsigned n, uint32_t sid, const arm::WalkResult& r, uint64_t iova, Access access, uint64_t& irqs);
   bool context_config(const ContextBank& cb, arm::WalkConfig* cfg, uint16_t* asid) const;
   uint16_t vmid_of(const ContextBank& cb) const { return static_cast<uint16_t>(cb.cbar & 0xff); }
   void tlb_insert(ContextBank& cb, const TlbEntry& e);

@@ -99,6 +99,8 @@ uint64_t SmmuV2::read(uint64_t offset, unsigned size) {
   if (page == 1 && size == 4) {
     // GR1 (IHI 0062 10.7).
     if (off >= CBAR_BASE && off < CBAR_BASE + 4 * cbs_.size()) return cbs_[(off - CBAR_BASE) / 4].cbar;
+    if (off >= CBFRSYNRA_BASE && off < CBFRSYNRA_BASE + 4 * cbs_.size())
+      return cbs_[(off - CBFRSYNRA_BASE) / 4].cbfrsynra;
     if (off >= CBA2R_BASE && off < CBA2R_BASE + 4 * cbs_.size() && feat_.version == Version::v2)
       return cbs_[(off - CBA2R_BASE) / 4].cba2r;
   }

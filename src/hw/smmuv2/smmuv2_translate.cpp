@@ -85,7 +85,8 @@ void SmmuV2::global_fault(uint32_t bit, uint32_t sid, uint64_t iova, Access acce
   if (scr0_ & SCR0_GFIE) irqs |= kIrqGlobal;
 }
 
-void SmmuV2::context_fault(unsigned n, const arm::WalkResult& r, uint64_t iova, Access access, uint64_t& irqs) {
+void SmmuV2::context_fault(unsigned n, uint32_t sid, const arm::WalkResult& r, uint64_t iova, Access access,
+                           uint64_t& irqs) {
   using F = arm::WalkResult::Fault;
   ContextBank& cb = cbs_[n];
   ++context_faults_;
@@ -103,6 +104,7 @@ void SmmuV2::context_fault(unsigned n, const arm::WalkResult& r, uint64_t iova, 
   } else {
     cb.fsr |= bit;
     cb.far = iova;
+    cb.cbfrsynra = sid & 0xffff;  // IHI 0062 10.7.2: the faulting stream
     cb.fsynr0 = (r.level & 3) | (access == Access::write ? FSYNR0_WNR : 0);
   }
   if (cb.sctlr & SCTLR_CFIE) {
@@ -198,7 +200,7 @@ TranslateOutcome SmmuV2::translate(uint32_t sid, uint64_t iova, Access access) {
           arm::WalkResult r;
           if (!context_config(cb, &cfg, &asid)) {
             r.fault = arm::WalkResult::Fault::translation;
-            context_fault(cbndx, r, iova, access, irqs);
+            context_fault(cbndx, sid, r, iova, access, irqs);
           } else {
             for (const auto& e : cb.tlb) {
               if (e.valid && e.vmid == vmid && e.asid == asid && iova >= e.va && iova - e.va < e.size &&
@@ -213,7 +215,7 @@ TranslateOutcome SmmuV2::translate(uint32_t sid, uint64_t iova, Access access) {
             ++tlb_misses_;
             r = arm::walk(mem_, cfg, iova, access);
             if (!r.ok()) {
-              context_fault(cbndx, r, iova, access, irqs);
+              context_fault(cbndx, sid, r, iova, access, irqs);
             } else {
               TlbEntry e;
               e.valid = true;

@@ -54,5 +54,14 @@ inline WalkResult s2_table_hook(void* ctx, uint64_t ipa) {
   return arm::walk(*c->mem, *c->s2, ipa, Access::read);
 }
 
+// IOTLB slot of (tag, page): a hash of the tag plus the page number, so the
+// pages of one buffer sit in consecutive slots (two per host cache line) and
+// a streaming DMA reads the cache sequentially, as host prefetchers expect.
+// The IOTLB is direct-mapped; a collision only evicts (always permitted).
+inline size_t iotlb_slot(uint64_t tag, uint64_t page) {
+  const uint64_t h = tag * 0x9e3779b97f4a7c15ull;
+  return static_cast<size_t>((h ^ (h >> 29)) + page);
+}
+
 inline unsigned log2_of(uint64_t v) { return static_cast<unsigned>(63 - __builtin_clzll(v)); }
 }  // namespace modiommu::hw::smmuv3::detail

@@ -92,6 +92,12 @@ class MODIOMMU_API SmmuV3 : public MmioDevice, public DmaTranslator {
 
   // DmaTranslator: a transaction without substream ID.
   TranslateOutcome translate(uint32_t stream_id, uint64_t iova, Access access) override;
+  // SMMUEN and the stream's config summary are read once per burst, IOTLB
+  // hits are counted once; every page still probes the IOTLB, so an
+  // invalidation completed before the burst began is honoured for all of it.
+  // Misses take translate()'s full path.
+  size_t translate_burst(uint32_t stream_id, uint64_t iova, uint64_t len, Access access, TranslateOutcome* out,
+                         size_t max) override;
 
   const Features& features() const { return feat_; }
   Stats stats() const;
@@ -153,6 +159,10 @@ class MODIOMMU_API SmmuV3 : public MmioDevice, public DmaTranslator {
   enum FastKind : uint64_t { kFastAbort = 0, kFastBypass = 1, kFastS1 = 2, kFastS2 = 3, kFastNested = 4 };
   static uint64_t fast_summary(const StreamConfig& sc);
   bool fast_config(uint32_t sid, uint64_t* summary) const;
+  // IOTLB hit for iova under a translating summary (S1/S2/nested), probing
+  // the leaf sizes in `sizes`; no counters touched. False on a miss or when
+  // the entry lacks the permission (the walk then reports the fault).
+  bool iotlb_probe(uint64_t summary, uint64_t sizes, uint64_t iova, Access access, TranslateOutcome* out) const;
 
   // Invalidation (regs_lock_ held by the command path).
   void cfg_invalidate(uint32_t first_sid, uint64_t count);

@@ -93,7 +93,7 @@ void SmmuV3::tlb_invalidate_va(uint64_t kind, uint16_t vmid, uint16_t asid, uint
     const unsigned s = static_cast<unsigned>(__builtin_ctzll(sizes));
     sizes &= sizes - 1;
     const uint64_t tag = tlb_tag(kind, vmid, asid, s), page = va >> s;
-    const size_t i = tlb_.index(tlb_hash(tag, page));
+    const size_t i = tlb_.index(iotlb_slot(tag, page));
     uint64_t k0, k1, v;
     if (tlb_.peek(i, &k0, &k1, &v) && k0 == (tag | SeqSlots::kValid) && k1 == page) tlb_.clear(i);
   }
@@ -104,7 +104,7 @@ void SmmuV3::tlb_insert(uint64_t tag, uint64_t page, uint64_t val, unsigned size
   if (tlb_gen_.load(std::memory_order_acquire) != gen) return;  // invalidated meanwhile: drop
   // Direct-mapped: a colliding entry is evicted, which is always permitted.
   tlb_sizes_.fetch_or(uint64_t{1} << size_log2, std::memory_order_acq_rel);
-  tlb_.store(tlb_.index(tlb_hash(tag, page)), tag | SeqSlots::kValid, page, val);
+  tlb_.store(tlb_.index(iotlb_slot(tag, page)), tag | SeqSlots::kValid, page, val);
 }
 
 }  // namespace modiommu::hw::smmuv3

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <mutex>
 
+#include "base/fault_inject.h"
 #include "hw/smmuv3/internal.h"
 #include "hw/smmuv3/smmuv3.h"
 
@@ -20,7 +21,8 @@ void SmmuV3::record(const EventRecord& e) {
     const unsigned log2 = std::min<unsigned>(eventq_base_ & 0x1f, feat_.eventq_log2);
     const uint32_t qmask = (2u << log2) - 1, imask = (1u << log2) - 1;
     const uint32_t prod = eventq_prod_ & qmask, cons = eventq_cons_ & qmask;
-    if ((prod & imask) == (cons & imask) && prod != cons) {
+    // Fault point: behave as if the queue were full (7.4 overflow).
+    if (((prod & imask) == (cons & imask) && prod != cons) || fault_point("smmuv3.evtq.overflow")) {
       // Full (7.4): the event is lost and PROD.OVFLG toggled to differ from
       // CONS.OVACKFLG, once per overflow episode.
       events_lost_.fetch_add(1, std::memory_order_relaxed);

@@ -1,6 +1,7 @@
 // SMMUv3 register file, command queue and GERROR (IHI 0070 chapters 4 and 6).
 #include <algorithm>
 
+#include "base/fault_inject.h"
 #include "hw/smmuv3/smmuv3.h"
 
 namespace modiommu::hw::smmuv3 {
@@ -240,6 +241,9 @@ void SmmuV3::write32_locked(uint64_t off, uint32_t v, unsigned& irqs) {
 // acks GERROR.CMDQ_ERR (7.1).
 void SmmuV3::process_cmdq_locked(unsigned& irqs) {
   if (!(cr0_ & CR0_CMDQEN) || gerror_active(GERROR_CMDQ_ERR)) return;
+  // Fault point: the queue stalls this time (CONS stays; a CMD_SYNC waiting
+  // on it times out); the next PROD write resumes it.
+  if (fault_point("smmuv3.cmdq.stall")) return;
   // LOG2SIZE above IDR1.CMDQS behaves as CMDQS (6.3.25: we pick the
   // permitted "treated as the maximum" behaviour).
   const unsigned log2 = std::min<unsigned>(cmdq_base_ & 0x1f, feat_.cmdq_log2);

@@ -10,6 +10,61 @@ namespace modiommu::hw::smmuv3 {
 
 using namespace detail;
 
+bool SmmuV3::iotlb_probe(uint64_t summary, uint64_t sizes, uint64_t iova, Access access,
+                         TranslateOutcome* out) const {
+  // One lock-free probe per leaf size present (seqlocked slots).
+  const uint64_t fk = summary & 0xffff;
+  const uint64_t kind = fk == kFastNested ? kNested : fk == kFastS1 ? kS1 : kS2;
+  const uint16_t vmid = static_cast<uint16_t>(summary >> 16), asid = static_cast<uint16_t>(summary >> 32);
+  while (sizes) {
+    const unsigned s = static_cast<unsigned>(__builtin_ctzll(sizes));
+    sizes &= sizes - 1;
+    const uint64_t tag = tlb_tag(kind, vmid, asid, s), page = iova >> s;
+    uint64_t v;
+    if (!tlb_.lookup(tlb_.index(iotlb_slot(tag, page)), tag | SeqSlots::kValid, page, &v)) continue;
+    if (!(v & (access == Access::read ? 1 : 2))) return false;  // walk again for the precise fault
+    const uint64_t off = iova & ((uint64_t{1} << s) - 1);
+    out->kind = TranslateOutcome::Kind::translated;
+    out->pa = (v & ~uint64_t{0xfff}) + off;
+    out->span = (uint64_t{1} << s) - off;
+    return true;
+  }
+  return false;
+}
+
+size_t SmmuV3::translate_burst(uint32_t sid, uint64_t iova, uint64_t len, Access access, TranslateOutcome* out,
+                               size_t max) {
+  uint64_t summary = 0;
+  const uint64_t fk = [&]() -> uint64_t {
+    if (!smmuen_.load(std::memory_order_acquire) || !fast_config(sid, &summary)) return kFastAbort;
+    return summary & 0xffff;
+  }();
+  // Disabled SMMU, unknown/abort/bypass stream: nothing to batch; the
+  // page-by-page path decides (and records events) exactly as before.
+  if (fk != kFastS1 && fk != kFastS2 && fk != kFastNested)
+    return DmaTranslator::translate_burst(sid, iova, len, access, out, max);
+  // Leaf sizes read once: one added meanwhile only costs a miss, which
+  // translate() resolves; reread after a miss, whose walk may have added one.
+  uint64_t sizes = tlb_sizes_.load(std::memory_order_acquire);
+  uint64_t hits = 0;
+  size_t n = 0;
+  while (len && n < max) {
+    TranslateOutcome& o = out[n++];
+    if (iotlb_probe(summary, sizes, iova, access, &o)) {
+      ++hits;
+    } else {
+      o = translate(sid, iova, access);
+      sizes = tlb_sizes_.load(std::memory_order_acquire);
+      if (o.kind == TranslateOutcome::Kind::faulted || o.span == 0) break;
+    }
+    o.span = std::min(len, o.span);
+    iova += o.span;
+    len -= o.span;
+  }
+  if (hits) tlb_hits_.fetch_add(hits, std::memory_order_relaxed);
+  return n;
+}
+
 TranslateOutcome SmmuV3::translate(uint32_t sid, uint64_t iova, Access access) {
   using Kind = TranslateOutcome::Kind;
   TranslateOutcome out;
@@ -26,41 +81,36 @@ TranslateOutcome SmmuV3::translate(uint32_t sid, uint64_t iova, Access access) {
     if (gbpa_abort_.load(std::memory_order_acquire)) return out;
     return bypass();
   }
+  auto kind_of = [](uint64_t sum) { return sum & 0xffff; };
+  auto probe = [&](uint64_t summary) {
+    if (!iotlb_probe(summary, tlb_sizes_.load(std::memory_order_acquire), iova, access, &out)) return false;
+    tlb_hits_.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  };
+  // Hit path: config summary and IOTLB entry, no StreamConfig built.
+  uint64_t summary;
+  // fast_config(), inlined: this runs once per page of every DMA.
+  const bool have_summary = cfg_fast_.lookup(cfg_fast_.index(sid), sid | SeqSlots::kValid, 0, &summary);
+  if (have_summary) {
+    if (kind_of(summary) == kFastAbort) return out;  // 5.2: abort, no event
+    if (kind_of(summary) == kFastBypass) return bypass();
+    if (probe(summary)) return out;
+  }
+  // Miss path. The StreamConfig is only built here: constructing it on
+  // every call cost more than the IOTLB probe itself. The IOTLB generation
+  // is noted before the config fetch and the walk read any table, so an
+  // invalidation from here on makes tlb_insert() drop the result.
   const uint64_t gen = tlb_gen_.load(std::memory_order_acquire);
   StreamConfig sc;
-  bool have_full = false;
-  uint64_t summary;
-  if (!fast_config(sid, &summary)) {
+  if (!have_summary) {
     if (!get_config(sid, &sc)) return out;
-    have_full = true;
     summary = fast_summary(sc);
-  }
-  auto kind_of = [](uint64_t sum) { return sum & 0xffff; };
-  if (kind_of(summary) == kFastAbort) return out;  // 5.2: abort, no event
-  if (kind_of(summary) == kFastBypass) return bypass();
-
-  // IOTLB lookup: one probe per leaf size present, lock-free.
-  {
-    const uint64_t kind = kind_of(summary) == kFastNested ? kNested : kind_of(summary) == kFastS1 ? kS1 : kS2;
-    const uint16_t vmid = static_cast<uint16_t>(summary >> 16), asid = static_cast<uint16_t>(summary >> 32);
-    uint64_t sizes = tlb_sizes_.load(std::memory_order_acquire);
-    while (sizes) {
-      const unsigned s = static_cast<unsigned>(__builtin_ctzll(sizes));
-      sizes &= sizes - 1;
-      const uint64_t tag = tlb_tag(kind, vmid, asid, s), page = iova >> s;
-      uint64_t v;
-      if (!tlb_.lookup(tlb_.index(tlb_hash(tag, page)), tag | SeqSlots::kValid, page, &v)) continue;
-      if (!(v & (access == Access::read ? 1 : 2))) break;  // walk again for the precise fault
-      tlb_hits_.fetch_add(1, std::memory_order_relaxed);
-      const uint64_t off = iova & ((uint64_t{1} << s) - 1);
-      out.kind = Kind::translated;
-      out.pa = (v & ~uint64_t{0xfff}) + off;
-      out.span = (uint64_t{1} << s) - off;
-      return out;
-    }
-  }
-  tlb_misses_.fetch_add(1, std::memory_order_relaxed);
-  if (!have_full) {
+    if (kind_of(summary) == kFastAbort) return out;
+    if (kind_of(summary) == kFastBypass) return bypass();
+    if (probe(summary)) return out;
+    tlb_misses_.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    tlb_misses_.fetch_add(1, std::memory_order_relaxed);
     if (!get_config(sid, &sc)) return out;
     // The STE may have changed since the summary was read: decide again.
     if (kind_of(fast_summary(sc)) == kFastAbort) return out;

@@ -4,8 +4,10 @@
 #include <algorithm>
 #include <thread>
 
+#include "base/fault_inject.h"
 #include "core/device.h"
 #include "core/owner.h"
+#include "core/pci.h"
 #include "drivers/iommu/arm-smmu-v3/arm-smmu-v3.h"
 #include "kernel/kernel.h"
 
@@ -127,6 +129,7 @@ Status SmmuDevice::reset() {
 // --- probe / remove -------------------------------------------------------------------
 
 Status SmmuDevice::probe() {
+  if (fault_point("smmuv3.probe")) return make_error(Errc::nomem, name() + ": injected fault smmuv3.probe");
   regs_ = TRY(k_.ioremap(dev_, 0));
   if (regs_.size() < kRegionSize)
     return make_error(Errc::inval, fmt::format("{}: reg size {:#x} is below the 128 KiB SMMUv3 register space (6.2)",
@@ -210,6 +213,10 @@ Status SmmuDevice::probe_device(Device& dev, iommu::Fwspec& fwspec) {
   std::erase_if(masters_, [](auto& w) { return w.expired(); });
   for (auto& wm : masters_) {
     auto m = wm.lock();
+    // PCI functions behind one PCIe-to-PCI bridge share its alias stream ID;
+    // they share an IOMMU group (hence a domain), so one STE serves them.
+    const PciDevice *a = to_pci(&dev), *b = to_pci(m->dev);
+    if (a && b && pci_group_anchor(*a) == pci_group_anchor(*b)) continue;
     for (uint32_t sid : fwspec.ids)
       if (std::count(m->sids.begin(), m->sids.end(), sid))
         return make_error(Errc::busy, fmt::format("{}: stream ID {:#x} of {} is already used by {}", name(), sid,
@@ -237,6 +244,12 @@ void SmmuDevice::release_device(Device& dev, iommu::Fwspec& fwspec) {
   if (live()) {
     std::vector<Cmd> cfgi;
     for (uint32_t sid : m->sids) {
+      // A stream ID another master still uses (a shared PCI alias) stays.
+      const bool shared = std::any_of(masters_.begin(), masters_.end(), [&](auto& w) {
+        auto o = w.lock();
+        return o && o != m && std::count(o->sids.begin(), o->sids.end(), sid);
+      });
+      if (shared) continue;
       auto pa = ste_pa(sid, false);
       if (!pa.ok()) continue;
       (void)k_.pages().memory().write64(*pa, STE0_V | put(STE_CFG_ABORT, STE0_CONFIG, 3));

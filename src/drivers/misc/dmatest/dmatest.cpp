@@ -11,6 +11,7 @@
 #include <mutex>
 #include <random>
 
+#include "base/fault_inject.h"
 #include "core/driver.h"
 #include "kernel/kernel.h"
 #include "module/module.h"
@@ -196,14 +197,17 @@ class Endpoint : public DmaEndpoint {
 
 class DmaTestDriver : public Driver {
  public:
-  DmaTestDriver(Kernel& k, Module& m) : k_(k) {
-    name = "dmatest";
-    bus = &k.platform_bus();
-    of_match = {"modiommu,dmatest"};
+  // The same device model sits on the platform bus and, as a PCI function
+  // (1234:11e5, INTERFACE.md modiommu,dmatest-pci), on the PCI bus.
+  DmaTestDriver(Kernel& k, Module& m, bool pci) : k_(k) {
+    name = pci ? "dmatest-pci" : "dmatest";
+    bus = pci ? static_cast<Bus*>(&k.pci().bus()) : &k.platform_bus();
+    of_match = {pci ? "pci1234,11e5" : "modiommu,dmatest"};
     owner = &m;
   }
 
   Status probe(Device& dev) override {
+    if (fault_point("dmatest.probe")) return make_error(Errc::nomem, dev.name() + ": injected fault dmatest.probe");
     IoMem regs = TRY(k_.ioremap(dev, 0));
     if (regs.readl(kRegId) != kId)
       return make_error(Errc::nodev, fmt::format("{}: no DMA test device at {:#x} (ID {:#x})", dev.name(), regs.base(),
@@ -235,17 +239,31 @@ class DmaTestDriver : public Driver {
   Kernel& k_;
 };
 
+struct Drivers {
+  std::unique_ptr<DmaTestDriver> platform, pci;
+};
+
 Status dmatest_init(Kernel& k, Module& m) {
-  auto drv = std::make_unique<DmaTestDriver>(k, m);
-  TRY(k.core().register_driver(drv.get()));
-  m.set_private(drv.release());
+  auto drvs = std::make_unique<Drivers>();
+  drvs->platform = std::make_unique<DmaTestDriver>(k, m, false);
+  drvs->pci = std::make_unique<DmaTestDriver>(k, m, true);
+  TRY(k.core().register_driver(drvs->platform.get()));
+  Status s = k.core().register_driver(drvs->pci.get());
+  if (!s.ok()) {
+    k.core().unregister_driver(drvs->platform.get());
+    return s;
+  }
+  m.set_private(drvs.release());
   return {};
 }
 
 void dmatest_exit(Kernel& k, Module& m) {
-  auto* drv = static_cast<DmaTestDriver*>(m.private_data());
-  k.core().unregister_driver(drv);
-  delete drv;
+  auto* drvs = static_cast<Drivers*>(m.private_data());
+  if (!drvs) return;
+  k.core().unregister_driver(drvs->pci.get());
+  k.core().unregister_driver(drvs->platform.get());
+  m.set_private(nullptr);
+  delete drvs;
 }
 
 }  // namespace
@@ -253,4 +271,4 @@ void dmatest_exit(Kernel& k, Module& m) {
 
 MODIOMMU_MODULE(dmatest, .version = "1.0", .license = "GPL-2.0",
                 .description = "DMA test endpoint: verified transfers through the DMA API",
-                .aliases = {"of:modiommu,dmatest"}, .init = modiommu::dmatest_init, .exit = modiommu::dmatest_exit);
+                .aliases = {"of:modiommu,dmatest", "pci:v00001234d000011E5*"}, .init = modiommu::dmatest_init, .exit = modiommu::dmatest_exit);

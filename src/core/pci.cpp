@@ -1,0 +1,83 @@
+#include "core/pci.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace modiommu {
+
+namespace {
+// ACS bits that must be enabled on each port for isolation (Linux REQ_ACS_FLAGS).
+constexpr uint16_t kAcsSv = 1u << 0, kAcsRr = 1u << 2, kAcsCr = 1u << 3, kAcsUf = 1u << 4;
+constexpr uint16_t kAcsRequired = kAcsSv | kAcsRr | kAcsCr | kAcsUf;
+}  // namespace
+
+std::string pci_bdf(uint16_t domain, uint8_t bus, uint8_t devfn) {
+  return fmt::format("{:04x}:{:02x}:{:02x}.{}", domain, bus, devfn >> 3, devfn & 7);
+}
+
+PciDevice::PciDevice(PciInfo info, Bus* bus, const of::Node* fwnode, Device* host, PciDevice* upstream)
+    : Device(pci_bdf(info.domain, info.bus, info.devfn), bus, fwnode, upstream ? static_cast<Device*>(upstream) : host),
+      info_(info), host_(host), upstream_(upstream) {}
+
+std::string PciDevice::path() const { return name(); }
+
+std::vector<std::string> PciDevice::compatible() const {
+  return {fmt::format("pci{:04x},{:04x}", info_.vendor, info_.device), fmt::format("pciclass,{:06x}", info_.class_code),
+          fmt::format("pciclass,{:04x}", info_.class_code >> 8)};
+}
+
+std::vector<std::string> PciBus::modaliases(const Device& dev) const {
+  const PciDevice* p = to_pci(&dev);
+  if (!p) return Bus::modaliases(dev);
+  const PciInfo& i = p->info();
+  return {fmt::format("pci:v{:08X}d{:08X}sv00000000sd00000000bc{:02X}sc{:02X}i{:02X}", i.vendor, i.device, i.class_code >> 16,
+                      (i.class_code >> 8) & 0xff, i.class_code & 0xff)};
+}
+
+PciDevice* to_pci(Device* dev) { return dynamic_cast<PciDevice*>(dev); }
+const PciDevice* to_pci(const Device* dev) { return dynamic_cast<const PciDevice*>(dev); }
+
+void pci_for_each_dma_alias(const PciDevice& dev, const std::function<void(uint16_t rid)>& fn) {
+  fn(dev.info().rid());
+  for (const PciDevice* up = dev.upstream(); up; up = up->upstream())
+    if (up->info().port == PciPortType::pcie_to_pci_bridge) fn(static_cast<uint16_t>(up->info().secondary << 8));
+}
+
+bool pci_acs_path_isolated(const PciDevice& dev) {
+  for (const PciDevice* up = dev.upstream(); up; up = up->upstream()) {
+    const bool port = up->info().port == PciPortType::root_port || up->info().port == PciPortType::downstream;
+    if (port && (up->info().acs_ctrl & kAcsRequired) != kAcsRequired) return false;
+  }
+  return true;
+}
+
+const Device* pci_group_anchor(const PciDevice& dev) {
+  const Device* anchor = &dev;
+  // Aliases: the topmost PCIe-to-PCI bridge speaks for all below it.
+  for (const PciDevice* up = dev.upstream(); up; up = up->upstream())
+    if (up->info().port == PciPortType::pcie_to_pci_bridge) anchor = up;
+  // No ACS on a port: everything below the highest such port shares.
+  for (const PciDevice* up = dev.upstream(); up; up = up->upstream()) {
+    const bool port = up->info().port == PciPortType::root_port || up->info().port == PciPortType::downstream;
+    if (port && (up->info().acs_ctrl & kAcsRequired) != kAcsRequired) anchor = up;
+  }
+  return anchor;
+}
+
+void PciCore::register_host(PciHost* h) {
+  std::lock_guard g(lock_);
+  hosts_.push_back(h);
+}
+
+void PciCore::unregister_host(PciHost* h) {
+  std::lock_guard g(lock_);
+  std::erase(hosts_, h);
+}
+
+std::vector<PciHost*> PciCore::hosts() const {
+  std::lock_guard g(lock_);
+  return hosts_;
+}
+
+}  // namespace modiommu

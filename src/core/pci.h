@@ -1,0 +1,125 @@
+// The PCI subsystem's core (drivers/pci/ in Linux): the pci bus type, PCI
+// devices with what enumeration read from their configuration space, the
+// host bridges that enumerate them, and the helpers the seed's second patch
+// exports to IOMMU modules: requester IDs, DMA aliases (a PCIe-to-PCI
+// bridge takes over the requester ID of everything below it) and the ACS
+// isolation that decides IOMMU groups.
+//
+// Locking: PCI devices are created and removed under the driver core's lock
+// (host bridge probe/remove, hotplug); their PciInfo never changes after
+// creation. PciCore::lock_ guards the host list.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "base/api.h"
+#include "base/result.h"
+#include "core/bus.h"
+#include "core/device.h"
+
+namespace modiommu {
+
+class DriverCore;
+
+// PCIe capability port types (PCI Express Base 4.0 7.5.3.2).
+enum class PciPortType : uint8_t {
+  endpoint = 0x0, legacy_endpoint = 0x1, root_port = 0x4, upstream = 0x5, downstream = 0x6,
+  pcie_to_pci_bridge = 0x7, pci_to_pcie_bridge = 0x8, rc_integrated = 0x9, rc_event_collector = 0xa,
+  none = 0xff,  // conventional PCI: no PCIe capability
+};
+
+struct PciInfo {
+  uint16_t domain = 0;
+  uint8_t bus = 0, devfn = 0;
+  uint16_t vendor = 0, device = 0;
+  uint32_t class_code = 0;
+  bool bridge = false;
+  PciPortType port = PciPortType::none;
+  uint8_t secondary = 0, subordinate = 0;  // bridges
+  // ACS controls enabled on this port (PCIe 4.0 7.7.8.3), 0 when none.
+  uint16_t acs_ctrl = 0;
+  struct Bar {
+    uint64_t addr = 0, size = 0;
+  };
+  Bar bars[6];
+  uint16_t rid() const { return static_cast<uint16_t>(bus << 8 | devfn); }
+};
+
+class MODIOMMU_API PciDevice : public Device {
+ public:
+  // `host` is the host bridge device (its node carries iommu-map); `upstream`
+  // the bridge above this function, null on the root bus.
+  PciDevice(PciInfo info, Bus* bus, const of::Node* fwnode, Device* host, PciDevice* upstream);
+  const PciInfo& info() const { return info_; }
+  Device* host() const { return host_; }
+  PciDevice* upstream() const { return upstream_; }
+  // "0000:01:00.0" (INTERFACE.md: a PCI device's path is its BDF).
+  std::string path() const override;
+  // "pciVVVV,DDDD", "pciclass,CCCCCC", "pciclass,CCCC" (the PCI DT binding's
+  // compatible forms), so drivers match them as they would a DT node.
+  std::vector<std::string> compatible() const override;
+
+ private:
+  PciInfo info_;
+  Device* host_;
+  PciDevice* upstream_;
+};
+
+MODIOMMU_API std::string pci_bdf(uint16_t domain, uint8_t bus, uint8_t devfn);
+
+class MODIOMMU_API PciBus : public Bus {
+ public:
+  PciBus() : Bus("pci") {}
+  // "pci:vVVVVVVVVdDDDDDDDDsvSSSSSSSSsdSSSSSSSSbcCCscSSiII" (Linux's PCI modalias; no subsystem IDs here).
+  std::vector<std::string> modaliases(const Device& dev) const override;
+};
+
+// --- helpers exported to modules -------------------------------------------------
+
+MODIOMMU_API PciDevice* to_pci(Device* dev);
+MODIOMMU_API const PciDevice* to_pci(const Device* dev);
+// pci_for_each_dma_alias(): the requester IDs the device's DMA may carry
+// upstream: its own, and that of each PCIe-to-PCI bridge above it (which
+// forwards conventional PCI transactions under its secondary bus number,
+// devfn 0).
+MODIOMMU_API void pci_for_each_dma_alias(const PciDevice& dev, const std::function<void(uint16_t rid)>& fn);
+// pci_acs_path_enabled() from dev's upstream port to the root: every port on
+// the way isolates peers (SV, RR, CR, UF).
+MODIOMMU_API bool pci_acs_path_isolated(const PciDevice& dev);
+// The device whose group dev joins (Linux pci_device_group()): the topmost
+// PCIe-to-PCI bridge above it if any (aliases share a group), else the
+// highest port on the path without ACS isolation (everything below it can
+// talk peer to peer), else dev itself.
+MODIOMMU_API const Device* pci_group_anchor(const PciDevice& dev);
+
+// A host bridge driver's handle: rescan for new functions (hotplug).
+class MODIOMMU_API PciHost {
+ public:
+  virtual ~PciHost() = default;
+  virtual Device& device() = 0;
+  virtual Status rescan() = 0;
+  // Orderly hot removal (pciehp's slot power-off): the device and those
+  // below it are removed (drivers unbound, DMA stopped) before the slot
+  // goes dark.
+  virtual Status remove_function(uint16_t rid) = 0;
+};
+
+class MODIOMMU_API PciCore {
+ public:
+  PciBus& bus() { return bus_; }
+  void register_host(PciHost* h);
+  void unregister_host(PciHost* h);
+  std::vector<PciHost*> hosts() const;
+
+ private:
+  PciBus bus_;
+  mutable std::mutex lock_;
+  std::vector<PciHost*> hosts_;
+};
+
+}  // namespace modiommu

@@ -1,0 +1,132 @@
+// The generic DMA endpoint driver (--generic-endpoints): binds every DMA
+// master firmware describes (`iommus`, a legacy SMMU's `mmu-masters`) or
+// that sits on a PCI bus, when no other driver exists for it. Its probe goes
+// through the normal dma_configure step, so it defers on, attaches to, or
+// falls back without its IOMMU exactly as a real consumer driver would:
+// `modiommu check` uses it to boot whole real boards.
+//
+// Matching: the driver core matches by compatible, so at init the driver
+// lists the first compatible of every candidate device. A device that shares
+// such a string but is not a candidate (no IOMMU description, or another
+// driver appeared since) gets ENODEV from probe: "not mine", and the core
+// moves on to the next driver.
+//
+// Locking: probe/remove run under the driver-model lock like any driver's.
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <set>
+#include <vector>
+
+#include "core/driver.h"
+#include "kernel/kernel.h"
+#include "module/module.h"
+#include "of/tree.h"
+
+namespace modiommu {
+namespace {
+
+constexpr const char* kName = "generic-endpoint";
+
+class GenericEndpoint : public Driver {
+ public:
+  GenericEndpoint(Kernel& k, Module& m, Bus* on) : k_(k) {
+    name = on == &k.platform_bus() ? std::string(kName) : std::string(kName) + "-" + on->name();
+    bus = on;
+    owner = &m;
+  }
+
+  // A DMA master by firmware description (or by bus), with no other driver
+  // registered or available as a module.
+  bool candidate(const Device& dev) const {
+    if (!dma_master(dev)) return false;
+    if (dev.bus())
+      for (Driver* d : k_.core().drivers())
+        if (d != this && d->bus == dev.bus() && dev.bus()->match(dev, *d)) return false;
+    if (k_.core().hooks().module_for && !k_.core().hooks().module_for(dev).empty()) return false;
+    return true;
+  }
+
+  static bool dma_master(const Device& dev) {
+    if (dev.bus() && dev.bus()->name() == "pci") return true;
+    if (!dev.fwnode()) return false;
+    auto refs = of::iommu_refs(*dev.fwnode());
+    // A malformed binding still describes a master: dma_configure reports it.
+    return !refs.ok() || !refs->refs.empty();
+  }
+
+  Status probe(Device& dev) override {
+    if (!candidate(dev)) return make_error(Errc::nodev, dev.name() + ": not a driverless DMA master");
+    dev.dma_mask = ~uint64_t{0};
+    // One page through the DMA API shows the domain it got works: a real
+    // driver's first dma_map_single() would fail the same way.
+    auto pa = k_.pages().alloc(kPageBytes);
+    if (!pa.ok()) {
+      k_.log().debug(dev.name(), "no kernel memory for the DMA API check: {}", pa.error().message);
+      return {};
+    }
+    auto iova = k_.dma().map_single(dev, *pa, kPageBytes, iommu::DmaDirection::bidirectional);
+    Status st;
+    if (!iova.ok()) st = make_error(Errc::io, "dma_map_single of one page failed: " + iova.error().message);
+    else st = k_.dma().unmap_single(dev, *iova, kPageBytes, iommu::DmaDirection::bidirectional);
+    (void)k_.pages().free(*pa);
+    return st;
+  }
+
+  void remove(Device&) override {}
+
+ private:
+  static constexpr size_t kPageBytes = 4096;
+  Kernel& k_;
+};
+
+// One driver per bus with candidates (platform; PCI functions enumerated
+// by then). Devices that appear later (hotplug) are not covered.
+struct Drivers {
+  std::vector<std::unique_ptr<GenericEndpoint>> per_bus;
+};
+
+Status generic_endpoint_init(Kernel& k, Module& m) {
+  if (!k.options().generic_endpoints) return {};  // built in everywhere; active only when asked
+  auto all = std::make_unique<Drivers>();
+  std::map<Bus*, std::set<std::string>> compat;
+  for (Device* d : k.core().devices())
+    if (d->bus() && !d->compatible().empty()) compat[d->bus()];
+  size_t kinds = 0;
+  for (auto& [bus, names] : compat) {
+    auto drv = std::make_unique<GenericEndpoint>(k, m, bus);
+    for (Device* d : k.core().devices())
+      if (d->bus() == bus && !d->compatible().empty() && drv->candidate(*d)) names.insert(d->compatible().front());
+    if (names.empty()) continue;
+    drv->of_match.assign(names.begin(), names.end());
+    kinds += names.size();
+    all->per_bus.push_back(std::move(drv));
+  }
+  k.log().info("", "{}: {} kinds of driverless DMA masters to bind", kName, kinds);
+  for (auto& drv : all->per_bus) {
+    Status st = k.core().register_driver(drv.get());
+    if (!st.ok()) {
+      for (auto& done : all->per_bus) {
+        if (done == drv) break;
+        k.core().unregister_driver(done.get());
+      }
+      return st;
+    }
+  }
+  m.set_private(all.release());
+  return {};
+}
+
+void generic_endpoint_exit(Kernel& k, Module& m) {
+  auto* all = static_cast<Drivers*>(m.private_data());
+  if (!all) return;
+  for (auto it = all->per_bus.rbegin(); it != all->per_bus.rend(); ++it) k.core().unregister_driver(it->get());
+  delete all;
+}
+
+}  // namespace
+}  // namespace modiommu
+
+MODIOMMU_MODULE(generic_endpoint, .version = "1.0", .license = "GPL-2.0",
+                .description = "generic DMA endpoint: binds driverless DMA masters through the normal IOMMU path",
+                .init = modiommu::generic_endpoint_init, .exit = modiommu::generic_endpoint_exit);

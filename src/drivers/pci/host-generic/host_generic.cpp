@@ -1,0 +1,247 @@
+// pci-host-generic: drives an ECAM host bridge ("pci-host-ecam-generic")
+// the way drivers/pci/controller/pci-host-generic.c and the PCI core's
+// probe.c do: read configuration space function by function, follow
+// bridges to their secondary buses, size BARs, read the PCIe port type and
+// ACS, and add a PCI device for each function (its device-tree node, when
+// the tree describes it, as fwnode). rescan() serves hotplug; removing the
+// bridge removes every device below it first.
+#include <map>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "core/device.h"
+#include "core/pci.h"
+#include "kernel/driver_module.h"
+#include "kernel/kernel.h"
+#include "module/module.h"
+
+namespace modiommu::pci_host_generic {
+namespace {
+
+// Configuration-space offsets (PCI Local Bus 3.0 ch. 6, PCIe 4.0 7.5/7.7).
+constexpr uint32_t kVendor = 0x00, kCommand = 0x04, kStatus = 0x06, kClassRev = 0x08, kHeader = 0x0e, kBar0 = 0x10,
+                   kBuses = 0x18, kCapPtr = 0x34;
+constexpr uint16_t kStatusCapList = 1u << 4;
+constexpr uint8_t kCapExp = 0x10;
+constexpr uint16_t kExtCapAcs = 0x000d;
+
+class EcamHost : public PciHost {
+ public:
+  EcamHost(Kernel& k, Device& dev) : k_(k), dev_(dev) {}
+  Device& device() override { return dev_; }
+
+  Status probe() {
+    ecam_ = TRY(k_.ioremap(dev_, 0));
+    first_ = 0;
+    last_ = static_cast<unsigned>(std::min<uint64_t>(ecam_.size() >> 20, 256)) - 1;
+    if (const of::Property* br = dev_.fwnode()->prop("bus-range")) {
+      auto c = TRY(br->cells());
+      if (c.size() == 2 && c[0] <= c[1]) {
+        first_ = c[0];
+        last_ = std::min<unsigned>(c[1], first_ + last_);
+      }
+    }
+    TRY(rescan());
+    k_.pci().register_host(this);
+    registered_ = true;
+    return {};
+  }
+
+  void remove() {
+    if (registered_) k_.pci().unregister_host(this);
+    registered_ = false;
+    // Children first: the driver core unbinds each device's driver (its DMA
+    // stops, its IOMMU is released) before the device goes.
+    for (auto it = devs_.rbegin(); it != devs_.rend(); ++it) k_.core().remove_device(*it->second);
+    devs_.clear();
+  }
+
+  Status remove_function(uint16_t rid) override {
+    auto it = devs_.find(rid);
+    if (it == devs_.end()) return make_error(Errc::noent, fmt::format("{}: no PCI device {:#06x}", dev_.name(), rid));
+    Device* gone = it->second;
+    k_.core().remove_device(*gone);
+    // Anything below it (a bridge's subtree) went with it.
+    std::erase_if(devs_, [&](auto& e) {
+      for (Device* d = e.second; d; d = d->parent())
+        if (d == gone) return true;
+      return false;
+    });
+    return {};
+  }
+
+  // Enumerate; add devices for new functions, remove those that are gone.
+  Status rescan() override {
+    std::map<uint16_t, PciInfo> found;
+    std::map<uint16_t, uint16_t> parent;  // rid -> upstream bridge rid (0xffff: root bus)
+    scan_bus(static_cast<uint8_t>(first_), 0xffff, found, parent, 0);
+    std::vector<uint16_t> gone;
+    for (auto& [rid, d] : devs_)
+      if (!found.count(rid)) gone.push_back(rid);
+    for (auto it = gone.rbegin(); it != gone.rend(); ++it) {
+      k_.log().info(dev_.name(), "{}: function gone (hot removal)", devs_[*it]->name());
+      k_.core().remove_device(*devs_[*it]);
+      devs_.erase(*it);
+    }
+    k_.core().hold_probes();
+    for (auto& [rid, info] : found) {
+      if (devs_.count(rid)) continue;
+      PciDevice* up = nullptr;
+      if (parent[rid] != 0xffff && devs_.count(parent[rid])) up = static_cast<PciDevice*>(devs_[parent[rid]]);
+      const of::Node* node = find_node(info, up);
+      auto d = std::make_shared<PciDevice>(info, &k_.pci().bus(), node, &dev_, up);
+      Device* added = k_.core().add_device(d);
+      devs_[rid] = added;
+      k_.log().info(added->name(), "PCI function {:04x}:{:04x} class {:06x}{}", info.vendor, info.device,
+                    info.class_code, info.bridge ? " (bridge)" : "");
+    }
+    k_.core().release_probes();
+    return {};
+  }
+
+ private:
+  uint64_t off(uint8_t bus, uint8_t devfn, uint32_t reg) const {
+    return uint64_t(bus - first_) << 20 | uint64_t{devfn} << 12 | reg;
+  }
+  uint32_t rd32(uint8_t bus, uint8_t devfn, uint32_t reg) const { return ecam_.readl(off(bus, devfn, reg & ~3u)); }
+  uint32_t rd(uint8_t bus, uint8_t devfn, uint32_t reg, unsigned size) const {
+    const uint32_t v = rd32(bus, devfn, reg) >> (8 * (reg & 3));
+    return size == 4 ? v : v & ((1u << (8 * size)) - 1);
+  }
+
+  void scan_bus(uint8_t bus, uint16_t upstream, std::map<uint16_t, PciInfo>& found, std::map<uint16_t, uint16_t>& parent,
+                int depth) {
+    if (bus < first_ || bus > last_ || depth > 16) return;
+    for (unsigned dev = 0; dev < 32; ++dev) {
+      for (unsigned fn = 0; fn < 8; ++fn) {
+        const uint8_t devfn = static_cast<uint8_t>(dev << 3 | fn);
+        const uint32_t id = rd32(bus, devfn, kVendor);
+        if ((id & 0xffff) == 0xffff) {
+          if (fn == 0) break;  // no function 0: the slot is empty
+          continue;
+        }
+        const uint8_t header = static_cast<uint8_t>(rd(bus, devfn, kHeader, 1));
+        PciInfo i;
+        i.bus = bus;
+        i.devfn = devfn;
+        i.vendor = static_cast<uint16_t>(id);
+        i.device = static_cast<uint16_t>(id >> 16);
+        i.class_code = rd32(bus, devfn, kClassRev) >> 8;
+        i.bridge = (header & 0x7f) == 1;
+        read_caps(i);
+        size_bars(i);
+        if (i.bridge) {
+          const uint32_t buses = rd32(bus, devfn, kBuses);
+          i.secondary = static_cast<uint8_t>(buses >> 8);
+          i.subordinate = static_cast<uint8_t>(buses >> 16);
+        }
+        found[i.rid()] = i;
+        parent[i.rid()] = upstream;
+        if (i.bridge && i.secondary > bus) scan_bus(i.secondary, i.rid(), found, parent, depth + 1);
+        if (fn == 0 && !(header & 0x80)) break;  // single-function device
+      }
+    }
+  }
+
+  // PCIe capability (port type) and the ACS extended capability.
+  void read_caps(PciInfo& i) const {
+    if (rd(i.bus, i.devfn, kStatus, 2) & kStatusCapList) {
+      uint32_t at = rd(i.bus, i.devfn, kCapPtr, 1) & ~3u;
+      for (int guard = 0; at >= 0x40 && guard < 48; ++guard) {
+        const uint32_t h = rd32(i.bus, i.devfn, at);
+        if ((h & 0xff) == kCapExp) i.port = static_cast<PciPortType>((h >> 20) & 0xf);
+        at = (h >> 8) & 0xfc;
+      }
+    }
+    uint32_t at = 0x100;
+    for (int guard = 0; at >= 0x100 && guard < 64; ++guard) {
+      const uint32_t h = rd32(i.bus, i.devfn, at);
+      if (h == 0 || h == 0xffffffffu) break;
+      if ((h & 0xffff) == kExtCapAcs) i.acs_ctrl = static_cast<uint16_t>(rd32(i.bus, i.devfn, at + 4) >> 16);
+      at = (h >> 20) & 0xffc;
+    }
+  }
+
+  // PCI Local Bus 6.2.5.1: write ones, read the mask, restore. Firmware
+  // assigned the addresses; this OS keeps them (probe-only).
+  void size_bars(PciInfo& i) const {
+    const unsigned n = i.bridge ? 2 : 6;
+    const uint16_t cmd = static_cast<uint16_t>(rd(i.bus, i.devfn, kCommand, 2));
+    for (unsigned b = 0; b < n; ++b) {
+      const uint64_t reg = off(i.bus, i.devfn, kBar0 + 4 * b);
+      const uint32_t lo = ecam_.readl(reg);
+      if (lo & 1) continue;  // I/O BAR: not used here
+      const bool is64 = (lo & 6) == 4 && b + 1 < n;
+      const uint32_t hi = is64 ? ecam_.readl(reg + 4) : 0;
+      ecam_.writel(reg, 0xffffffffu);
+      if (is64) ecam_.writel(reg + 4, 0xffffffffu);
+      const uint64_t mask = (uint64_t{is64 ? ecam_.readl(reg + 4) : 0xffffffffu} << 32) | (ecam_.readl(reg) & ~0xfu);
+      ecam_.writel(reg, lo);
+      if (is64) ecam_.writel(reg + 4, hi);
+      if ((mask & 0xffffffffu) != 0) {
+        i.bars[b].size = ~mask + 1;
+        i.bars[b].addr = (uint64_t{hi} << 32 | lo) & ~0xfull;
+      }
+      if (is64) ++b;
+    }
+    // Memory decoding and bus mastering on: the OS's pci_enable_device().
+    ecam_.writel(off(i.bus, i.devfn, kCommand), cmd | 0x6);
+  }
+
+  // The device-tree node for a function: a child of the host bridge (or of
+  // the bridge node above it) whose reg names the same bus and devfn.
+  const of::Node* find_node(const PciInfo& i, PciDevice* up) const {
+    const of::Node* parent = up ? up->fwnode() : dev_.fwnode();
+    if (!parent) return nullptr;
+    for (const auto& c : parent->children()) {
+      const of::Property* reg = c->prop("reg");
+      if (!reg) continue;
+      auto cells = reg->cells();
+      if (!cells.ok() || cells->empty()) continue;
+      if (((*cells)[0] >> 8 & 0xffff) == i.rid()) return c.get();
+    }
+    return nullptr;
+  }
+
+  Kernel& k_;
+  Device& dev_;
+  IoMem ecam_;
+  unsigned first_ = 0, last_ = 0;
+  bool registered_ = false;
+  std::map<uint16_t, Device*> devs_;  // by requester ID
+};
+
+class HostDriver : public Driver {
+ public:
+  explicit HostDriver(Kernel& k) : k_(k) {
+    name = "pci-host-generic";
+    bus = &k.platform_bus();
+    of_match = {"pci-host-ecam-generic"};
+  }
+  Status probe(Device& dev) override {
+    auto h = std::make_shared<EcamHost>(k_, dev);
+    Status s = h->probe();
+    if (!s.ok()) {
+      h->remove();
+      return s;
+    }
+    dev.set_drvdata(h);
+    return {};
+  }
+  void remove(Device& dev) override {
+    if (auto* h = dev.drvdata<EcamHost>()) h->remove();
+    dev.set_drvdata(nullptr);
+  }
+
+ private:
+  Kernel& k_;
+};
+
+}  // namespace
+}  // namespace modiommu::pci_host_generic
+
+MODIOMMU_MODULE(pci_host_generic, .version = "1.0", .license = "GPL-2.0",
+                .description = "Generic PCIe ECAM host bridge: enumerates PCI functions",
+                .aliases = {"of:pci-host-ecam-generic"}, .init = modiommu::driver_module_init<modiommu::pci_host_generic::HostDriver>,
+                .exit = modiommu::driver_module_exit<modiommu::pci_host_generic::HostDriver>);

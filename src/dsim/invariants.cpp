@@ -1,0 +1,174 @@
+#include "dsim/invariants.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "core/owner.h"
+#include "dsim/inflight.h"
+#include "module/loader.h"
+#include "of/tree.h"
+#include "sim/state.h"
+
+namespace modiommu::dsim {
+namespace {
+
+bool driver_matches(const Driver& drv, const Device& dev) {
+  if (drv.bus != dev.bus()) return false;
+  for (const auto& c : dev.compatible())
+    if (std::find(drv.of_match.begin(), drv.of_match.end(), c) != drv.of_match.end()) return true;
+  return false;
+}
+
+// The IOMMU nodes firmware puts `dev` behind that are enabled (`iommus`,
+// or legacy `mmu-masters` lists naming it).
+std::vector<const of::Node*> iommu_targets(const Device& dev, bool* legacy = nullptr) {
+  std::vector<const of::Node*> out;
+  if (legacy) *legacy = false;
+  if (!dev.fwnode()) return out;
+  auto refs = of::iommu_refs(*dev.fwnode());
+  if (!refs.ok()) return out;
+  if (legacy) *legacy = refs->legacy;
+  for (const auto& pa : refs->refs)
+    if (pa.target->available()) out.push_back(pa.target);
+  return out;
+}
+
+// What still keeps `dev` from binding, or "" if nothing does.
+std::string blocker(Kernel& k, const Device& dev, const std::vector<DeviceLink>& links) {
+  for (const auto& l : links)
+    if (l.consumer == &dev && l.state != LinkState::relaxed && l.supplier->state() != DeviceState::bound)
+      return "supplier " + l.supplier->name() + " is " + device_state_name(l.supplier->state());
+  auto info = k.iommu().info(dev);
+  if (info && info->bypass_fallback) return "";
+  bool legacy = false;
+  const auto targets = iommu_targets(dev, &legacy);
+  // BEHAVIOUR.md 5: a legacy master waits until every legacy SMMU of the
+  // tree is bound, or can no longer be (unbound by hand still can).
+  if (legacy && k.tree())
+    for (const of::Node* s : k.tree()->legacy_smmus()) {
+      if (!s->available()) continue;
+      Device* sd = k.core().find_device_by_fwnode(s);
+      if (sd && sd->state() != DeviceState::bound && (sd->manual_unbind() || k.core().driver_may_appear(*sd)))
+        return "legacy SMMU " + sd->name() + " is " + device_state_name(sd->state());
+    }
+  for (const of::Node* t : targets)
+    if (!k.iommu().find_iommu(t)) {
+      // No IOMMU registered and none can appear: --missing-iommu decides at
+      // once, so nothing blocks.
+      if (!k.iommu().iommu_may_appear(t, nullptr)) return "";
+      return "IOMMU " + t->path() + " is not registered";
+    }
+  return "";
+}
+
+}  // namespace
+
+const std::vector<std::string>& InvariantChecker::names() {
+  static const std::vector<std::string> n = {
+      "escape",           // no DMA reached memory untranslated while it had to be translated
+      "corruption",       // every verified transfer (endpoint, in-flight) matched
+      "safe-unload",      // no IOMMU unregistered with a consumer still attached
+      "links",            // no consumer bound while a supplier (link or firmware IOMMU) is not
+      "deferred-reason",  // a deferred device has a reason, and something it waits for is really missing
+      "stuck",            // no device left unbound/deferred when all it needs is there
+      "module-refs",      // refcount = holders (no pin outlives a step), holders and deps live
+      "module-code",      // no bound device or registered driver uses code of a module that is not live
+  };
+  return n;
+}
+
+std::vector<Violation> InvariantChecker::check(Kernel& k) {
+  ++checks_;
+  std::vector<Violation> v;
+  auto add = [&](const char* inv, std::string what) { v.push_back({inv, std::move(what)}); };
+
+  if (uint64_t e = sim::dma_totals(k).escapes) add("escape", fmt::format("{} DMA piece(s) escaped the IOMMU", e));
+
+  if (size_t n = k.log().count("corrupted")) add("corruption", fmt::format("{} log line(s) report corrupted data", n));
+  if (auto c = InFlightTable::of(k)->stats().corruptions)
+    add("corruption", fmt::format("{} in-flight transfer(s) moved wrong data", c));
+  for (Device* d : k.endpoint_devices()) {
+    uint64_t c = 0;
+    (void)k.with_endpoint(*d, [&](DmaEndpoint& ep) {
+      c = ep.stats().corruptions;
+      return Status{};
+    });
+    if (c) add("corruption", fmt::format("{}: {} transfer(s) did not verify", d->name(), c));
+  }
+  if (size_t n = k.log().count("still attached"))
+    add("safe-unload", fmt::format("{} consumer(s) were still attached when their IOMMU unregistered", n));
+
+  std::lock_guard cg(k.core().lock());
+  const auto links = k.core().links();
+  const auto drivers = k.core().drivers();
+  auto mods = k.modules().lsmod();
+  auto live = [&](const std::string& name) {
+    for (const auto& m : mods)
+      if (m.name == name) return m.state == ModuleState::live;
+    return false;
+  };
+  // The code owners of live modules.
+  std::vector<const CodeOwner*> live_owners;
+  for (const auto& m : mods)
+    if (m.state == ModuleState::live)
+      if (auto mp = k.modules().find(m.name)) live_owners.push_back(static_cast<const CodeOwner*>(mp.get()));
+
+  for (Device* d : k.core().devices()) {
+    const DeviceState st = d->state();
+    if (st == DeviceState::bound) {
+      for (const auto& l : links)
+        if (l.consumer == d && l.state != LinkState::relaxed && l.supplier->state() != DeviceState::bound)
+          add("links", fmt::format("{} is bound but its supplier {} ({}) is {}", d->name(), l.supplier->name(), l.why,
+                                   device_state_name(l.supplier->state())));
+      auto info = k.iommu().info(*d);
+      if (!(info && info->bypass_fallback))
+        for (const of::Node* t : iommu_targets(*d)) {
+          iommu::IommuInstance* inst = k.iommu().find_iommu(t);
+          if (!inst && !k.iommu().iommu_may_appear(t, nullptr)) continue;  // --missing-iommu applied
+          if (!inst || !info || info->iommu != inst->name || info->group < 0)
+            add("links", fmt::format("{} is bound but not attached to its IOMMU {} ({})", d->name(), t->path(),
+                                     inst ? "registered" : "not registered"));
+        }
+      Driver* drv = d->driver();
+      if (!drv || std::find(drivers.begin(), drivers.end(), drv) == drivers.end())
+        add("module-code", d->name() + " is bound to a driver that is no longer registered");
+    }
+    const std::string why = blocker(k, *d, links);
+    if (st == DeviceState::deferred) {
+      if (k.core().reason(*d).empty()) add("deferred-reason", d->name() + " is deferred with no reason");
+      else if (why.empty())
+        add("deferred-reason", fmt::format("{} is deferred ('{}') but nothing it waits for is missing", d->name(),
+                                           k.core().reason(*d)));
+    }
+    // An unbound device is stuck only if no probe was ever tried: a probe
+    // may have said "not mine" (ENODEV), which leaves it unbound by design.
+    if ((st == DeviceState::deferred || (st == DeviceState::unbound && !d->manual_unbind() && d->probe_attempts() == 0)) &&
+        why.empty()) {
+      for (Driver* drv : drivers)
+        if (driver_matches(*drv, *d)) {
+          add("stuck", fmt::format("{} is {} although driver {} is registered and nothing blocks it", d->name(),
+                                   device_state_name(st), drv->name));
+          break;
+        }
+    }
+  }
+
+  for (Driver* drv : drivers)
+    if (drv->owner && std::find(live_owners.begin(), live_owners.end(), drv->owner) == live_owners.end())
+      add("module-code", fmt::format("driver {} is registered but its module {} is not live", drv->name,
+                                     drv->owner->owner_name()));
+  for (const auto& m : mods) {
+    if (m.refcount != static_cast<int>(m.holders.size()))
+      add("module-refs", fmt::format("module {} has refcount {} but {} holder(s): a pin outlived its call", m.name,
+                                     m.refcount, m.holders.size()));
+    for (const auto& h : m.holders)
+      if (!live(h)) add("module-refs", fmt::format("module {} is held by {}, which is not live", m.name, h));
+    if (m.state == ModuleState::live)
+      for (const auto& dep : m.depends)
+        if (!live(dep)) add("module-refs", fmt::format("module {} is live but its dependency {} is not", m.name, dep));
+  }
+  return v;
+}
+
+}  // namespace modiommu::dsim

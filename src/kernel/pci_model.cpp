@@ -1,0 +1,256 @@
+#include "kernel/pci_model.h"
+
+#include <fmt/format.h>
+
+#include "hw/dmatest.h"
+#include "hw/machine.h"
+#include "kernel/platform.h"
+
+namespace modiommu {
+
+namespace {
+
+// PCI bus binding (IEEE 1275 PCI / Linux pci.txt): phys.hi = npt000ss
+// bbbbbbbb dddddfff rrrrrrrr. Bus in [23:16], devfn in [15:8], space in [25:24].
+struct PciAddr {
+  uint8_t bus = 0, devfn = 0;
+};
+Result<PciAddr> child_addr(const of::Node& n) {
+  const of::Property* reg = n.prop("reg");
+  if (!reg) return make_error(Errc::inval, n.path() + ": a PCI function node needs reg (bus/device/function)");
+  auto cells = TRY(reg->cells());
+  if (cells.empty()) return make_error(Errc::inval, n.path() + ": empty reg");
+  return PciAddr{static_cast<uint8_t>(cells[0] >> 16), static_cast<uint8_t>(cells[0] >> 8)};
+}
+
+std::string bdf(uint8_t bus, uint8_t devfn) { return fmt::format("{:02x}:{:02x}.{}", bus, devfn >> 3, devfn & 7); }
+
+}  // namespace
+
+PciHostModel::PciHostModel(const of::Node& host, std::shared_ptr<hw::pci::PciEcam> ecam, Platform& p)
+    : host_(host), ecam_(std::move(ecam)), p_(p) {
+  next_bus_ = static_cast<uint8_t>(ecam_->bus_first() + 1);
+}
+
+PciHostModel::~PciHostModel() {
+  // Stop DMA masters before the models they talk to go away.
+  for (auto& [rid, f] : fns_)
+    if (auto dt = std::dynamic_pointer_cast<hw::DmaTest>(f.fn->bar0_device)) dt->stop();
+}
+
+// The first 32-bit (else 64-bit) memory window of `ranges` (PCI binding:
+// child address 3 cells, parent address per the parent, size 2 cells).
+Status PciHostModel::populate() {
+  const of::Property* ranges = host_.prop("ranges");
+  if (ranges) {
+    auto cells = TRY(ranges->cells());
+    const unsigned pac = host_.parent() ? host_.parent()->address_cells() : 2;
+    const unsigned entry = 3 + pac + 2;
+    for (size_t i = 0; i + entry <= cells.size(); i += entry) {
+      const unsigned space = (cells[i] >> 24) & 3;
+      if (space != 2 && space != 3) continue;
+      const uint64_t pci = uint64_t{cells[i + 1]} << 32 | cells[i + 2];
+      uint64_t cpu = 0;
+      for (unsigned c = 0; c < pac; ++c) cpu = cpu << 32 | cells[i + 3 + c];
+      const uint64_t size = uint64_t{cells[i + 3 + pac]} << 32 | cells[i + 4 + pac];
+      if (pci != cpu) continue;  // this model assigns BARs 1:1 (as QEMU virt's windows are)
+      mem_next_ = cpu;
+      mem_end_ = cpu + size;
+      if (space == 2) break;
+    }
+  }
+  if (mem_end_ == mem_next_)
+    p_.log().warn("", "{}: no identity-mapped memory window in ranges: PCI functions get no BARs", host_.path());
+  return walk(host_, static_cast<uint8_t>(ecam_->bus_first()), 0);
+}
+
+Result<uint64_t> PciHostModel::alloc_bar(uint64_t size) {
+  const uint64_t at = (mem_next_ + size - 1) & ~(size - 1);
+  if (mem_end_ <= mem_next_ || at + size > mem_end_)
+    return make_error(Errc::nomem, fmt::format("{}: the memory window has no room for a {:#x}-byte BAR", host_.path(), size));
+  mem_next_ = at + size;
+  return at;
+}
+
+Status PciHostModel::add_function(uint8_t bus, uint8_t devfn, const of::Node* node, const std::string& kind,
+                                  uint16_t dma_rid, uint8_t secondary) {
+  const std::string name = node ? node->path() : fmt::format("{} {}", host_.path(), bdf(bus, devfn));
+  Function f;
+  f.rid = static_cast<uint16_t>(bus << 8 | devfn);
+  f.dma_rid = dma_rid ? dma_rid : f.rid;
+  f.node = node;
+  f.kind = kind;
+  hw::Machine& m = p_.machine();
+  if (kind == "dmatest") {
+    auto dt = std::make_shared<hw::DmaTest>(name, m.memory(), 1 << 20, nullptr);
+    f.port = &dt->port();
+    f.fn = hw::pci::make_endpoint(name, hw::pci::kDmaTestVendor, hw::pci::kDmaTestDevice, hw::pci::kDmaTestClass, dt);
+    f.bar = TRY(alloc_bar(0x1000));
+    f.fn->set_bar_address(0, f.bar);
+    TRY(m.add_device(f.bar, 0x1000, dt));
+  } else if (kind == "root-port" || kind == "pcie-to-pci-bridge") {
+    f.fn = kind == "root-port" ? hw::pci::make_root_port(name, node && node->has("modiommu,acs"))
+                               : hw::pci::make_pcie_to_pci_bridge(name);
+    f.fn->set_bus_numbers(bus, secondary, secondary);
+  } else {
+    return make_error(Errc::notsup, name + ": no PCI model of kind " + kind);
+  }
+  Status s = ecam_->plug(bus, devfn, f.fn);
+  if (!s.ok()) {
+    if (f.bar) (void)m.bus().unmap(f.bar);
+    return s;
+  }
+  std::lock_guard g(lock_);
+  fns_[f.rid] = std::move(f);
+  return {};
+}
+
+Status PciHostModel::walk(const of::Node& parent, uint8_t bus, uint16_t alias) {
+  for (const auto& child : parent.children()) {
+    const of::Node& n = *child;
+    if (!n.available() || !n.has("compatible")) continue;
+    auto a = child_addr(n);
+    if (!a.ok()) {
+      p_.log().err("", "{}", a.error().message);
+      continue;
+    }
+    if (a->bus != bus)
+      p_.log().warn("", "{}: reg says bus {:02x} but it sits on bus {:02x}: using {:02x}", n.path(), a->bus, bus, a->bus);
+    Status s;
+    if (n.is_compatible("modiommu,dmatest-pci")) {
+      s = add_function(a->bus, a->devfn, &n, "dmatest", alias, 0);
+    } else if (n.is_compatible("pciclass,0604") || n.is_compatible("modiommu,pcie-to-pci-bridge")) {
+      const bool p2p = n.is_compatible("modiommu,pcie-to-pci-bridge");
+      // Its secondary bus is where its children say they are.
+      uint8_t secondary = next_bus_;
+      for (const auto& c : n.children())
+        if (auto ca = child_addr(*c); ca.ok()) {
+          secondary = ca->bus;
+          break;
+        }
+      next_bus_ = static_cast<uint8_t>(std::max<unsigned>(next_bus_, secondary + 1u));
+      s = add_function(a->bus, a->devfn, &n, p2p ? "pcie-to-pci-bridge" : "root-port", alias, secondary);
+      // Below a PCIe-to-PCI bridge, DMA carries the bridge's secondary bus
+      // with devfn 0 (the topmost such bridge wins).
+      const uint16_t below = alias ? alias : p2p ? static_cast<uint16_t>(secondary << 8) : 0;
+      if (s.ok()) s = walk(n, secondary, below);
+    } else {
+      p_.log().info("", "{}: PCI function {} has no model here (compatible {})", n.path(), bdf(a->bus, a->devfn),
+                    n.compatible().empty() ? "?" : n.compatible().front());
+      continue;
+    }
+    if (!s.ok()) p_.log().err("", "{}: {}", n.path(), s.error().message);
+  }
+  return {};
+}
+
+void PciHostModel::wire(Function& f) {
+  if (!f.port) return;
+  f.port->set_direct();
+  auto mapped = of::map_id(host_, f.dma_rid);
+  if (!mapped.ok()) {
+    p_.log().err("", "{}: requester ID {:#06x}: {}", host_.path(), f.dma_rid, mapped.error().message);
+    return;
+  }
+  if (mapped->kind != of::MappedId::Kind::mapped || !mapped->iommu->available()) return;
+  const PlatformModel* m = p_.model(mapped->iommu);
+  if (!m || !m->translator) {
+    p_.log().info("", "{}: requester ID {:#06x}'s IOMMU {} has no model here: DMA goes straight to memory",
+                  host_.path(), f.dma_rid, mapped->iommu->path());
+    return;
+  }
+  f.port->set_translator(m->translator, mapped->id);
+}
+
+void PciHostModel::wire_all() {
+  std::lock_guard g(lock_);
+  for (auto& [rid, f] : fns_) wire(f);
+}
+
+hw::UpstreamPort* PciHostModel::port(uint16_t rid) const {
+  std::lock_guard g(lock_);
+  auto it = fns_.find(rid);
+  return it == fns_.end() ? nullptr : it->second.port;
+}
+
+const PciHostModel::Function* PciHostModel::function(uint16_t rid) const {
+  std::lock_guard g(lock_);
+  auto it = fns_.find(rid);
+  return it == fns_.end() ? nullptr : &it->second;
+}
+
+Status PciHostModel::hotplug_add(uint8_t bus, uint8_t devfn, const std::string& kind) {
+  if (kind != "dmatest")
+    return make_error(Errc::notsup, "hotplug add: unknown kind '" + kind + "' (known: dmatest)");
+  uint16_t alias = 0;
+  bool bus_exists = bus == ecam_->bus_first();
+  {
+    std::lock_guard g(lock_);
+    for (auto& [rid, f] : fns_) {
+      if (!f.fn->is_bridge() || f.fn->config_read(modiommu::pci::SECONDARY_BUS, 1) != bus) continue;
+      bus_exists = true;
+      if (f.kind == "pcie-to-pci-bridge") alias = f.dma_rid != f.rid ? f.dma_rid : static_cast<uint16_t>(bus << 8);
+      else if (f.dma_rid != f.rid) alias = f.dma_rid;
+    }
+  }
+  if (!bus_exists)
+    return make_error(Errc::noent, fmt::format("hotplug add: no bridge of {} leads to bus {:02x}", host_.path(), bus));
+  TRY(add_function(bus, devfn, nullptr, kind, alias, 0));
+  std::lock_guard g(lock_);
+  wire(fns_[static_cast<uint16_t>(bus << 8 | devfn)]);
+  return {};
+}
+
+Status PciHostModel::hotplug_remove(uint16_t rid) {
+  Function f;
+  {
+    std::lock_guard g(lock_);
+    auto it = fns_.find(rid);
+    if (it == fns_.end()) return make_error(Errc::noent, fmt::format("no PCI function {} on {}", bdf(uint8_t(rid >> 8), uint8_t(rid)), host_.path()));
+    if (it->second.fn->is_bridge()) return make_error(Errc::notsup, "hotplug remove of a bridge is not supported");
+    f = std::move(it->second);
+    fns_.erase(it);
+  }
+  (void)ecam_->unplug(rid >> 8, rid & 0xff);
+  if (auto dt = std::dynamic_pointer_cast<hw::DmaTest>(f.fn->bar0_device)) {
+    dt->stop();
+    std::lock_guard g(lock_);
+    retired_.escapes += dt->port().stats().escapes;
+    retired_.transfers += dt->read(hw::DmaTest::kXFER_COUNT, 8);
+  }
+  if (f.bar) (void)p_.machine().bus().unmap(f.bar);
+  return {};
+}
+
+// --- the model factory ---------------------------------------------------------------
+
+namespace {
+
+ModelFactoryRegistrar ecam_factory({"pci-host-ecam", {"pci-host-ecam-generic"}, [](const of::Node& n, Platform& p) -> Result<PlatformModel> {
+  auto reg = TRY(n.reg());
+  if (reg.empty()) return make_error(Errc::inval, n.path() + ": no reg (the ECAM window)");
+  const uint64_t base = TRY(n.translated_address(0));
+  unsigned first = 0, last = static_cast<unsigned>(std::min<uint64_t>(reg[0].size >> 20, 256) - 1);
+  if (reg[0].size < (1u << 20)) return make_error(Errc::inval, n.path() + ": ECAM window below 1 MiB (one bus)");
+  if (const of::Property* br = n.prop("bus-range")) {
+    auto c = TRY(br->cells());
+    if (c.size() != 2 || c[0] > c[1] || c[1] > 255)
+      return make_error(Errc::inval, n.path() + ": bus-range must be <first last> within 0-255");
+    first = c[0];
+    last = std::min<unsigned>(c[1], first + last);
+  }
+  auto ecam = std::make_shared<hw::pci::PciEcam>(n.path(), first, last);
+  auto host = std::make_shared<PciHostModel>(n, ecam, p);
+  TRY(host->populate());
+  p.add_pci_host(&n, host);
+  PlatformModel pm;
+  pm.kind = "pci-host-ecam";
+  pm.base = base;
+  pm.size = ecam->window_size();
+  pm.mmio = ecam;
+  pm.extra = host;
+  return pm;
+}});
+
+}  // namespace
+}  // namespace modiommu

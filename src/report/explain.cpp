@@ -1,0 +1,186 @@
+#include "report/explain.h"
+
+#include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "module/loader.h"
+#include "report/iommu_kinds.h"
+
+namespace modiommu::report {
+namespace {
+
+class Explainer {
+ public:
+  explicit Explainer(Kernel& k) : k_(k) {
+    for (Device* d : k.core().devices()) live_.insert(d);
+  }
+
+  void visit(const Device& d, int depth) {
+    const std::string pad(static_cast<size_t>(depth) * 2, ' ');
+    if (!seen_.insert(&d).second) {
+      line(pad + d.name() + ": (already explained above: a cycle or a shared supplier)");
+      return;
+    }
+    if (depth > 16) {
+      line(pad + "... (chain too deep)");
+      return;
+    }
+    switch (d.state()) {
+      case DeviceState::bound: bound(d, pad); break;
+      case DeviceState::deferred: deferred(d, depth, pad); break;
+      case DeviceState::failed: failed(d, pad); break;
+      case DeviceState::unbound: unbound(d, pad); break;
+    }
+  }
+
+  Explanation take() { return std::move(e_); }
+
+ private:
+  void line(std::string s) { e_.chain.push_back(std::move(s)); }
+  void suggest(std::string s) {
+    if (std::find(e_.unblock.begin(), e_.unblock.end(), s) == e_.unblock.end()) e_.unblock.push_back(std::move(s));
+  }
+
+  // A module in the index that provides a driver for `d`, loaded or not.
+  std::string module_for(const Device& d) {
+    if (!d.bus()) return "";
+    for (const auto& alias : d.bus()->modaliases(d)) {
+      auto names = k_.modules().find_by_alias(alias);
+      if (!names.empty()) return names.front();
+    }
+    return "";
+  }
+
+  void bound(const Device& d, const std::string& pad) {
+    line(fmt::format("{}{}: bound to driver {}", pad, d.name(), d.driver() ? d.driver()->name : "?"));
+    auto info = k_.iommu().info(d);
+    if (!info) return;
+    if (info->bypass_fallback) {
+      const iommu::DeviceIommu* di = k_.iommu().device_iommu(d);
+      const of::Node* n = di ? di->fallback_iommu : nullptr;
+      line(fmt::format("{}  running WITHOUT isolation: its IOMMU {} can never be driven (--missing-iommu=bypass)",
+                       pad, n ? n->path() : "?"));
+      if (n) no_driver_for_iommu(*n, pad + "  ");
+    } else if (!info->iommu.empty()) {
+      line(fmt::format("{}  behind IOMMU {} (stream IDs {}), group {}, {} domain", pad, info->iommu,
+                       fmt::join(info->stream_ids, ","), info->group,
+                       info->domain ? iommu::domain_type_name(*info->domain) : "no"));
+    }
+  }
+
+  void no_driver_for_iommu(const of::Node& n, const std::string& pad) {
+    const IommuKind* kind = iommu_kind(n);
+    const std::string compat = n.compatible().empty() ? "?" : n.compatible().front();
+    Device* idev = k_.core().find_device_by_fwnode(&n);
+    std::string mod = idev ? module_for(*idev) : "";
+    if (!mod.empty()) {
+      line(fmt::format("{}module {} can drive {} ({})", pad, mod, idev->name(), compat));
+      suggest("modprobe " + mod);
+    } else {
+      line(fmt::format("{}no driver in modiommu for {} ({}; Linux: {})", pad, compat, kind ? kind->family : "unknown kind",
+                       kind ? kind->linux_driver : "?"));
+      suggest(fmt::format("write or load a driver for \"{}\"", compat));
+    }
+  }
+
+  void deferred(const Device& d, int depth, const std::string& pad) {
+    line(fmt::format("{}{}: deferred: {}", pad, d.name(), k_.core().reason(d)));
+    std::set<const void*> shown;
+    for (const auto& w : d.waits()) {
+      switch (w.kind) {
+        case WaitKey::Kind::device: {
+          if (!shown.insert(w.ptr).second) break;
+          auto* s = static_cast<const Device*>(w.ptr);
+          if (!live_.count(const_cast<Device*>(s))) {
+            line(pad + "  waits for a device that was removed");
+            break;
+          }
+          line(fmt::format("{}  waits for {} to bind:", pad, s->name()));
+          visit(*s, depth + 2);
+          break;
+        }
+        case WaitKey::Kind::fwnode: {
+          auto* n = static_cast<const of::Node*>(w.ptr);
+          Device* s = k_.core().find_device_by_fwnode(n);
+          if (s && shown.count(s)) break;
+          if (!shown.insert(s ? static_cast<const void*>(s) : n).second) break;
+          if (!s) {
+            line(fmt::format("{}  waits for node {} to register, which has no device", pad, n->path()));
+            break;
+          }
+          line(fmt::format("{}  waits for {} to register as an IOMMU:", pad, s->name()));
+          visit(*s, depth + 2);
+          break;
+        }
+        case WaitKey::Kind::event:
+          line(fmt::format("{}  waits for the event {}", pad, w.name));
+          if (w.name == "boot-complete" || w.name == "sources-final")
+            suggest("boot-complete (module sources become final; what can never arrive is decided)");
+          break;
+        case WaitKey::Kind::any_bind: line(pad + "  retried whenever any device binds"); break;
+      }
+    }
+  }
+
+  void failed(const Device& d, const std::string& pad) {
+    line(fmt::format("{}{}: failed: {}", pad, d.name(), k_.core().reason(d)));
+    if (d.fwnode() && d.state() == DeviceState::failed) {
+      auto refs = of::iommu_refs(*d.fwnode());
+      if (refs.ok())
+        if (const auto* pa = of::first_enabled(*refs); pa && !k_.iommu().find_iommu(pa->target)) {
+          no_driver_for_iommu(*pa->target, pad + "  ");
+          if (k_.iommu().policy().missing == iommu::MissingIommu::fail)
+            suggest("or accept running without isolation: --missing-iommu=bypass");
+        }
+    }
+    suggest(fmt::format("then bind {} again (bind {} DRIVER)", d.name(), d.name()));
+  }
+
+  void unbound(const Device& d, const std::string& pad) {
+    const std::string avail = k_.core().availability(d);
+    line(fmt::format("{}{}: unbound: {}", pad, d.name(), avail));
+    if (d.manual_unbind()) {
+      suggest(fmt::format("bind {} DRIVER", d.name()));
+      return;
+    }
+    const std::string mod = module_for(d);
+    if (!mod.empty()) {
+      auto m = k_.modules().find(mod);
+      if (!m) {
+        suggest("modprobe " + mod);
+        if (k_.modules().blacklisted(mod)) line(fmt::format("{}  module {} is blacklisted for autoload", pad, mod));
+        else if (!k_.modules().autoload()) line(pad + "  autoload is off (--no-autoload)");
+      }
+      return;
+    }
+    if (d.compatible().empty()) line(pad + "  it has no compatible string: nothing can match it");
+    else line(fmt::format("{}  no driver or module matches {}", pad, fmt::join(d.compatible(), ", ")));
+  }
+
+  Kernel& k_;
+  std::set<Device*> live_;
+  std::set<const Device*> seen_;
+  Explanation e_;
+};
+
+}  // namespace
+
+Explanation explain_device(Kernel& k, const Device& dev) {
+  std::lock_guard g(k.core().lock());
+  Explainer x(k);
+  x.visit(dev, 0);
+  return x.take();
+}
+
+std::string format_explanation(const Explanation& e) {
+  std::string out;
+  for (const auto& l : e.chain) out += l + "\n";
+  if (e.unblock.empty()) return out;
+  out += "to unblock:\n";
+  for (const auto& u : e.unblock) out += "  " + u + "\n";
+  return out;
+}
+
+}  // namespace modiommu::report

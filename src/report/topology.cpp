@@ -1,0 +1,188 @@
+#include "report/topology.h"
+
+#include <fmt/format.h>
+
+#include "report/iommu_kinds.h"
+
+namespace modiommu::report {
+
+const char* outcome_name(Outcome o) {
+  switch (o) {
+    case Outcome::isolated: return "isolated";
+    case Outcome::bypass: return "bypass";
+    case Outcome::not_behind: return "not-behind-iommu";
+    case Outcome::never_probes: return "never-probes";
+    case Outcome::waiting: return "waiting";
+    case Outcome::unbound: return "unbound";
+    case Outcome::disabled: return "disabled";
+    case Outcome::not_populated: return "not-populated";
+    case Outcome::bad_binding: return "bad-binding";
+  }
+  return "?";
+}
+
+namespace {
+
+Outcome classify(Kernel& k, const MasterReport& m, const of::Node& n, const Device* d) {
+  if (!m.binding_error.empty()) return Outcome::bad_binding;
+  if (!d) return n.available() ? Outcome::not_populated : Outcome::disabled;
+  if (m.state == "bound") {
+    if (m.bypass) return Outcome::bypass;
+    if (!m.attached_iommu.empty()) return Outcome::isolated;
+    return Outcome::not_behind;
+  }
+  if (m.state == "failed") return Outcome::never_probes;
+  if (m.state == "deferred")
+    // Once module sources are final a deferred master waits for nothing
+    // that can still come only if a cycle or a missing supplier holds it.
+    return k.core().sources_final() ? Outcome::never_probes : Outcome::waiting;
+  return Outcome::unbound;
+}
+
+}  // namespace
+
+Topology extract_topology(Kernel& k) {
+  Topology t;
+  const of::Tree* tree = k.tree();
+  if (!tree) return t;
+  std::lock_guard g(k.core().lock());
+  std::map<const of::Node*, size_t> iommu_index;
+  for (of::Node* n : tree->nodes()) {
+    if (!is_iommu_node(*n)) continue;
+    IommuReport r;
+    r.path = n->path();
+    r.compatible = n->compatible();
+    const IommuKind* kind = iommu_kind(*n);
+    r.kind = kind ? kind->family : "unknown";
+    r.enabled = n->available();
+    r.modelled = k.has_platform() && k.platform().model(n) != nullptr;
+    r.registered = k.iommu().find_iommu(n) != nullptr;
+    if (Device* d = k.core().find_device_by_fwnode(n)) {
+      r.device = d->name();
+      if (d->state() == DeviceState::bound && d->driver()) r.driver = d->driver()->name;
+      r.availability = k.core().availability(*d);
+    } else {
+      r.availability = r.enabled ? "no device (not populated)" : "disabled in the tree";
+    }
+    iommu_index[n] = t.iommus.size();
+    t.iommus.push_back(std::move(r));
+  }
+  for (of::Node* n : tree->nodes()) {
+    if (n->has("iommu-map")) {
+      IommuMapReport mr;
+      mr.path = n->path();
+      auto map = of::iommu_map(*n);
+      if (!map.ok()) mr.error = map.error().str();
+      else
+        for (const auto& e : *map)
+          mr.entries.push_back(fmt::format("RID {:#x}-{:#x} -> {} ID {:#x}", e.rid_base, e.rid_base + e.length - 1,
+                                           e.iommu->path(), e.iommu_base));
+      t.iommu_maps.push_back(std::move(mr));
+    }
+    auto refs = of::iommu_refs(*n);
+    if (refs.ok() && refs->refs.empty()) continue;
+    if (!refs.ok() && !n->has("iommus")) continue;  // a bad mmu-masters elsewhere: not this node's binding
+    MasterReport m;
+    m.path = n->path();
+    m.compatible = n->compatible();
+    if (!refs.ok()) m.binding_error = refs.error().str();
+    else {
+      m.legacy = refs->legacy;
+      for (const auto& pa : refs->refs) {
+        DeclaredRef r;
+        r.iommu_path = pa.target->path();
+        const IommuKind* kind = iommu_kind(*pa.target);
+        r.kind = kind ? kind->family : "unknown";
+        r.iommu_enabled = pa.target->available();
+        if (Device* idev = k.core().find_device_by_fwnode(pa.target)) r.iommu_device = idev->name();
+        r.cells = pa.args;
+        auto dec = decode_specifier(*pa.target, pa.args);
+        r.decoded = dec.text;
+        r.decoded_ok = dec.ok;
+        if (auto it = iommu_index.find(pa.target); it != iommu_index.end()) t.iommus[it->second].masters++;
+        m.declared.push_back(std::move(r));
+      }
+    }
+    Device* d = k.core().find_device_by_fwnode(n);
+    if (d) {
+      m.device = d->name();
+      m.state = device_state_name(d->state());
+      if (d->state() == DeviceState::bound && d->driver()) m.driver = d->driver()->name;
+      if (d->state() == DeviceState::deferred || d->state() == DeviceState::failed) m.reason = k.core().reason(*d);
+      if (auto info = k.iommu().info(*d)) {
+        m.attached_iommu = info->iommu;
+        m.stream_ids = info->stream_ids;
+        m.group = info->group;
+        if (info->domain) m.domain = iommu::domain_type_name(*info->domain);
+        m.bypass = info->bypass_fallback;
+      }
+      std::string want;
+      for (const auto& r : m.declared)
+        if (r.iommu_enabled) {
+          want = r.iommu_device.empty() ? r.iommu_path : r.iommu_device;
+          break;
+        }
+      m.mismatch = !m.attached_iommu.empty() && m.attached_iommu != want;
+    } else {
+      m.state = "absent";
+    }
+    m.outcome = classify(k, m, *n, d);
+    t.masters.push_back(std::move(m));
+  }
+  return t;
+}
+
+nlohmann::json to_json(const Topology& t) {
+  using nlohmann::json;
+  json j;
+  j["iommus"] = json::array();
+  for (const auto& r : t.iommus)
+    j["iommus"].push_back({{"path", r.path},
+                           {"device", r.device.empty() ? json(nullptr) : json(r.device)},
+                           {"compatible", r.compatible},
+                           {"kind", r.kind},
+                           {"enabled", r.enabled},
+                           {"modelled", r.modelled},
+                           {"registered", r.registered},
+                           {"driver", r.driver.empty() ? json(nullptr) : json(r.driver)},
+                           {"availability", r.availability},
+                           {"masters", r.masters}});
+  j["masters"] = json::array();
+  for (const auto& m : t.masters) {
+    json decl = json::array();
+    for (const auto& r : m.declared)
+      decl.push_back({{"iommu", r.iommu_path},
+                      {"iommu_device", r.iommu_device.empty() ? json(nullptr) : json(r.iommu_device)},
+                      {"kind", r.kind},
+                      {"enabled", r.iommu_enabled},
+                      {"cells", r.cells},
+                      {"decoded", r.decoded},
+                      {"decoded_ok", r.decoded_ok}});
+    json jm = {{"path", m.path},
+               {"device", m.device.empty() ? json(nullptr) : json(m.device)},
+               {"compatible", m.compatible},
+               {"state", m.state},
+               {"driver", m.driver.empty() ? json(nullptr) : json(m.driver)},
+               {"reason", m.reason.empty() ? json(nullptr) : json(m.reason)},
+               {"legacy_binding", m.legacy},
+               {"declared", decl},
+               {"attached_iommu", m.attached_iommu.empty() ? json(nullptr) : json(m.attached_iommu)},
+               {"stream_ids", m.stream_ids},
+               {"iommu_group", m.group >= 0 ? json(m.group) : json(nullptr)},
+               {"domain", m.domain.empty() ? json(nullptr) : json(m.domain)},
+               {"bypass", m.bypass},
+               {"mismatch", m.mismatch},
+               {"outcome", outcome_name(m.outcome)}};
+    if (!m.binding_error.empty()) jm["binding_error"] = m.binding_error;
+    j["masters"].push_back(std::move(jm));
+  }
+  j["iommu_maps"] = json::array();
+  for (const auto& mr : t.iommu_maps) {
+    json e = {{"path", mr.path}, {"entries", mr.entries}};
+    if (!mr.error.empty()) e["error"] = mr.error;
+    j["iommu_maps"].push_back(std::move(e));
+  }
+  return j;
+}
+
+}  // namespace modiommu::report

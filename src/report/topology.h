@@ -1,0 +1,91 @@
+// A booted kernel's IOMMU topology for people: every IOMMU the tree
+// describes (with or without a driver or device model here), every DMA
+// master with what firmware says (decoded specifiers) beside what the IOMMU
+// core actually did, so a mismatch is visible. Read under the driver-model
+// lock; the result is a plain snapshot.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/api.h"
+#include "kernel/kernel.h"
+
+namespace modiommu::report {
+
+struct IommuReport {
+  std::string path;               // device-tree node path
+  std::string device;             // driver-model device name, "" when none was populated
+  std::vector<std::string> compatible;
+  std::string kind;               // iommu_kind() family, "unknown" when not in the table
+  bool enabled = true;            // status
+  bool modelled = false;          // an emulated device model exists here
+  bool registered = false;        // an IOMMU driver registered it with the IOMMU core
+  std::string driver;             // bound driver, "" none
+  std::string availability;       // why it is (not) driven, from the driver core
+  size_t masters = 0;             // masters whose firmware names it
+};
+
+// What the tree says about one master's IOMMU (one specifier).
+struct DeclaredRef {
+  std::string iommu_path;
+  std::string iommu_device;  // device name of that IOMMU node, "" none
+  std::string kind;
+  bool iommu_enabled = true;
+  std::vector<uint32_t> cells;
+  std::string decoded;
+  bool decoded_ok = true;
+};
+
+enum class Outcome {
+  isolated,      // bound, DMA translated by its IOMMU
+  bypass,        // bound WITHOUT isolation (--missing-iommu=bypass fallback)
+  not_behind,    // every IOMMU it names is disabled: not behind an IOMMU
+  never_probes,  // failed, or deferred with nothing left to wait for
+  waiting,       // deferred and something may still arrive
+  unbound,       // no driver at all (no --generic-endpoints)
+  disabled,      // the master's node is disabled (status): no device
+  not_populated, // enabled, but no device was created for the node
+  bad_binding,   // malformed iommus / mmu-masters
+};
+MODIOMMU_API const char* outcome_name(Outcome o);
+
+struct MasterReport {
+  std::string path;
+  std::string device;  // "" when not populated
+  std::vector<std::string> compatible;
+  std::string state;   // bound|deferred|unbound|failed|absent
+  std::string driver;
+  std::string reason;  // DriverCore::reason(), the same text lsdev/JSON/deferred show
+  bool legacy = false; // named by a legacy mmu-masters list
+  std::vector<DeclaredRef> declared;
+  std::string binding_error;
+  // Actual, from the IOMMU core.
+  std::string attached_iommu;
+  std::vector<uint32_t> stream_ids;
+  int group = -1;
+  std::string domain;
+  bool bypass = false;
+  bool mismatch = false;  // attached to another IOMMU than the first enabled one firmware names
+  Outcome outcome = Outcome::unbound;
+};
+
+// A PCI host bridge whose RIDs map to an IOMMU through iommu-map.
+struct IommuMapReport {
+  std::string path;
+  std::vector<std::string> entries;  // "RID 0x0-0xffff -> <iommu> ID 0x0"
+  std::string error;
+};
+
+struct Topology {
+  std::vector<IommuReport> iommus;
+  std::vector<MasterReport> masters;
+  std::vector<IommuMapReport> iommu_maps;
+};
+
+MODIOMMU_API Topology extract_topology(Kernel& k);
+MODIOMMU_API nlohmann::json to_json(const Topology& t);
+
+}  // namespace modiommu::report

@@ -1,0 +1,120 @@
+// graph: the structure of the generated dot on the default platform
+// (clusters per IOMMU and group, nodes, link edges, legend), and a render.
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <set>
+
+#include "report/graph.h"
+#include "sim/scenario.h"
+#include "tools_util.h"
+
+using namespace modiommu;
+using namespace modiommu::tools_test;
+
+namespace {
+
+struct Booted {
+  Kernel k{options(true, false)};
+  Booted() {
+    EXPECT_TRUE(k.boot(source_dir() + "/platforms/virt-smmuv3.dts").ok());
+    k.boot_complete();
+  }
+};
+
+TEST(Graph, DotStructure) {
+  Booted b;
+  const std::string dot = report::emit_dot(b.k);
+  ASSERT_TRUE(dot.starts_with("digraph modiommu {")) << dot;
+  // Every device is a node, exactly once.
+  const auto devs = b.k.core().devices();
+  for (size_t i = 0; i < devs.size(); ++i)
+    EXPECT_EQ(count_of(dot, fmt::format(" d{} [label=\"{}", i, devs[i]->name())), 1u) << devs[i]->name();
+  // One IOMMU cluster; one group cluster per IOMMU group, inside it.
+  EXPECT_EQ(count_of(dot, "subgraph cluster_iommu"), 1u);
+  const auto groups = b.k.iommu().groups();
+  ASSERT_FALSE(groups.empty());
+  EXPECT_EQ(count_of(dot, "subgraph cluster_group"), groups.size());
+  const auto iommu_at = dot.find("subgraph cluster_iommu0");
+  for (const auto* g : groups) {
+    const auto at = dot.find(fmt::format("subgraph cluster_group{} ", g->id));
+    EXPECT_GT(at, iommu_at);
+  }
+  // Each DMA master sits in its group's cluster (after it in the text, before the next).
+  for (const auto* g : groups)
+    for (const Device* m : g->devices) {
+      const auto at = dot.find(fmt::format("subgraph cluster_group{} ", g->id));
+      const auto node = dot.find(m->name(), at);
+      const auto next = dot.find("    }", at);
+      EXPECT_LT(node, next) << m->name();
+    }
+  // One edge per device link.
+  EXPECT_EQ(count_of(dot, " -> "), b.k.core().links().size());
+  EXPECT_NE(dot.find("  legend [shape=plaintext"), std::string::npos);
+  EXPECT_NE(dot.find("fillcolor=palegreen"), std::string::npos);
+  // Module ownership in the labels.
+  EXPECT_NE(dot.find("module arm_smmu_v3"), std::string::npos);
+  EXPECT_NE(dot.find("module dmatest"), std::string::npos);
+  EXPECT_EQ(std::count(dot.begin(), dot.end(), '{'), std::count(dot.begin(), dot.end(), '}'));
+}
+
+TEST(Graph, RendersPngAndSvgThroughGraphviz) {
+  Booted b;
+  auto dir = temp_dir("graph");
+  const std::string png = (dir / "virt.png").string();
+  ASSERT_TRUE(report::write_graph(b.k, png).ok());
+  std::ifstream f(png, std::ios::binary);
+  char magic[8] = {};
+  f.read(magic, 8);
+  EXPECT_EQ(std::string(magic + 1, 3), "PNG");
+  sim::Scenario sc(b.k, std::cout);
+  const std::string svg = (dir / "virt.svg").string();
+  ASSERT_TRUE(sc.run_line("graph " + svg).ok());
+  std::ifstream s(svg);
+  std::stringstream ss;
+  ss << s.rdbuf();
+  EXPECT_NE(ss.str().find("<svg"), std::string::npos);
+  EXPECT_NE(ss.str().find("10000000.dma"), std::string::npos);
+  EXPECT_FALSE(report::write_graph(b.k, (dir / "x.txt").string()).ok());
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Graph, CliWritesDot) {
+  auto dir = temp_dir("graph-cli");
+  const std::string out = (dir / "g.dot").string();
+  Ran r = run(host() + " graph " + source_dir() + "/platforms/virt-smmuv3.dts -o " + out);
+  ASSERT_EQ(r.status, 0);
+  std::ifstream f(out);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  EXPECT_TRUE(ss.str().starts_with("digraph modiommu {"));
+  EXPECT_NE(ss.str().find("cluster_group"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Graph, MastersWaitingForTheirIommuSitInItsCluster) {
+  KernelOptions o = options(/*autoload=*/false, false);
+  o.preload = {"dmatest"};
+  Kernel k(o);
+  ASSERT_TRUE(k.boot(source_dir() + "/platforms/virt-smmuv3.dts").ok());
+  k.boot_complete();
+  const std::string dot = report::emit_dot(k);
+  const auto iommu = dot.find("subgraph cluster_iommu0");
+  const auto detached = dot.find("subgraph cluster_detached0");
+  const auto bus = dot.find("subgraph cluster_bus");
+  ASSERT_NE(detached, std::string::npos) << dot;
+  EXPECT_GT(detached, iommu);
+  EXPECT_EQ(count_of(dot, "(not registered)"), 1u);
+  for (const char* m : {"10000000.dma", "10001000.dma", "10002000.dma", "10003000.dma"}) {
+    const auto at = dot.find(std::string("[label=\"") + m);
+    EXPECT_GT(at, detached) << m;
+    EXPECT_LT(at, bus) << m;  // not among the plain bus devices
+  }
+  EXPECT_EQ(count_of(dot, "fillcolor=gold"), 4u);
+}
+
+}  // namespace
