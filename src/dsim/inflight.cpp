@@ -27,9 +27,8 @@ iommu::DmaDirection api_dir(DmaXfer d) {
 }
 
 hw::UpstreamPort* port_of(Kernel& k, const Device& dev) {
-  if (!k.has_platform() || !dev.fwnode()) return nullptr;
-  const PlatformModel* m = k.platform().model(dev.fwnode());
-  return m ? m->port : nullptr;
+  bool described = false;
+  return k.dma_port(dev, &described);  // platform and PCI masters alike
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "dsim/invariants.h"
 
+#include "core/pci.h"
+
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -25,6 +27,19 @@ bool driver_matches(const Driver& drv, const Device& dev) {
 std::vector<const of::Node*> iommu_targets(const Device& dev, bool* legacy = nullptr) {
   std::vector<const of::Node*> out;
   if (legacy) *legacy = false;
+  // PCI: each requester ID the function may carry, through its host
+  // bridge's iommu-map (BEHAVIOUR.md 4).
+  if (const PciDevice* pd = to_pci(&dev)) {
+    const of::Node* host = pd->host() ? pd->host()->fwnode() : nullptr;
+    if (!host) return out;
+    pci_for_each_dma_alias(*pd, [&](uint16_t rid) {
+      auto m = of::map_id(*host, rid);
+      if (m.ok() && m->kind == of::MappedId::Kind::mapped && m->iommu->available() &&
+          std::find(out.begin(), out.end(), m->iommu) == out.end())
+        out.push_back(m->iommu);
+    });
+    return out;
+  }
   if (!dev.fwnode()) return out;
   auto refs = of::iommu_refs(*dev.fwnode());
   if (!refs.ok()) return out;

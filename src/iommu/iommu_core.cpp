@@ -174,7 +174,8 @@ Status IommuCore::dma_configure(Device& dev) {
         dev.defer(WaitKey::fwnode(pa.target), "");
         if (idev) dev.defer(WaitKey::device(idev), "");
         if (!core_.sources_final()) dev.defer(WaitKey::event("sources-final"), "");
-        return dev.defer(WaitKey::fwnode(pa.target), "waiting for IOMMU " + iname + ": " + why);
+        // With a device to wait for, reason() appends its live state.
+        return dev.defer(WaitKey::fwnode(pa.target), "waiting for IOMMU " + iname + (idev ? "" : ": " + why));
       }
       if (policy_.missing == MissingIommu::fail)
         // EPERM, not ENODEV: ENODEV would read as "not my device" and the

@@ -153,6 +153,7 @@ CheckSummary summarise(const std::vector<TreeCheck>& results) {
       ++k.nodes;
       if (i.modelled) ++k.modelled;
       if (i.registered) ++k.driven;
+      if (!i.enabled) ++k.disabled;
     }
   }
   return s;
@@ -191,8 +192,12 @@ std::string format_summary(const CheckSummary& s, double seconds) {
   out += fmt::format("--missing-iommu=fail:   {} masters never probe\n", s.never_probe_fail);
   out += fmt::format("{} IOMMU nodes of {} kinds:\n", s.iommu_nodes, s.kinds.size());
   for (const auto& [compat, k] : s.kinds) {
-    std::string here = k.driven ? fmt::format("driven here ({} registered)", k.driven)
-                       : k.modelled ? "device model here, no driver registered"
+    // The IOMMU families modiommu has a driver and a device model for.
+    const bool ours = k.family == "arm-smmu" || k.family == "arm-smmu-v3";
+    const std::string off = k.disabled ? fmt::format(", {} disabled in the tree", k.disabled) : "";
+    std::string here = k.driven ? fmt::format("driven here ({} registered{})", k.driven, off)
+                       : ours && k.disabled == k.nodes ? "driver here; every node is disabled in its tree"
+                       : k.modelled ? "device model here, no driver registered" + off
                                     : "no driver or device model in modiommu: masters decoded only";
     out += fmt::format("  {:<44} {:<15} {:>4} nodes  {}\n", compat, k.family, k.nodes, here);
   }
@@ -208,7 +213,7 @@ nlohmann::json check_json(const std::vector<TreeCheck>& results, const CheckSumm
   json doc;
   json kinds = json::object();
   for (const auto& [compat, k] : s.kinds)
-    kinds[compat] = {{"family", k.family}, {"nodes", k.nodes}, {"modelled", k.modelled}, {"driven", k.driven}};
+    kinds[compat] = {{"family", k.family}, {"nodes", k.nodes}, {"modelled", k.modelled}, {"driven", k.driven}, {"disabled", k.disabled}};
   doc["summary"] = {{"trees", s.trees},
                     {"parsed", s.parsed},
                     {"booted", s.booted},

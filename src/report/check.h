@@ -57,7 +57,7 @@ struct CheckSummary {
   // compatible string -> {nodes, with a driver model here, registered by a driver here}
   struct Kind {
     std::string family;
-    size_t nodes = 0, modelled = 0, driven = 0;
+    size_t nodes = 0, modelled = 0, driven = 0, disabled = 0;
   };
   std::map<std::string, Kind> kinds;
   std::map<std::string, size_t> outcomes;  // outcome_name() -> masters, under the policy asked for

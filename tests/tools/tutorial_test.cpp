@@ -1,4 +1,4 @@
-// docs/tutorial.md runs as written: every ```console block's `$ ` lines are
+// README.md's tutorial runs as written: every ```console block's `$ ` lines are
 // run (from the source tree, with the built modiommu first on PATH) and
 // every other line of the block must appear in what they printed. `...`
 // lines stand for output left out.
@@ -50,13 +50,13 @@ std::vector<Block> console_blocks(const std::string& path) {
 }
 
 TEST(Tutorial, EveryCommandRunsAndPrintsItsKeyLines) {
-  const std::string doc = source_dir() + "/docs/tutorial.md";
+  const std::string doc = source_dir() + "/README.md";
   auto blocks = console_blocks(doc);
   ASSERT_GE(blocks.size(), 6u) << doc;
   auto dir = temp_dir("tutorial");
   size_t checked = 0;
   for (const auto& b : blocks) {
-    ASSERT_FALSE(b.commands.empty()) << "tutorial.md:" << b.line << ": a console block without a `$ ` command";
+    ASSERT_FALSE(b.commands.empty()) << "README.md:" << b.line << ": a console block without a `$ ` command";
     std::string out;
     for (const auto& c : b.commands) {
       // TUTORIAL_TMP stands for a scratch directory (the tutorial says /tmp).
@@ -71,7 +71,7 @@ TEST(Tutorial, EveryCommandRunsAndPrintsItsKeyLines) {
       for (size_t p; (p = want.find("/tmp/modiommu-tutorial")) != std::string::npos;)
         want.replace(p, 22, dir.string());
       EXPECT_NE(out.find(want), std::string::npos)
-          << "tutorial.md:" << b.line << ": `" << b.commands.front() << "` did not print:\n  " << want << "\nit printed:\n"
+          << "README.md:" << b.line << ": `" << b.commands.front() << "` did not print:\n  " << want << "\nit printed:\n"
           << out;
       ++checked;
     }
