@@ -89,6 +89,7 @@ const std::vector<std::string>& InvariantChecker::names() {
       "stuck",            // no device left unbound/deferred when all it needs is there
       "module-refs",      // refcount = holders (no pin outlives a step), holders and deps live
       "module-code",      // no bound device or registered driver uses code of a module that is not live
+      "freed-table",      // no IOMMU table walk read a page the kernel had freed
   };
   return n;
 }
@@ -99,6 +100,8 @@ std::vector<Violation> InvariantChecker::check(Kernel& k) {
   auto add = [&](const char* inv, std::string what) { v.push_back({inv, std::move(what)}); };
 
   if (uint64_t e = sim::dma_totals(k).escapes) add("escape", fmt::format("{} DMA piece(s) escaped the IOMMU", e));
+  if (uint64_t f = k.freed_table_walks())
+    add("freed-table", fmt::format("{} translation-table read(s) of freed pages", f));
 
   if (size_t n = k.log().count("corrupted")) add("corruption", fmt::format("{} log line(s) report corrupted data", n));
   if (auto c = InFlightTable::of(k)->stats().corruptions)

@@ -84,6 +84,7 @@ Result<std::unique_ptr<World>> World::boot(const WorldConfig& cfg) {
                            : of::Tree::from_blob(blob, cfg.platform);
   if (tree.ok()) TRY(w->k_->boot(std::move(tree).value()));
   else TRY(w->k_->boot(cfg.platform));
+  w->k_->check_table_walks();  // invariant freed-table
   w->k_->boot_complete();
   w->sc_ = std::make_unique<sim::Scenario>(*w->k_, w->out_);
   (void)InFlightTable::of(*w->k_);  // hook in before any step

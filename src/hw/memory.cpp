@@ -207,4 +207,15 @@ Result<uint32_t> PhysicalMemory::read32(PhysAddr addr) const {
 
 Status PhysicalMemory::write32(PhysAddr addr, uint32_t value) { return write(addr, &value, sizeof value); }
 
+void PhysicalMemory::set_table_read_observer(std::function<void(PhysAddr)> fn) {
+  std::lock_guard g(table_observer_lock_);
+  table_observer_on_.store(static_cast<bool>(fn), std::memory_order_relaxed);
+  table_observer_ = std::move(fn);
+}
+
+void PhysicalMemory::call_table_observer(PhysAddr pa) const {
+  std::lock_guard g(table_observer_lock_);
+  if (table_observer_) table_observer_(pa);
+}
+
 }  // namespace modiommu::hw

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -79,6 +80,15 @@ class MODIOMMU_API PhysicalMemory {
   size_t read_pieces(const Piece* pieces, size_t n) const;
   size_t write_pieces(const Piece* pieces, size_t n);
   Result<uint64_t> read64(PhysAddr addr) const;
+
+  // Debug instrumentation (not hardware): translation-table walkers call
+  // note_table_read() for every descriptor they fetch, so a checker can
+  // catch a walk of memory the kernel already freed. Off by default: one
+  // relaxed load on the walk path.
+  void set_table_read_observer(std::function<void(PhysAddr)> fn);
+  void note_table_read(PhysAddr pa) const {
+    if (table_observer_on_.load(std::memory_order_relaxed)) call_table_observer(pa);
+  }
   Status write64(PhysAddr addr, uint64_t value);
   Result<uint32_t> read32(PhysAddr addr) const;
   Status write32(PhysAddr addr, uint32_t value);
@@ -87,6 +97,10 @@ class MODIOMMU_API PhysicalMemory {
   uint64_t resident_bytes() const { return resident_.load(std::memory_order_relaxed) * kChunkSize; }
 
  private:
+  void call_table_observer(PhysAddr pa) const;
+  std::atomic<bool> table_observer_on_{false};
+  mutable std::mutex table_observer_lock_;  // guards table_observer_; a leaf
+  std::function<void(PhysAddr)> table_observer_;
   // A test-and-test-and-set spinlock: an uncontended access costs two
   // atomic operations, which matters on the per-page DMA path.
   class ChunkLock {

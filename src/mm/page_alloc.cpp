@@ -113,6 +113,20 @@ Status PageAllocator::free_pages(PhysAddr pa, unsigned order) {
 
 Status PageAllocator::free(PhysAddr pa) { return free_block(pa, -1, "free"); }
 
+bool PageAllocator::is_free(PhysAddr pa) const {
+  if (!owns(pa)) return false;
+  std::lock_guard g(lock_);
+  const uint64_t pfn = pa / kPageSize;
+  // The block holding the page starts at the nearest head at or below it
+  // (tail pages carry no state); blocks are at most 2^kMaxOrder pages.
+  for (uint64_t p = pfn, n = 0; p >= base_pfn_ && n <= (uint64_t{1} << kMaxOrder); --p, ++n) {
+    const uint8_t st = state_[p - base_pfn_];
+    if (st & kHead) return (st & kFree) && pfn - p < (uint64_t{1} << (st & kOrderMask));
+    if (p == base_pfn_) break;
+  }
+  return false;
+}
+
 Status PageAllocator::free_block(PhysAddr pa, int want_order, const char* who) {
   if (!owns(pa))
     return make_error(Errc::inval, fmt::format("{}: {:#x} is outside the page allocator range [{:#x}, +{:#x})", who,

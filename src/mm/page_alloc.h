@@ -79,6 +79,9 @@ class MODIOMMU_API PageAllocator {
 
   PageAllocStats stats() const;
   bool owns(PhysAddr pa) const { return pa >= base_ && pa - base_ < size_; }
+  // Is the page holding `pa` on a free list (owned, and not allocated)?
+  // For checkers: a translation-table walk must never read a free page.
+  bool is_free(PhysAddr pa) const;
   PhysAddr base() const { return base_; }
   uint64_t size() const { return size_; }
   hw::PhysicalMemory& memory() const { return mem_; }

@@ -222,3 +222,22 @@ TEST_F(PageAllocTest, ConcurrentAllocFreeKeepsAccounting) {
 
 }  // namespace
 }  // namespace modiommu::mm
+
+namespace modiommu::mm {
+namespace {
+TEST(PageAllocIsFree, TracksBlocksAndTheirTailPages) {
+  hw::PhysicalMemory mem;
+  ASSERT_TRUE(mem.add_ram(0x40000000, 16 << 20).ok());
+  auto pa = PageAllocator::create(mem, 0x40000000, 16 << 20);
+  ASSERT_TRUE(pa.ok());
+  PageAllocator& a = **pa;
+  EXPECT_TRUE(a.is_free(0x40000000));
+  EXPECT_FALSE(a.is_free(0x3ffff000));  // not owned
+  auto b = a.alloc_pages(2);  // 4 pages
+  ASSERT_TRUE(b.ok());
+  for (uint64_t i = 0; i < 4; ++i) EXPECT_FALSE(a.is_free(*b + i * kPageSize + 8)) << i;
+  ASSERT_TRUE(a.free(*b).ok());
+  for (uint64_t i = 0; i < 4; ++i) EXPECT_TRUE(a.is_free(*b + i * kPageSize)) << i;
+}
+}  // namespace
+}  // namespace modiommu::mm

@@ -117,6 +117,7 @@ WalkResult walk(const PhysicalMemory& mem, const WalkConfig& cfg, uint64_t iova,
       table_pa = s2.pa;
     }
     const uint64_t desc_pa = table_pa + index * 8;
+    mem.note_table_read(desc_pa);
     auto d = mem.read64(desc_pa);
     if (!d) {
       WalkResult r = fault(Fault::external, level, iova);
