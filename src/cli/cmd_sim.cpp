@@ -22,7 +22,7 @@ struct SimOpts {
   uint64_t seed = 1;
   uint64_t seeds = 1;
   uint64_t steps = 200;
-  std::string actors = "modules,bind,dma,clock";
+  std::string actors = "modules,bind,dma,clock,hotplug";
   bool exhaustive = false;
   unsigned depth = 8;
   std::string trace_out;
@@ -135,7 +135,7 @@ SubcommandRegistrar sim_reg({
       a->add_option("--seed", o.seed, "first seed (default 1)");
       a->add_option("--seeds", o.seeds, "number of consecutive seeds to run (default 1)");
       a->add_option("--steps", o.steps, "steps per seed (default 200)");
-      a->add_option("--actors", o.actors, "comma list of modules,bind,dma,clock,faults or all (default: all but faults)");
+      a->add_option("--actors", o.actors, "comma list of modules,bind,dma,clock,hotplug,faults or all (default: all but faults)");
       a->add_flag("--exhaustive", o.exhaustive, "every order of a bounded set of steps up to --depth");
       a->add_option("--depth", o.depth, "exhaustive depth (default 8)");
       a->add_option("--trace-out", o.trace_out, "write the failing trace's scenario script here");

@@ -9,7 +9,9 @@
 #include <fmt/format.h>
 
 #include "base/fault_inject.h"
+#include "core/pci.h"
 #include "dsim/inflight.h"
+#include "kernel/pci_model.h"
 #include "module/alias.h"
 #include "module/loader.h"
 #include "of/dtc.h"
@@ -52,7 +54,7 @@ std::vector<uint8_t> platform_blob(const std::string& path) {
 }  // namespace
 
 const std::vector<std::string>& actor_kinds() {
-  static const std::vector<std::string> k = {"modules", "bind", "dma", "clock", "faults"};
+  static const std::vector<std::string> k = {"modules", "bind", "dma", "clock", "hotplug", "faults"};
   return k;
 }
 
@@ -181,6 +183,30 @@ std::vector<World::Proposal> World::proposals() {
       }
       if (ep) ++masters;
     }
+  }
+  if (on("hotplug") && k.has_platform()) {
+    // One free slot per PCI host bridge (device 0x1f on the root bus), and
+    // one on the secondary bus of a PCIe-to-PCI bridge (aliases): a DMA
+    // test function comes and goes there, under DMA from the others. Random
+    // mode puts a removed function back before removing another.
+    auto hosts = k.platform().pci_hosts();
+    std::vector<Proposal> add, remove;
+    for (size_t h = 0; h < hosts.size(); ++h) {
+      std::vector<uint16_t> slots = {static_cast<uint16_t>(hosts[h]->ecam().bus_first() << 8 | 0x1f << 3)};
+      for (const auto& [rid, f] : hosts[h]->functions())
+        if (f.kind == "pcie-to-pci-bridge") {
+          slots.push_back(static_cast<uint16_t>(f.fn->config_read(modiommu::pci::SECONDARY_BUS, 1) << 8 | 0x1f << 3));
+          break;
+        }
+      for (uint16_t rid : slots) {
+        const std::string bdf = pci_bdf(static_cast<uint16_t>(h), uint8_t(rid >> 8), uint8_t(rid));
+        if (hosts[h]->function(rid)) remove.push_back({"hotplug", "hotplug remove " + bdf});
+        else add.push_back({"hotplug", "hotplug add " + bdf + " dmatest"});
+      }
+    }
+    if (!cfg_.small && !add.empty()) remove.clear();
+    p.insert(p.end(), add.begin(), add.end());
+    p.insert(p.end(), remove.begin(), remove.end());
   }
   if (on("clock")) p.push_back({"clock", "advance 1"});
   if (on("faults"))

@@ -57,7 +57,15 @@ void add_pci_commands(Scenario& sc) {
                    if (a.size() == 3 && a[1] == "remove") {
                      Status st;
                      Device* d = s.device_arg(a[2], st);
-                     if (!d) return st;
+                     if (!d) {
+                       // A function no driver enumerated (its host bridge is not
+                       // bound): only the hardware has it.
+                       auto bdf = parse_bdf(a[2]);
+                       auto hosts = k.has_platform() ? k.platform().pci_hosts() : std::vector<PciHostModel*>{};
+                       if (bdf.ok() && bdf->first < hosts.size() && hosts[bdf->first]->function(bdf->second))
+                         return hosts[bdf->first]->hotplug_remove(bdf->second);
+                       return st;
+                     }
                      const PciDevice* pd = to_pci(d);
                      if (!pd) return make_error(Errc::inval, d->name() + " is not a PCI device");
                      const uint16_t rid = pd->info().rid();
