@@ -20,6 +20,22 @@ namespace modiommu {
 
 namespace {
 
+// Every dlopen/dlclose of the process, across kernels (`check` boots trees
+// on several threads). glibc serialises them with its own loader lock; ours
+// makes that order visible to ThreadSanitizer, which cannot see rtld's.
+std::mutex& dl_lock() {
+  static std::mutex m;
+  return m;
+}
+void* locked_dlopen(const char* path, int flags) {
+  std::lock_guard g(dl_lock());
+  return dlopen(path, flags);
+}
+void locked_dlclose(void* h) {
+  std::lock_guard g(dl_lock());
+  dlclose(h);
+}
+
 #if defined(__x86_64__)
 constexpr uint16_t kHostMachine = EM_X86_64;
 #elif defined(__aarch64__)
@@ -393,13 +409,13 @@ Result<Module*> ModuleLoader::load_file(const std::string& path, const std::vect
     modules_.push_back(m);
   }
   dlerror();
-  void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL);
+  void* h = locked_dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL);
   auto rollback = [&] {
     {
       std::lock_guard<std::mutex> g(lock_);
       unpublish_locked(*m);
     }
-    if (h) dlclose(h);
+    if (h) locked_dlclose(h);
   };
   if (!h) {
     const char* e = dlerror();
@@ -521,7 +537,7 @@ Status ModuleLoader::rmmod(const std::string& name, RmmodFlags flags) {
     h = m->handle_;
     m->handle_ = nullptr;
   }
-  dlclose(h);
+  locked_dlclose(h);
   notify(ModuleEvent::gone, *m);
   return {};
 }
