@@ -51,6 +51,7 @@ for f in "$B"/fuzz/*/fuzz_*; do
   area=$(basename "$(dirname "$f")")
   if [ ${#ONLY[@]} -gt 0 ] && [[ ! " ${ONLY[*]} " == *" $name "* ]]; then continue; fi
   work=$(mktemp -d)
+  mkdir -p "$gen/$area"  # an area with no generated seeds (e.g. virtio) uses its committed corpus
   seeds=("$gen/$area")
   [ -d "fuzz/$area/corpus" ] && seeds+=("fuzz/$area/corpus")
   [ -d "fuzz/$area/regressions" ] && seeds+=("fuzz/$area/regressions")
