@@ -21,6 +21,7 @@
 #include "base/result.h"
 #include "core/bus.h"
 #include "core/device.h"
+#include "of/tree.h"
 
 namespace modiommu {
 
@@ -96,6 +97,12 @@ MODIOMMU_API bool pci_acs_path_isolated(const PciDevice& dev);
 // highest port on the path without ACS isolation (everything below it can
 // talk peer to peer), else dev itself.
 MODIOMMU_API const Device* pci_group_anchor(const PciDevice& dev);
+
+// What firmware says about any device's IOMMUs (the IOMMU core's probe
+// policy and checkers share it): `iommus` or legacy mmu-masters for
+// device-tree devices; for PCI, each requester ID the function may carry
+// (pci_for_each_dma_alias) through its host bridge's iommu-map.
+MODIOMMU_API Result<of::IommuRefs> firmware_iommu_refs(const Device& dev);
 
 // A host bridge driver's handle: rescan for new functions (hotplug).
 class MODIOMMU_API PciHost {

@@ -22,30 +22,16 @@ bool driver_matches(const Driver& drv, const Device& dev) {
   return false;
 }
 
-// The IOMMU nodes firmware puts `dev` behind that are enabled (`iommus`,
-// or legacy `mmu-masters` lists naming it).
+// The enabled IOMMU nodes firmware puts `dev` behind (`iommus`, legacy
+// `mmu-masters` lists naming it, or a PCI host bridge's iommu-map).
 std::vector<const of::Node*> iommu_targets(const Device& dev, bool* legacy = nullptr) {
   std::vector<const of::Node*> out;
   if (legacy) *legacy = false;
-  // PCI: each requester ID the function may carry, through its host
-  // bridge's iommu-map (BEHAVIOUR.md 4).
-  if (const PciDevice* pd = to_pci(&dev)) {
-    const of::Node* host = pd->host() ? pd->host()->fwnode() : nullptr;
-    if (!host) return out;
-    pci_for_each_dma_alias(*pd, [&](uint16_t rid) {
-      auto m = of::map_id(*host, rid);
-      if (m.ok() && m->kind == of::MappedId::Kind::mapped && m->iommu->available() &&
-          std::find(out.begin(), out.end(), m->iommu) == out.end())
-        out.push_back(m->iommu);
-    });
-    return out;
-  }
-  if (!dev.fwnode()) return out;
-  auto refs = of::iommu_refs(*dev.fwnode());
+  auto refs = firmware_iommu_refs(dev);
   if (!refs.ok()) return out;
   if (legacy) *legacy = refs->legacy;
   for (const auto& pa : refs->refs)
-    if (pa.target->available()) out.push_back(pa.target);
+    if (pa.target->available() && std::find(out.begin(), out.end(), pa.target) == out.end()) out.push_back(pa.target);
   return out;
 }
 

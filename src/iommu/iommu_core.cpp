@@ -123,32 +123,8 @@ Status IommuCore::legacy_barrier(Device& dev) {
                                fmt::join(pending, "; ")));
 }
 
-// What firmware says about the device's IOMMU: `iommus` / mmu-masters for
-// device-tree devices; for PCI, each requester ID its DMA may carry
-// (pci_for_each_dma_alias) through the host bridge's iommu-map
-// (BEHAVIOUR.md 4: no map, no IOMMU; an ID outside every entry, not behind
-// it; a malformed map, an error).
-static Result<of::IommuRefs> firmware_refs(const Device& dev) {
-  if (const PciDevice* pd = to_pci(&dev)) {
-    of::IommuRefs r;
-    const of::Node* host = pd->host() ? pd->host()->fwnode() : nullptr;
-    if (!host) return r;
-    std::vector<uint16_t> rids;
-    pci_for_each_dma_alias(*pd, [&](uint16_t rid) { rids.push_back(rid); });
-    for (uint16_t rid : rids) {
-      auto m = of::map_id(*host, rid);
-      if (!m.ok()) return make_error(Errc::inval, "iommu-map: " + m.error().message);
-      if (m->kind != of::MappedId::Kind::mapped) continue;
-      r.refs.push_back(of::PhandleArgs{m->iommu, {m->id}});
-    }
-    return r;
-  }
-  if (!dev.fwnode()) return of::IommuRefs{};
-  return of::iommu_refs(*dev.fwnode());
-}
-
 Status IommuCore::dma_configure(Device& dev) {
-  auto refs = firmware_refs(dev);
+  auto refs = firmware_iommu_refs(dev);
   if (!refs.ok()) return make_error(Errc::inval, "bad IOMMU binding: " + refs.error().message);
   if (refs->refs.empty()) return {};
   const auto& list = refs->refs;
