@@ -11,6 +11,16 @@ function(modiommu_layer name)
   set_property(GLOBAL APPEND PROPERTY MODIOMMU_LAYERS modiommu_${name})
 endfunction()
 
+# The shared device-tree corpus (220 Debian arm64 trees + QEMU virt trees):
+# beside the checkout by default, as the team's layout has it; tests find
+# it through $MODIOMMU_CORPUS_DIR, set here for every test.
+if(EXISTS "${PROJECT_SOURCE_DIR}/../shared/corpus")
+  get_filename_component(_corpus "${PROJECT_SOURCE_DIR}/../shared/corpus" ABSOLUTE)
+else()
+  set(_corpus "/work/shared/corpus")
+endif()
+set(MODIOMMU_CORPUS_DIR "${_corpus}" CACHE PATH "The shared device-tree corpus (tests and benchmarks)")
+
 # modiommu_test(NAME SOURCES ... [LIBS ...]): a GoogleTest executable whose
 # tests CTest discovers. Test executables export their symbols like the host
 # does, so tests can insmod real modules.
@@ -19,11 +29,13 @@ function(modiommu_test name)
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main Threads::Threads)
   modiommu_link_host(${name})
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests/include)
   # Where the tree and the build are (the host binary, build/modules).
   target_compile_definitions(${name} PRIVATE MODIOMMU_TEST_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
-                                             MODIOMMU_TEST_BINARY_DIR="${PROJECT_BINARY_DIR}")
+                                             MODIOMMU_TEST_BINARY_DIR="${PROJECT_BINARY_DIR}"
+                                             MODIOMMU_TEST_CORPUS_DIR="${MODIOMMU_CORPUS_DIR}")
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
-    PROPERTIES ENVIRONMENT "MODIOMMU_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+    PROPERTIES ENVIRONMENT "MODIOMMU_SOURCE_DIR=${PROJECT_SOURCE_DIR};MODIOMMU_CORPUS_DIR=${MODIOMMU_CORPUS_DIR}")
 endfunction()
 
 # modiommu_fuzzer(NAME SOURCES ... [LIBS ...]): a libFuzzer target.

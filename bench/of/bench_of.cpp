@@ -22,8 +22,8 @@ struct Blob {
 };
 
 std::string corpus_dir() {
-  const char* dir = std::getenv("MODIOMMU_CORPUS");
-  return dir && *dir ? dir : "/work/shared/corpus";
+  const char* dir = std::getenv("MODIOMMU_CORPUS_DIR");
+  return dir && *dir ? dir : MODIOMMU_BENCH_CORPUS_DIR;
 }
 
 const std::vector<Blob>& corpus() {
@@ -47,7 +47,7 @@ const std::vector<Blob>& corpus() {
 void BM_LoadAllCorpusTrees(benchmark::State& state) {
   const auto& blobs = corpus();
   if (blobs.empty()) {
-    state.SkipWithError("no .dtb under the corpus (set MODIOMMU_CORPUS)");
+    state.SkipWithError("no .dtb under the corpus (set MODIOMMU_CORPUS_DIR)");
     return;
   }
   size_t bytes = 0;

@@ -19,6 +19,7 @@ const char* errc_name(Errc c) {
     case Errc::range: return "ERANGE";
     case Errc::loop: return "ELOOP";
     case Errc::again: return "EAGAIN";
+    case Errc::nospc: return "ENOSPC";
   }
   return "E?";
 }

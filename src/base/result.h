@@ -28,6 +28,7 @@ enum class Errc {
   range,        // ERANGE
   loop,         // ELOOP: a cycle
   again,        // EAGAIN
+  nospc,        // ENOSPC: no room left (a full ring, no free IDs)
 };
 
 MODIOMMU_API const char* errc_name(Errc c);

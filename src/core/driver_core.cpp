@@ -32,7 +32,7 @@ Device* DriverCore::add_device(std::shared_ptr<Device> dev) {
   Device* d = dev.get();
   seq_[d] = next_seq_++;
   devices_.push_back(std::move(dev));
-  if (d->fwnode()) by_fwnode_.emplace(d->fwnode(), d);
+  if (d->fwnode()) by_fwnode_[d->fwnode()].push_back(d);
   log_.debug(d->name(), "device added ({})", d->path());
   kick(WaitKey::fwnode(d->fwnode()));
   if (!d->bus()) return d;
@@ -79,7 +79,10 @@ void DriverCore::remove_device(Device& dev) {
   for (DeviceLink* l : std::vector<DeviceLink*>(dev.supplier_links_)) unlink(l);
   if (dev.fwnode()) {
     auto f = by_fwnode_.find(dev.fwnode());
-    if (f != by_fwnode_.end() && f->second == &dev) by_fwnode_.erase(f);
+    if (f != by_fwnode_.end()) {
+      std::erase(f->second, &dev);
+      if (f->second.empty()) by_fwnode_.erase(f);
+    }
   }
   if (hooks_.device_removed) hooks_.device_removed(dev);
   dev.removed_ = true;
@@ -126,7 +129,13 @@ Device* DriverCore::find_device(std::string_view name) const {
 Device* DriverCore::find_device_by_fwnode(const void* node) const {
   std::lock_guard g(lock_);
   auto it = by_fwnode_.find(node);
-  return it == by_fwnode_.end() ? nullptr : it->second;
+  return it == by_fwnode_.end() ? nullptr : it->second.front();
+}
+
+std::vector<Device*> DriverCore::fwnode_devices(const void* node) const {
+  std::lock_guard g(lock_);
+  auto it = by_fwnode_.find(node);
+  return it == by_fwnode_.end() ? std::vector<Device*>{} : it->second;
 }
 
 Driver* DriverCore::find_driver(std::string_view name) const {

@@ -85,6 +85,10 @@ class MODIOMMU_API DriverCore {
   // By name, device-tree node name or full path.
   Device* find_device(std::string_view name) const;
   Device* find_device_by_fwnode(const void* node) const;
+  // Every device of a firmware node, in the order they were added: the
+  // node's own device first, then devices its driver created for the same
+  // node (a virtio device behind its transport shares the transport's node).
+  std::vector<Device*> fwnode_devices(const void* node) const;
   Driver* find_driver(std::string_view name) const;
   std::vector<Device*> devices() const;
   std::vector<Driver*> drivers() const;
@@ -178,7 +182,7 @@ class MODIOMMU_API DriverCore {
   uint64_t next_seq_ = 0;
   std::vector<Driver*> drivers_;
   std::vector<std::unique_ptr<DeviceLink>> links_;
-  std::map<const void*, Device*> by_fwnode_;
+  std::map<const void*, std::vector<Device*>> by_fwnode_;  // in add order
   void unlink(DeviceLink* l);
 
   // targeted: WaitKey -> waiters (by add sequence, so retries are ordered)

@@ -106,4 +106,23 @@ std::vector<PciHost*> PciCore::hosts() const {
   return hosts_;
 }
 
+PciHost* PciCore::host_of(const PciDevice& dev) const {
+  std::lock_guard g(lock_);
+  for (PciHost* h : hosts_)
+    if (&h->device() == dev.host()) return h;
+  return nullptr;
+}
+
+Result<uint32_t> PciCore::read_config(const PciDevice& dev, uint32_t off, unsigned size) const {
+  PciHost* h = host_of(dev);
+  if (!h) return make_error(Errc::nodev, dev.name() + ": no host bridge driver for configuration access");
+  return h->config_read(dev.info().rid(), off, size);
+}
+
+Status PciCore::write_config(const PciDevice& dev, uint32_t off, uint32_t value, unsigned size) const {
+  PciHost* h = host_of(dev);
+  if (!h) return make_error(Errc::nodev, dev.name() + ": no host bridge driver for configuration access");
+  return h->config_write(dev.info().rid(), off, value, size);
+}
+
 }  // namespace modiommu

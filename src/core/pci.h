@@ -44,6 +44,10 @@ struct PciInfo {
   uint8_t secondary = 0, subordinate = 0;  // bridges
   // ACS controls enabled on this port (PCIe 4.0 7.7.8.3), 0 when none.
   uint16_t acs_ctrl = 0;
+  // Interrupt Pin (0: none, 1..4: INTA..INTD) and, for type 0 headers, the
+  // subsystem IDs (PCI Local Bus 3.0 6.2.4).
+  uint8_t irq_pin = 0;
+  uint16_t subsystem_vendor = 0, subsystem_device = 0;
   struct Bar {
     uint64_t addr = 0, size = 0;
   };
@@ -114,6 +118,16 @@ class MODIOMMU_API PciHost {
   // below it are removed (drivers unbound, DMA stopped) before the slot
   // goes dark.
   virtual Status remove_function(uint16_t rid) = 0;
+  // Configuration space access for drivers (pci_read_config_*): naturally
+  // aligned 1/2/4 bytes below 4 KiB. Default: not supported.
+  virtual Result<uint32_t> config_read(uint16_t rid, uint32_t off, unsigned size) {
+    (void)rid, (void)off, (void)size;
+    return make_error(Errc::notsup, "this PCI host bridge gives no configuration access");
+  }
+  virtual Status config_write(uint16_t rid, uint32_t off, uint32_t value, unsigned size) {
+    (void)rid, (void)off, (void)value, (void)size;
+    return make_error(Errc::notsup, "this PCI host bridge gives no configuration access");
+  }
 };
 
 class MODIOMMU_API PciCore {
@@ -122,6 +136,12 @@ class MODIOMMU_API PciCore {
   void register_host(PciHost* h);
   void unregister_host(PciHost* h);
   std::vector<PciHost*> hosts() const;
+  // The host bridge driver that enumerated dev (null if none is registered).
+  // Valid while dev exists: a host removes its devices before it goes.
+  PciHost* host_of(const PciDevice& dev) const;
+  // pci_read_config_*() / pci_write_config_*() through dev's host bridge.
+  Result<uint32_t> read_config(const PciDevice& dev, uint32_t off, unsigned size) const;
+  Status write_config(const PciDevice& dev, uint32_t off, uint32_t value, unsigned size) const;
 
  private:
   PciBus bus_;

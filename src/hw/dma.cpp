@@ -23,6 +23,7 @@ size_t DmaTranslator::translate_burst(uint32_t stream_id, uint64_t iova, uint64_
 }
 
 void UpstreamPort::set_translator(std::shared_ptr<DmaTranslator> t, uint32_t stream_id) {
+  if (t) t->declare_stream(stream_id);
   std::unique_lock g(wiring_lock_);
   translator_ = std::move(t);
   stream_id_ = stream_id;

@@ -51,6 +51,10 @@ class MODIOMMU_API DmaTranslator {
   // state once per burst. The default loops over translate().
   virtual size_t translate_burst(uint32_t stream_id, uint64_t iova, uint64_t len, Access access,
                                  TranslateOutcome* out, size_t max);
+  // The platform wired a master presenting `stream_id` upstream of this
+  // IOMMU. Models whose stream IDs must be declared (virtio-iommu endpoints,
+  // virtio 1.2 5.13.6.3: ATTACH of an unknown endpoint is NOENT) note it.
+  virtual void declare_stream(uint32_t stream_id) { (void)stream_id; }
 };
 
 // Counters of one port, for "escape" detection: any bypassed or direct byte

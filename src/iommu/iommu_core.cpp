@@ -85,8 +85,13 @@ void IommuCore::unregister_iommu(IommuInstance& inst) {
 
 // --- probe policy -------------------------------------------------------------------
 
+Device* IommuCore::iommu_device(const of::Node* node) const {
+  auto devs = core_.fwnode_devices(node);
+  return devs.empty() ? nullptr : devs.back();
+}
+
 bool IommuCore::iommu_may_appear(const of::Node* node, std::string* why) const {
-  Device* idev = core_.find_device_by_fwnode(node);
+  Device* idev = iommu_device(node);
   if (!idev) {
     if (why) *why = "the IOMMU node " + node->path() + " has no device";
     return false;
@@ -108,14 +113,14 @@ Status IommuCore::legacy_barrier(Device& dev) {
       continue;
     std::string why;
     if (!iommu_may_appear(smmu, &why)) continue;  // never bound: nothing to wait for
-    Device* idev = core_.find_device_by_fwnode(smmu);
+    Device* idev = iommu_device(smmu);
     pending.push_back((idev ? idev->name() : smmu->path()) + " (" + why + ")");
     nodes.push_back(smmu);
   }
   if (pending.empty()) return {};
   for (const of::Node* n : nodes) {
     dev.defer(WaitKey::fwnode(n), "");
-    if (Device* idev = core_.find_device_by_fwnode(n)) dev.defer(WaitKey::device(idev), "");
+    if (Device* idev = iommu_device(n)) dev.defer(WaitKey::device(idev), "");
   }
   if (!core_.sources_final()) dev.defer(WaitKey::event("sources-final"), "");
   return dev.defer(WaitKey::fwnode(nodes.front()),
@@ -144,7 +149,7 @@ Status IommuCore::dma_configure(Device& dev) {
       if (c->fwnode == pa.target) i = c;
     if (!i) {
       std::string why;
-      Device* idev = core_.find_device_by_fwnode(pa.target);
+      Device* idev = iommu_device(pa.target);
       const std::string iname = idev ? idev->name() : pa.target->path();
       if (iommu_may_appear(pa.target, &why)) {
         dev.defer(WaitKey::fwnode(pa.target), "");

@@ -111,6 +111,9 @@ class MODIOMMU_API IommuCore {
 
   std::optional<DeviceIommuInfo> info(const Device& dev) const;
   std::vector<const IommuGroup*> groups() const;
+  // The device that provides the IOMMU of a node: the last device added for
+  // it (a virtio-iommu's virtio device, not its transport), or null.
+  Device* iommu_device(const of::Node* node) const;
   // Can a driver for this IOMMU node still appear? Text for people in *why.
   bool iommu_may_appear(const of::Node* node, std::string* why) const;
 

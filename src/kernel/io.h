@@ -22,6 +22,10 @@ class MODIOMMU_API IoMem {
  public:
   IoMem() = default;
   IoMem(hw::MmioBus* bus, uint64_t base, uint64_t size) : bus_(bus), base_(base), size_(size) {}
+  uint8_t readb(uint64_t off) const;
+  uint16_t readw(uint64_t off) const;
+  void writeb(uint64_t off, uint8_t v) const;
+  void writew(uint64_t off, uint16_t v) const;
   uint32_t readl(uint64_t off) const;
   void writel(uint64_t off, uint32_t v) const;
   uint64_t readq(uint64_t off) const;

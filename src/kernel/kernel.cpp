@@ -1,5 +1,6 @@
 #include "kernel/kernel.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "core/of_platform.h"
@@ -68,6 +69,22 @@ Kernel::Kernel(KernelOptions opts) : opts_(std::move(opts)) {
     }
     return "";
   };
+  // A pre-softdep is wanted when a device here that no driver holds
+  // announces an alias it serves (virtio_iommu's transports: the machine's).
+  modules_->set_softdep_filter([this](const std::string& module) {
+    auto norm = [](std::string s) {
+      std::replace(s.begin(), s.end(), '-', '_');
+      return s;
+    };
+    const std::string want = norm(module);
+    for (Device* d : core_.devices()) {
+      if (!d->bus() || d->state() == DeviceState::bound) continue;
+      for (const auto& alias : d->bus()->modaliases(*d))
+        for (const auto& m : modules_->find_by_alias(alias))
+          if (norm(m) == want) return true;
+    }
+    return false;
+  });
   core_.hooks().request_module = [this](const std::string& alias) {
     Status s = modules_->request_module(alias);
     // ENOENT (no module has the alias) and EPERM (autoload off, or
@@ -174,6 +191,21 @@ Result<IoMem> Kernel::ioremap(Device& dev, size_t index) {
 }
 
 Result<IrqHandle> Kernel::request_irq(Device& dev, const std::string& name, std::function<void()> handler) {
+  if (const PciDevice* pd = to_pci(&dev)) {
+    // INTx: one interrupt, "0", routed by the host bridge's interrupt-map
+    // after swizzling across the bridges above (kernel/pci_model.h).
+    if (name != "0")
+      return make_error(Errc::inval, fmt::format("{}: a PCI device has one INTx interrupt, \"0\" (asked for \"{}\")", dev.name(), name));
+    if (!pd->info().irq_pin) return make_error(Errc::noent, dev.name() + ": no INTx (Interrupt Pin is 0)");
+    const of::Node* host = pd->host() ? pd->host()->fwnode() : nullptr;
+    if (!host || !platform_) return make_error(Errc::nodev, dev.name() + ": no host bridge node to route INTx");
+    std::vector<uint16_t> bridges;
+    for (const PciDevice* up = pd->upstream(); up; up = up->upstream()) bridges.push_back(up->info().rid());
+    auto num = pci_intx_irq(*host, pd->info().rid(), pd->info().irq_pin, bridges);
+    if (!num.ok()) return std::move(num).error();
+    hw::IrqLine& line = machine().irq(*num);
+    return IrqHandle(&line, line.add_listener(std::move(handler)));
+  }
   const of::Node* n = dev.fwnode();
   if (!n) return make_error(Errc::nodev, dev.name() + " has no firmware node");
   size_t idx = 0;

@@ -4,6 +4,8 @@
 
 #include "hw/dmatest.h"
 #include "hw/machine.h"
+#include "hw/virtio/virtio_iommu.h"
+#include "hw/virtio/virtio_pci.h"
 #include "kernel/platform.h"
 
 namespace modiommu {
@@ -26,6 +28,55 @@ Result<PciAddr> child_addr(const of::Node& n) {
 std::string bdf(uint8_t bus, uint8_t devfn) { return fmt::format("{:02x}:{:02x}.{}", bus, devfn >> 3, devfn & 7); }
 
 }  // namespace
+
+uint8_t pci_swizzle_pin(uint8_t pin, uint8_t devfn) {
+  return static_cast<uint8_t>((pin - 1u + (devfn >> 3)) % 4 + 1);
+}
+
+Result<unsigned> pci_intx_irq(const of::Node& host, uint16_t rid, uint8_t pin, const std::vector<uint16_t>& bridges) {
+  const std::string who = fmt::format("{} {} INT{}", host.path(), bdf(uint8_t(rid >> 8), uint8_t(rid)),
+                                      pin >= 1 && pin <= 4 ? char('A' + pin - 1) : '?');
+  if (pin < 1 || pin > 4) return make_error(Errc::inval, who + ": interrupt pin must be 1..4");
+  // Each bridge on the way up swizzles by the device number below it.
+  uint16_t at = rid;
+  for (uint16_t b : bridges) {
+    pin = pci_swizzle_pin(pin, static_cast<uint8_t>(at));
+    at = b;
+  }
+  const of::Property* map = host.prop("interrupt-map");
+  if (!map) return make_error(Errc::noent, who + ": the host bridge has no interrupt-map");
+  if (host.address_cells() != 3 || host.u32("#interrupt-cells").value_or(1) != 1)
+    return make_error(Errc::inval, who + ": interrupt-map needs #address-cells = 3 and #interrupt-cells = 1");
+  auto cells = TRY(map->cells());
+  const uint32_t child[4] = {uint32_t{at} << 8, 0, 0, pin};  // phys.hi: bus [23:16], devfn [15:8]
+  uint32_t mask[4] = {~0u, ~0u, ~0u, ~0u};
+  if (const of::Property* mp = host.prop("interrupt-map-mask")) {
+    auto m = TRY(mp->cells());
+    if (m.size() != 4) return make_error(Errc::inval, who + ": interrupt-map-mask must have 4 cells");
+    std::copy(m.begin(), m.end(), mask);
+  }
+  for (size_t i = 0, entry = 0; i < cells.size(); ++entry) {
+    if (i + 5 > cells.size()) return make_error(Errc::inval, fmt::format("{}: interrupt-map entry {} is truncated", who, entry));
+    const of::Node* parent = host.tree().by_phandle(cells[i + 4]);
+    if (!parent)
+      return make_error(Errc::inval, fmt::format("{}: interrupt-map entry {}: phandle {:#x} names no node", who, entry, cells[i + 4]));
+    const uint32_t pac = parent->u32("#address-cells").value_or(0);
+    const auto pic = parent->u32("#interrupt-cells");
+    if (!pic) return make_error(Errc::inval, fmt::format("{}: interrupt-map entry {}: {} has no #interrupt-cells", who, entry, parent->path()));
+    if (i + 5 + pac + *pic > cells.size())
+      return make_error(Errc::inval, fmt::format("{}: interrupt-map entry {} is truncated", who, entry));
+    bool match = true;
+    for (unsigned c = 0; c < 4; ++c) match = match && ((cells[i + c] ^ child[c]) & mask[c]) == 0;
+    if (match) {
+      if (!parent->has("interrupt-controller") || *pic < 2)
+        return make_error(Errc::notsup, fmt::format("{}: interrupt-map points at {}, which is not a GIC-style interrupt controller", who, parent->path()));
+      const uint32_t type = cells[i + 5 + pac], num = cells[i + 6 + pac];
+      return type == 1 ? num + 16 : num + 32;
+    }
+    i += 5 + pac + *pic;
+  }
+  return make_error(Errc::noent, who + ": no interrupt-map entry matches");
+}
 
 PciHostModel::PciHostModel(const of::Node& host, std::shared_ptr<hw::pci::PciEcam> ecam, Platform& p)
     : host_(host), ecam_(std::move(ecam)), p_(p) {
@@ -81,6 +132,7 @@ Status PciHostModel::add_function(uint8_t bus, uint8_t devfn, const of::Node* no
   f.node = node;
   f.kind = kind;
   hw::Machine& m = p_.machine();
+  std::shared_ptr<hw::DmaTranslator> translator;  // an IOMMU model this function is
   if (kind == "dmatest") {
     auto dt = std::make_shared<hw::DmaTest>(name, m.memory(), 1 << 20, nullptr);
     f.port = &dt->port();
@@ -88,6 +140,23 @@ Status PciHostModel::add_function(uint8_t bus, uint8_t devfn, const of::Node* no
     f.bar = TRY(alloc_bar(0x1000));
     f.fn->set_bar_address(0, f.bar);
     TRY(m.add_device(f.bar, 0x1000, dt));
+  } else if (kind == "virtio-iommu") {
+    // A virtio-iommu behind a virtio-pci function; the functions the host
+    // bridge's iommu-map sends to this node translate through it.
+    auto viommu = std::make_shared<hw::virtio::VirtioIommu>(name, m.memory());
+    hw::IrqLine* irq = nullptr;
+    if (auto num = intx_irq(bus, devfn, 1); num.ok()) {
+      f.irq = *num;
+      irq = &m.irq(*num);
+    } else {
+      p_.log().warn("", "{}: INTx not wired: {}", name, num.error().message);
+    }
+    auto vp = std::make_shared<hw::virtio::VirtioPci>(name, m.memory(), viommu, irq);
+    f.fn = vp;
+    f.bar = TRY(alloc_bar(hw::virtio::VirtioPci::kBarSize));
+    vp->set_bar_address(hw::virtio::VirtioPci::kBar, f.bar);
+    TRY(m.add_device(f.bar, hw::virtio::VirtioPci::kBarSize, vp));
+    translator = viommu;
   } else if (kind == "root-port" || kind == "pcie-to-pci-bridge") {
     f.fn = kind == "root-port" ? hw::pci::make_root_port(name, node && node->has("modiommu,acs"))
                                : hw::pci::make_pcie_to_pci_bridge(name);
@@ -97,9 +166,10 @@ Status PciHostModel::add_function(uint8_t bus, uint8_t devfn, const of::Node* no
   }
   Status s = ecam_->plug(bus, devfn, f.fn);
   if (!s.ok()) {
-    if (f.bar) (void)m.bus().unmap(f.bar);
+    if (f.bar) (void)m.remove_device(f.bar);
     return s;
   }
+  if (translator && node) p_.add_translator(node, std::move(translator));
   std::lock_guard g(lock_);
   fns_[f.rid] = std::move(f);
   return {};
@@ -119,6 +189,8 @@ Status PciHostModel::walk(const of::Node& parent, uint8_t bus, uint16_t alias) {
     Status s;
     if (n.is_compatible("modiommu,dmatest-pci")) {
       s = add_function(a->bus, a->devfn, &n, "dmatest", alias, 0);
+    } else if (n.is_compatible("virtio,pci-iommu") || n.is_compatible("pci1af4,1057")) {
+      s = add_function(a->bus, a->devfn, &n, "virtio-iommu", alias, 0);
     } else if (n.is_compatible("pciclass,0604") || n.is_compatible("modiommu,pcie-to-pci-bridge")) {
       const bool p2p = n.is_compatible("modiommu,pcie-to-pci-bridge");
       // Its secondary bus is where its children say they are.
@@ -153,18 +225,34 @@ void PciHostModel::wire(Function& f) {
     return;
   }
   if (mapped->kind != of::MappedId::Kind::mapped || !mapped->iommu->available()) return;
-  const PlatformModel* m = p_.model(mapped->iommu);
-  if (!m || !m->translator) {
+  auto t = p_.translator(mapped->iommu);
+  if (!t) {
     p_.log().info("", "{}: requester ID {:#06x}'s IOMMU {} has no model here: DMA goes straight to memory",
                   host_.path(), f.dma_rid, mapped->iommu->path());
     return;
   }
-  f.port->set_translator(m->translator, mapped->id);
+  f.port->set_translator(std::move(t), mapped->id);
 }
 
 void PciHostModel::wire_all() {
   std::lock_guard g(lock_);
   for (auto& [rid, f] : fns_) wire(f);
+}
+
+Result<unsigned> PciHostModel::intx_irq(uint8_t bus, uint8_t devfn, uint8_t pin) const {
+  std::vector<uint16_t> bridges;
+  {
+    std::lock_guard g(lock_);
+    for (unsigned cur = bus, hops = 0; cur != ecam_->bus_first() && hops < 256; ++hops) {
+      const Function* up = nullptr;
+      for (auto& [rid, f] : fns_)
+        if (f.fn->is_bridge() && f.fn->config_read(modiommu::pci::SECONDARY_BUS, 1) == cur) up = &f;
+      if (!up) return make_error(Errc::noent, fmt::format("{}: no bridge leads to bus {:02x}", host_.path(), cur));
+      bridges.push_back(up->rid);
+      cur = up->rid >> 8;
+    }
+  }
+  return pci_intx_irq(host_, static_cast<uint16_t>(bus << 8 | devfn), pin, bridges);
 }
 
 hw::UpstreamPort* PciHostModel::port(uint16_t rid) const {

@@ -3,8 +3,11 @@
 // describe (bus/device/function from `reg`), BARs assigned by "firmware"
 // from the bridge's `ranges`, and each DMA function's upstream port wired
 // through the bridge's iommu-map with the requester ID the fabric really
-// carries (a PCIe-to-PCI bridge's, for functions below one). Hotplug adds
-// and removes functions at run time.
+// carries (a PCIe-to-PCI bridge's, for functions below one). A
+// virtio-iommu function (a VirtioIommu behind a VirtioPci) is an IOMMU
+// model for its own node, so the iommu-map can point at it; its INTx is
+// wired through the host bridge's interrupt-map. Hotplug adds and removes
+// functions at run time.
 #pragma once
 
 #include <map>
@@ -23,16 +26,31 @@ namespace modiommu {
 
 class Platform;
 
+// INTx routing, shared by the board (wiring models) and the kernel
+// (request_irq of a PCI device) so both agree:
+// pci_swizzle_pin(): the pin a bridge presents upstream for a device's pin
+// (PCI-to-PCI Bridge 1.2 9.1: (pin - 1 + device number) mod 4 + 1).
+MODIOMMU_API uint8_t pci_swizzle_pin(uint8_t pin, uint8_t devfn);
+// The GIC interrupt ID of the INTx of function `rid` with Interrupt Pin
+// `pin` (1..4 = INTA..INTD): swizzled across `bridges` (the requester IDs
+// of the bridges above it, nearest first), then looked up in the host
+// bridge's interrupt-map / interrupt-map-mask (PCI binding: 3 address
+// cells + 1 pin cell -> parent phandle, parent unit address, parent
+// interrupt specifier; GIC: SPI n is interrupt ID n + 32, PPI n + 16).
+MODIOMMU_API Result<unsigned> pci_intx_irq(const of::Node& host, uint16_t rid, uint8_t pin,
+                                           const std::vector<uint16_t>& bridges);
+
 class MODIOMMU_API PciHostModel {
  public:
   struct Function {
     uint16_t rid = 0;
     uint16_t dma_rid = 0;  // the requester ID its DMA carries upstream
     const of::Node* node = nullptr;  // null when hotplugged
-    std::string kind;                // "dmatest", "root-port", "pcie-to-pci-bridge"
+    std::string kind;                // "dmatest", "root-port", "pcie-to-pci-bridge", "virtio-iommu"
     std::shared_ptr<hw::pci::PciFunction> fn;
     hw::UpstreamPort* port = nullptr;  // DMA functions
     uint64_t bar = 0;
+    unsigned irq = 0;  // INTx: the GIC interrupt ID it is wired to (0: none)
   };
 
   PciHostModel(const of::Node& host, std::shared_ptr<hw::pci::PciEcam> ecam, Platform& p);
@@ -69,6 +87,8 @@ class MODIOMMU_API PciHostModel {
   Status add_function(uint8_t bus, uint8_t devfn, const of::Node* node, const std::string& kind,
                       uint16_t dma_rid, uint8_t secondary);
   Status walk(const of::Node& parent, uint8_t bus, uint16_t alias);
+  // INTx of a function at bus/devfn with `pin`, through the bridges above it.
+  Result<unsigned> intx_irq(uint8_t bus, uint8_t devfn, uint8_t pin) const;
   Result<uint64_t> alloc_bar(uint64_t size);
   void wire(Function& f);
 

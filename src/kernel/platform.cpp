@@ -154,14 +154,24 @@ void Platform::wire_master(const of::Node& node, hw::UpstreamPort& port) {
   if (!refs.ok()) return;
   const of::PhandleArgs* first = of::first_enabled(*refs);
   if (!first) return;
-  auto it = models_.find(first->target);
-  if (it == models_.end() || !it->second.translator) {
+  auto t = translator(first->target);
+  if (!t) {
     log_.info("", "{}: its IOMMU {} has no model here: its DMA goes straight to memory in this emulation", node.path(),
               first->target->path());
     return;
   }
   // The master emits its first stream ID (an SMMUv2 mask cell is not part of it).
-  port.set_translator(it->second.translator, first->args.empty() ? 0 : first->args[0]);
+  port.set_translator(std::move(t), first->args.empty() ? 0 : first->args[0]);
+}
+
+std::shared_ptr<hw::DmaTranslator> Platform::translator(const of::Node* node) const {
+  if (auto it = models_.find(node); it != models_.end() && it->second.translator) return it->second.translator;
+  auto it = translators_.find(node);
+  return it == translators_.end() ? nullptr : it->second;
+}
+
+void Platform::add_translator(const of::Node* node, std::shared_ptr<hw::DmaTranslator> t) {
+  translators_[node] = std::move(t);
 }
 
 const PlatformModel* Platform::model(const of::Node* node) const {

@@ -57,6 +57,10 @@ class MODIOMMU_API Platform {
   const of::Tree& tree() const { return tree_; }
   Log& log() { return log_; }
   const PlatformModel* model(const of::Node* node) const;
+  // The IOMMU model a node stands for: a platform model's translator, or
+  // one registered for a PCI function's node (virtio-iommu on PCI).
+  std::shared_ptr<hw::DmaTranslator> translator(const of::Node* node) const;
+  void add_translator(const of::Node* node, std::shared_ptr<hw::DmaTranslator> t);
   std::vector<const PlatformModel*> models() const;
   // GIC interrupt ID for a node's interrupt, by index or by interrupt-names.
   Result<unsigned> irq_number(const of::Node& node, size_t index) const;
@@ -80,6 +84,7 @@ class MODIOMMU_API Platform {
   std::unique_ptr<hw::Machine> machine_ = std::make_unique<hw::Machine>();
   std::map<const of::Node*, PlatformModel> models_;
   std::map<const of::Node*, std::shared_ptr<PciHostModel>> pci_hosts_;
+  std::map<const of::Node*, std::shared_ptr<hw::DmaTranslator>> translators_;  // PCI-function IOMMUs
   uint64_t ram_base_ = 0, ram_size_ = 0;
 };
 

@@ -8,12 +8,13 @@
 
 namespace modiommu {
 
-inline constexpr uint32_t kModuleAbiVersion = 1;
+inline constexpr uint32_t kModuleAbiVersion = 2;  // 2: softdeps
 // "MODIOMMU" in ASCII: a descriptor that does not start with it is not one.
 inline constexpr uint64_t kModuleMagic = 0x554d4d4f49444f4dull;
 // Fixed capacities keep the descriptor one flat, relocatable C struct.
 inline constexpr unsigned kModuleMaxParams = 16;
 inline constexpr unsigned kModuleMaxAliases = 16;
+inline constexpr unsigned kModuleMaxSoftdeps = 8;
 // The exported symbol naming a loadable module's descriptor.
 inline constexpr const char kModuleDescriptorSymbol[] = "modiommu_module_descriptor";
 

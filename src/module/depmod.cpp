@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -85,7 +86,7 @@ Result<ModuleIndex> depmod_scan(const std::string& dir, const HostSymbols& host)
   ModuleIndex idx;
   idx.dir = dir;
   std::vector<std::string> files = TRY(list_modules(dir));
-  std::vector<std::vector<std::string>> imports;
+  std::vector<std::vector<std::string>> imports, weak_exports;
   for (const std::string& f : files) {
     std::string path = (fs::path(dir) / f).string();
     FileStat st = stat_file(path).value_or(FileStat{});
@@ -109,10 +110,18 @@ Result<ModuleIndex> depmod_scan(const std::string& dir, const HostSymbols& host)
       if (s != kModuleDescriptorSymbol) e.exports.push_back(std::move(s));
     std::sort(e.exports.begin(), e.exports.end());
     imports.push_back(elf->imports(false));
+    // Weak definitions (C++ vtables, typeinfo) resolve another module's
+    // import when no strong export does; they never clash (module/loader.cpp).
+    std::vector<std::string> weak;
+    for (auto& s : elf->exports(true))
+      if (!std::binary_search(e.exports.begin(), e.exports.end(), s)) weak.push_back(std::move(s));
+    weak_exports.push_back(std::move(weak));
     idx.modules.push_back(std::move(e));
   }
   // Who exports what (first in file order wins, as the note says).
-  std::map<std::string, size_t> provider;
+  std::map<std::string, size_t> provider, weak_provider;
+  for (size_t i = 0; i < weak_exports.size(); ++i)
+    for (const auto& s : weak_exports[i]) weak_provider.emplace(s, i);
   for (size_t i = 0; i < idx.modules.size(); ++i) {
     for (const auto& s : idx.modules[i].exports) {
       auto [it, ins] = provider.emplace(s, i);
@@ -132,12 +141,14 @@ Result<ModuleIndex> depmod_scan(const std::string& dir, const HostSymbols& host)
       // Host first: the dynamic linker searches the executable and its
       // libraries before any RTLD_GLOBAL module.
       if (host.provides(sym)) continue;
-      auto it = provider.find(sym);
-      if (it != provider.end() && it->second != i) {
-        const std::string& dep = idx.modules[it->second].info.name;
-        if (std::find(e.depends.begin(), e.depends.end(), dep) == e.depends.end()) e.depends.push_back(dep);
-      } else if (it == provider.end()) {
+      std::optional<size_t> from;
+      if (auto it = provider.find(sym); it != provider.end()) from = it->second;
+      else if (auto w = weak_provider.find(sym); w != weak_provider.end()) from = w->second;
+      if (!from) {
         e.unresolved.push_back(sym);
+      } else if (*from != i) {
+        const std::string& dep = idx.modules[*from].info.name;
+        if (std::find(e.depends.begin(), e.depends.end(), dep) == e.depends.end()) e.depends.push_back(dep);
       }
     }
   }
@@ -161,6 +172,7 @@ std::string ModuleIndex::to_json() const {
     m["description"] = e.info.description;
     m["author"] = e.info.author;
     m["aliases"] = e.info.aliases;
+    m["softdeps"] = e.info.softdeps;
     m["params"] = json::array();
     for (const auto& p : e.info.params)
       m["params"].push_back(
@@ -233,6 +245,7 @@ Result<ModuleIndex> ModuleIndex::from_json(std::string_view dir, std::string_vie
     e.info.description = str(m, "description").value_or("");
     e.info.author = str(m, "author").value_or("");
     e.info.aliases = *aliases;
+    if (auto sd = strs(m, "softdeps")) e.info.softdeps = *sd;
     e.exports = *exports;
     e.depends = *depends;
     e.unresolved = *unresolved;

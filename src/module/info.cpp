@@ -150,6 +150,14 @@ Result<ModuleInfo> build(const DescSource& src, size_t avail, std::string_view w
     if (auto st = validate_alias(a); !st) return bad(who, fmt::format("aliases[{}]: {}", i, st.error().message));
     info.aliases.push_back(std::move(a));
   }
+  for (unsigned i = 0; i < kModuleMaxSoftdeps; ++i) {
+    std::string d = TRY(field(src, offsetof(ModuleDescriptor, softdeps) + i * sizeof(const char*), who,
+                              fmt::format("softdeps[{}]", i)));
+    if (d.empty()) break;
+    if (d.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != std::string::npos)
+      return bad(who, fmt::format("softdeps[{}]: '{}' is not a module name", i, d));
+    info.softdeps.push_back(std::move(d));
+  }
   info.has_init = TRY(src.ptr(offsetof(ModuleDescriptor, init))) != 0;
   info.has_exit = TRY(src.ptr(offsetof(ModuleDescriptor, exit))) != 0;
   return info;
@@ -244,6 +252,7 @@ std::string ModuleInfo::to_text() const {
   line("description", description);
   line("author", author);
   for (const auto& a : aliases) line("alias", a);
+  if (!softdeps.empty()) line("softdep", "pre: " + fmt::format("{}", fmt::join(softdeps, " ")));
   for (const auto& p : params)
     out += fmt::format("parm: {}:{} ({}, default '{}')\n", p.name, p.description, param_type_name(p.type),
                        p.default_value);

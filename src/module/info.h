@@ -27,6 +27,7 @@ struct MODIOMMU_API ModuleInfo {
   std::string version, license, description, author;
   std::vector<ParamInfo> params;
   std::vector<std::string> aliases;
+  std::vector<std::string> softdeps;  // pre: modules (module.h)
   bool has_init = false, has_exit = false;
   // modinfo text: "name: ...", one "alias: ..." / "parm: ..." line each.
   std::string to_text() const;

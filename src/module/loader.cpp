@@ -1,5 +1,7 @@
 #include "module/loader.h"
 
+#include <cxxabi.h>
+
 #include <dlfcn.h>
 #include <elf.h>
 #include <fmt/format.h>
@@ -11,12 +13,25 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <set>
 
 #include "base/fault_inject.h"
 #include "module/alias.h"
 #include "module/host.h"
 
 namespace modiommu {
+
+namespace {
+// "_ZN8modiommu..." -> "modiommu::...(...)"; C names stay as they are.
+std::string demangle(const std::string& sym) {
+  int status = 0;
+  char* d = abi::__cxa_demangle(sym.c_str(), nullptr, nullptr, &status);
+  if (status != 0 || !d) return sym;
+  std::string out(d);
+  std::free(d);
+  return out;
+}
+}  // namespace
 
 namespace {
 
@@ -75,6 +90,11 @@ struct ModuleLoader::Cached {
   int64_t mtime_ns = 0;
   ModuleInfo info;
   std::vector<std::string> imports, exports;
+  // Weak definitions: C++ vtables and typeinfo of a class whose key
+  // function the module defines are weak (COMDAT). They satisfy another
+  // module's import like an export, but never clash: many modules may
+  // carry the same weak definition.
+  std::vector<std::string> weak_exports;
 };
 
 ModuleLoader::ModuleLoader(Kernel& kernel) : kernel_(kernel) {
@@ -171,6 +191,11 @@ Result<IndexEntry> ModuleLoader::index_entry_locked(std::string_view name, std::
 
 // --- policy ----------------------------------------------------------------------
 
+void ModuleLoader::set_softdep_filter(std::function<bool(const std::string& module)> f) {
+  std::lock_guard<std::mutex> g(lock_);
+  softdep_filter_ = std::move(f);
+}
+
 void ModuleLoader::set_autoload(bool on) {
   std::lock_guard<std::mutex> g(lock_);
   autoload_ = on;
@@ -229,6 +254,8 @@ void ModuleLoader::remove_notifier(int id) {
 void ModuleLoader::unpublish_locked(Module& m) {
   for (auto it = exports_.begin(); it != exports_.end();)
     it = it->second == m.name_ ? exports_.erase(it) : std::next(it);
+  for (auto it = weak_exports_.begin(); it != weak_exports_.end();)
+    it = it->second == m.name_ ? weak_exports_.erase(it) : std::next(it);
   for (const auto& d : m.depends_)
     if (auto dep = find_locked(d)) std::erase(dep->holders_, m.name_);
   std::erase_if(modules_, [&](const auto& p) { return p.get() == &m; });
@@ -277,6 +304,9 @@ Result<std::shared_ptr<const ModuleLoader::Cached>> ModuleLoader::read_module_fi
   c->imports = elf.imports(false);
   for (auto& s : elf.exports(false))
     if (s != kModuleDescriptorSymbol) c->exports.push_back(std::move(s));
+  const std::set<std::string> strong(c->exports.begin(), c->exports.end());
+  for (auto& s : elf.exports(true))
+    if (!strong.count(s)) c->weak_exports.push_back(std::move(s));
   std::lock_guard<std::mutex> g(cache_lock_);
   elf_cache_[path] = c;
   return std::shared_ptr<const Cached>(c);
@@ -367,12 +397,14 @@ Result<Module*> ModuleLoader::load_file(const std::string& path, const std::vect
     std::vector<std::string> deps, unresolved;
     for (const auto& sym : file->imports) {
       if (HostSymbols::self().provides(sym)) continue;
-      auto it = exports_.find(sym);
-      if (it == exports_.end()) {
+      const std::string* from = nullptr;
+      if (auto it = exports_.find(sym); it != exports_.end()) from = &it->second;
+      else if (auto w = weak_exports_.find(sym); w != weak_exports_.end()) from = &w->second;
+      if (!from) {
         unresolved.push_back(sym);
         continue;
       }
-      auto dep = find_locked(it->second);
+      auto dep = find_locked(*from);
       if (!dep) {  // cannot happen: exports_ and modules_ change together
         unresolved.push_back(sym);
         continue;
@@ -383,16 +415,28 @@ Result<Module*> ModuleLoader::load_file(const std::string& path, const std::vect
       if (std::find(deps.begin(), deps.end(), dep->name_) == deps.end()) deps.push_back(dep->name_);
     }
     if (!unresolved.empty()) {
-      // Name a provider the index knows of, so the user knows to modprobe.
-      std::vector<std::string> hints;
-      for (const auto& sym : unresolved)
+      // Name a provider the index knows of, so the user knows to modprobe;
+      // symbols in C++ form, a few each (a class pulls in many).
+      std::map<std::string, std::vector<std::string>> by_provider;
+      std::vector<std::string> orphans;
+      for (const auto& sym : unresolved) {
+        std::string provider;
         for (const auto& [dir, idx] : indexes_)
           for (const auto& e : idx.modules)
-            if (std::binary_search(e.exports.begin(), e.exports.end(), sym))
-              hints.push_back(fmt::format("{} is exported by module {}, not loaded", sym, e.info.name));
-      return make_error(Errc::noent, fmt::format("module {}: unresolved symbol{} {}{}{}", info.name,
-                                                 unresolved.size() > 1 ? "s" : "", fmt::join(unresolved, ", "),
-                                                 hints.empty() ? "" : "; ", fmt::join(hints, "; ")));
+            if (provider.empty() && std::binary_search(e.exports.begin(), e.exports.end(), sym)) provider = e.info.name;
+        (provider.empty() ? orphans : by_provider[provider]).push_back(demangle(sym));
+      }
+      auto some = [](const std::vector<std::string>& v) {
+        std::vector<std::string> head(v.begin(), v.begin() + static_cast<long>(std::min<size_t>(v.size(), 3)));
+        return fmt::format("{}{}", fmt::join(head, ", "), v.size() > 3 ? fmt::format(" and {} more", v.size() - 3) : "");
+      };
+      std::vector<std::string> parts;
+      if (!orphans.empty())
+        parts.push_back(fmt::format("unresolved symbol{} {}", orphans.size() > 1 ? "s" : "", some(orphans)));
+      for (const auto& [mod, syms] : by_provider)
+        parts.push_back(fmt::format("unresolved symbol{} {}: exported by module {}, not loaded (modprobe {} loads it "
+                                    "first)", syms.size() > 1 ? "s" : "", some(syms), mod, info.name));
+      return make_error(Errc::noent, fmt::format("module {}: {}", info.name, fmt::join(parts, "; ")));
     }
     for (const auto& sym : file->exports)
       if (auto it = exports_.find(sym); it != exports_.end())
@@ -406,6 +450,7 @@ Result<Module*> ModuleLoader::load_file(const std::string& path, const std::vect
     m->depends_ = deps;
     for (const auto& d : deps) find_locked(d)->holders_.push_back(m->name_);
     for (const auto& sym : file->exports) exports_[sym] = m->name_;
+    for (const auto& sym : file->weak_exports) weak_exports_.emplace(sym, m->name_);  // first provider wins
     modules_.push_back(m);
   }
   dlerror();
@@ -484,7 +529,8 @@ Status ModuleLoader::modprobe_visit(const std::string& name, std::vector<std::st
 }
 
 Status ModuleLoader::modprobe(const std::string& name, const std::vector<std::string>& params) {
-  std::vector<std::string> order, stack;
+  std::vector<std::string> order, stack, softdeps;
+  std::function<bool(const std::string&)> wanted;
   {
     std::lock_guard<std::mutex> g(lock_);
     if (auto m = find_locked(name)) {
@@ -493,6 +539,16 @@ Status ModuleLoader::modprobe(const std::string& name, const std::vector<std::st
       return make_error(Errc::busy, fmt::format("module {} is {}", m->name_, module_state_name(s)));
     }
     TRY(modprobe_visit(name, stack, order));
+    softdeps = TRY(index_entry_locked(name, nullptr)).info.softdeps;
+    wanted = softdep_filter_;
+  }
+  // Pre-softdeps first (modprobe.d "softdep X pre: ..."), the ones wanted.
+  // Their dependencies are the hard ones of each; a softdep is never the
+  // module itself.
+  for (const auto& sd : softdeps) {
+    if (module_name_eq(sd, name) || (wanted && !wanted(sd))) continue;
+    Status s = modprobe(sd, {});
+    if (!s.ok()) return make_error(s.error().code, fmt::format("modprobe {}: softdep {}: {}", name, sd, s.error().message));
   }
   for (size_t i = 0; i < order.size(); ++i) {
     bool target = i + 1 == order.size();

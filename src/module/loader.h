@@ -112,6 +112,11 @@ class MODIOMMU_API ModuleLoader {
   // has the alias. Success if a matching module is already live.
   Status request_module(std::string_view modalias);
 
+  // Which pre-softdeps modprobe loads: those the filter says a device
+  // present wants. No filter: all of them (Linux). Called without the
+  // loader's lock held.
+  void set_softdep_filter(std::function<bool(const std::string& module)> f);
+
   // --- notifiers (register_module_notifier) -----------------------------------
   // live: after a successful init; going: after rmmod committed, before
   // exit (and after a failed init); gone: after dlclose. Called without any
@@ -138,11 +143,13 @@ class MODIOMMU_API ModuleLoader {
   mutable std::mutex lock_;
   std::vector<std::shared_ptr<Module>> modules_;  // load order
   std::map<std::string, std::string> exports_;    // symbol -> module name (loadable modules)
+  std::map<std::string, std::string> weak_exports_;  // weak definitions -> first module providing one
   std::vector<std::string> dirs_;
   std::map<std::string, ModuleIndex> indexes_;
   bool sources_final_ = false;
   bool autoload_ = true;
   std::vector<std::string> blacklist_;
+  std::function<bool(const std::string&)> softdep_filter_;  // guarded by lock_; called unlocked (a copy)
 
   std::mutex cache_lock_;  // guards elf_cache_ only
   std::map<std::string, std::shared_ptr<const Cached>> elf_cache_;

@@ -17,7 +17,8 @@
 //                   .init = smmu_init, .exit = smmu_exit);
 //
 // Fields are C++20 designated initialisers, so they must appear in this
-// order: version, license, description, author, params, aliases, init, exit
+// order: version, license, description, author, params, aliases, softdeps,
+// init, exit
 // (any may be left out). Aliases are Linux modalias strings with fnmatch
 // wildcards (module/alias.h): "of:<compatible>", "pci:vVVVVVVVVdDDDDDDDD",
 // "virtio:dNNNNNNNNvVVVVVVVV", "platform:<name>".
@@ -65,6 +66,10 @@ struct ModuleDescriptor {
   const char* author;
   ModuleParamDesc params[kModuleMaxParams];  // ends at the first null name
   const char* aliases[kModuleMaxAliases];    // ends at the first null
+  // MODULE_SOFTDEP("pre: ..."): modules modprobe loads first, each only if
+  // a device present wants it (virtio_iommu names the transports; the one
+  // the machine has is loaded). Ends at the first null.
+  const char* softdeps[kModuleMaxSoftdeps];
   Status (*init)(Kernel& kernel, Module& module);
   // Like Linux module_exit: cannot fail; must undo everything init did.
   void (*exit)(Kernel& kernel, Module& module);

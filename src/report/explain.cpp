@@ -73,7 +73,7 @@ class Explainer {
   void no_driver_for_iommu(const of::Node& n, const std::string& pad) {
     const IommuKind* kind = iommu_kind(n);
     const std::string compat = n.compatible().empty() ? "?" : n.compatible().front();
-    Device* idev = k_.core().find_device_by_fwnode(&n);
+    Device* idev = k_.iommu().iommu_device(&n);
     std::string mod = idev ? module_for(*idev) : "";
     if (!mod.empty()) {
       line(fmt::format("{}module {} can drive {} ({})", pad, mod, idev->name(), compat));
@@ -103,7 +103,7 @@ class Explainer {
         }
         case WaitKey::Kind::fwnode: {
           auto* n = static_cast<const of::Node*>(w.ptr);
-          Device* s = k_.core().find_device_by_fwnode(n);
+          Device* s = k_.iommu().iommu_device(n);  // the provider (a virtio-iommu, not its transport)
           if (s && shown.count(s)) break;
           if (!shown.insert(s ? static_cast<const void*>(s) : n).second) break;
           if (!s) {

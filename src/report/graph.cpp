@@ -191,7 +191,7 @@ std::string emit_dot(Kernel& k) {
     auto refs = of::iommu_refs(*d->fwnode());
     if (!refs.ok()) continue;
     for (const auto& pa : refs->refs) {
-      Device* s = k.core().find_device_by_fwnode(pa.target);
+      Device* s = k.iommu().iommu_device(pa.target);
       if (s && linked.count({d, s})) continue;
       const std::string target = s ? id[s] : fmt::format("n_{}", std::hash<std::string>{}(pa.target->path()) % 100000);
       if (!s)

@@ -80,6 +80,10 @@ const IommuKind* iommu_kind(const of::Node& iommu) {
   // generic fallback is sometimes the only other string.
   for (const auto& c : iommu.compatible())
     if (c.starts_with("qcom,") && (ends_with(c, "-smmu-500") || ends_with(c, "-smmu-v2"))) return &kSmmu;
+  // A virtio-mmio slot holding a virtio-iommu (INTERFACE.md: the device is
+  // named by modiommu,virtio-device).
+  if (iommu.is_compatible("virtio,mmio"))
+    if (const of::Property* p = iommu.prop("modiommu,virtio-device"); p && p->str() == "iommu") return &kVirtio;
   return nullptr;
 }
 

@@ -94,7 +94,7 @@ Topology extract_topology(Kernel& k) {
         const IommuKind* kind = iommu_kind(*pa.target);
         r.kind = kind ? kind->family : "unknown";
         r.iommu_enabled = pa.target->available();
-        if (Device* idev = k.core().find_device_by_fwnode(pa.target)) r.iommu_device = idev->name();
+        if (Device* idev = k.iommu().iommu_device(pa.target)) r.iommu_device = idev->name();
         r.cells = pa.args;
         auto dec = decode_specifier(*pa.target, pa.args);
         r.decoded = dec.text;

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "dmatest_io.h"
 #include "core/device.h"
 #include "hw/dmatest.h"
 #include "hw/machine.h"
@@ -126,25 +127,9 @@ class SmmuKernel {
     return -1;
   }
   uint32_t transfer(Device* d, uint64_t addr, uint32_t len, bool to_memory, uint64_t seed = 1, uint64_t* sum = nullptr) {
-    IoMem io = regs(d);
-    io.writel(DmaTest::kSTATUS, DmaTest::kStatusDone | DmaTest::kStatusFault | DmaTest::kStatusBadProg);
-    io.writeq(DmaTest::kPATTERN, seed);
-    io.writeq(to_memory ? DmaTest::kDST : DmaTest::kSRC, addr);
-    io.writel(DmaTest::kLEN, len);
-    io.writel(DmaTest::kDIRECTION, to_memory ? DmaTest::kDevToMem : DmaTest::kMemToDev);
-    io.writel(DmaTest::kCTRL, DmaTest::kCtrlGo);
-    if (sum) *sum = io.readq(DmaTest::kCHECKSUM);
-    return io.readl(DmaTest::kSTATUS);
+    return test::dmatest_transfer(regs(d), addr, len, to_memory, seed, sum);
   }
-  uint64_t filled_page(uint64_t seed, std::vector<uint8_t>* out = nullptr) {
-    auto pa = k.pages().alloc(4096);
-    EXPECT_TRUE(pa.ok());
-    std::vector<uint8_t> buf(4096);
-    DmaTest::pattern_fill(seed, buf.data(), buf.size());
-    EXPECT_TRUE(mem().write(*pa, buf.data(), buf.size()).ok());
-    if (out) *out = buf;
-    return *pa;
-  }
+  uint64_t filled_page(uint64_t seed, std::vector<uint8_t>* out = nullptr) { return test::filled_page(k, seed, out); }
   // Map one page, read it by DMA, check the data; true if all held.
   void round_trip(Device* m, uint64_t seed) {
     std::vector<uint8_t> data;

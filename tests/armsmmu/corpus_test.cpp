@@ -9,13 +9,13 @@
 #include <gtest/gtest.h>
 
 #include "core/device.h"
+#include "corpus_dir.h"
 #include "kernel/kernel.h"
 #include "of/tree.h"
 
 namespace modiommu {
 namespace {
 
-const char* kCorpus = "/../shared/corpus/dtb-linux-6.1";
 
 bool arm_smmu_node(const of::Node& n) {
   for (const char* c : {"arm,smmu-v1", "arm,smmu-v2", "arm,mmu-400", "arm,mmu-401", "arm,mmu-500", "qcom,smmu-v2"})
@@ -25,7 +25,7 @@ bool arm_smmu_node(const of::Node& n) {
 
 std::vector<std::filesystem::path> smmu_trees() {
   std::vector<std::filesystem::path> out;
-  const std::filesystem::path dir = std::string(MODIOMMU_TEST_SOURCE_DIR) + kCorpus;
+  const std::filesystem::path dir = test::corpus_dir() + "/dtb-linux-6.1";
   if (!std::filesystem::is_directory(dir)) return out;
   for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
     if (e.path().extension() != ".dtb") continue;

@@ -1,6 +1,7 @@
 // Every device tree of the shared corpus loads and boots without error.
 #include <filesystem>
 
+#include "corpus_dir.h"
 #include "test_util.h"
 
 using namespace modiommu;
@@ -8,10 +9,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path corpus_dir() {
-  const char* src = std::getenv("MODIOMMU_SOURCE_DIR");
-  return fs::path(src ? src : ".") / ".." / "shared" / "corpus";
-}
+fs::path corpus_dir() { return test::corpus_dir(); }
 
 TEST(Corpus, EveryTreeBootsWithoutError) {
   const fs::path dir = corpus_dir();

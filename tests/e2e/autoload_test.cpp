@@ -1,5 +1,6 @@
 // Autoload by compatible (udev + modprobe) on a real tree: Arm's FVP Base
 // RevC, as shipped by Debian's kernel, has an SMMUv3 at 0x2b400000.
+#include "corpus_dir.h"
 #include "e2e_util.h"
 
 using namespace modiommu;
@@ -7,7 +8,7 @@ using namespace modiommu;
 namespace {
 
 TEST(Autoload, CorpusTreeSmmuV3LoadsItsModuleByCompatible) {
-  const std::string tree = e2e::source_dir() + "/../shared/corpus/dtb-linux-6.1/arm/fvp-base-revc.dtb";
+  const std::string tree = test::corpus_dir() + "/dtb-linux-6.1/arm/fvp-base-revc.dtb";
   Kernel k(e2e::module_options({}, /*autoload=*/true));
   ASSERT_TRUE(k.boot(tree).ok());
   auto m = k.modules().find("arm-smmu-v3");
@@ -21,7 +22,7 @@ TEST(Autoload, CorpusTreeSmmuV3LoadsItsModuleByCompatible) {
 }
 
 TEST(Autoload, NoAutoloadLeavesItToTheUser) {
-  const std::string tree = e2e::source_dir() + "/../shared/corpus/dtb-linux-6.1/arm/fvp-base-revc.dtb";
+  const std::string tree = test::corpus_dir() + "/dtb-linux-6.1/arm/fvp-base-revc.dtb";
   Kernel k(e2e::module_options({}, /*autoload=*/false));
   ASSERT_TRUE(k.boot(tree).ok());
   EXPECT_FALSE(k.modules().find("arm-smmu-v3"));

@@ -104,12 +104,13 @@ TEST(Depmod, StaleOrMissingIndexIsRebuilt) {
 TEST(Depmod, MalformedIndexJsonRejected) {
   EXPECT_FALSE(ModuleIndex::from_json("/d", "[]").ok());
   EXPECT_FALSE(ModuleIndex::from_json("/d", R"({"format":"modiommu-modules.dep","version":99})").ok());
+  const std::string abi = std::to_string(kModuleAbiVersion);
   auto r = ModuleIndex::from_json(
-      "/d", R"({"format":"modiommu-modules.dep","version":1,"abi":1,"modules":[{"name":"x"}],"errors":[]})");
+      "/d", R"({"format":"modiommu-modules.dep","version":1,"abi":)" + abi + R"(,"modules":[{"name":"x"}],"errors":[]})");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("malformed module entry"), std::string::npos);
   // A file name may not escape the directory.
-  auto esc = ModuleIndex::from_json("/d", R"({"format":"modiommu-modules.dep","version":1,"abi":1,"modules":[
+  auto esc = ModuleIndex::from_json("/d", R"({"format":"modiommu-modules.dep","version":1,"abi":)" + abi + R"(,"modules":[
       {"name":"x","file":"../x.so","aliases":[],"exports":[],"depends":[],"unresolved":[],"size":1,"mtime_ns":1,
        "params":[]}],"errors":[]})");
   EXPECT_FALSE(esc.ok());

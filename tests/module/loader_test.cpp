@@ -124,7 +124,7 @@ TEST_F(Loader, DuplicateNameRejected) {
 TEST_F(Loader, DependenciesMustBeLiveAndHoldTheirSupplier) {
   ASSERT_OK(loader.announce_module_dir(mods_dir()));
   expect_error(loader.insmod(mod("consumer")), Errc::noent,
-               {"unresolved symbol provider_add", "provider_add is exported by module provider, not loaded"});
+               {"unresolved symbol provider_add: exported by module provider, not loaded"});
   ASSERT_OK(loader.insmod(mod("provider")));
   // A module's export is not the host's, even though dlsym now finds it.
   EXPECT_FALSE(HostSymbols::self().provides("provider_add"));

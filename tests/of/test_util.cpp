@@ -9,16 +9,11 @@
 #include <fstream>
 #include <iterator>
 
+#include "corpus_dir.h"
+
 namespace modiommu::of::test {
 
-std::string corpus_dir() {
-  const char* src = std::getenv("MODIOMMU_SOURCE_DIR");
-  if (src && *src) {
-    auto p = std::filesystem::path(src) / ".." / "shared" / "corpus";
-    if (std::filesystem::is_directory(p)) return p.lexically_normal().string();
-  }
-  return "/work/shared/corpus";
-}
+std::string corpus_dir() { return modiommu::test::corpus_dir(); }
 
 std::vector<std::string> corpus_dtbs() {
   std::vector<std::string> out;

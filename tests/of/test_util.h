@@ -11,8 +11,7 @@
 
 namespace modiommu::of::test {
 
-// The shared device-tree corpus: $MODIOMMU_SOURCE_DIR/../shared/corpus, or
-// /work/shared/corpus.
+// The shared device-tree corpus (tests/include/corpus_dir.h).
 std::string corpus_dir();
 // Every *.dtb under the corpus, sorted.
 std::vector<std::string> corpus_dtbs();

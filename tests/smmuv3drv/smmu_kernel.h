@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "dmatest_io.h"
 #include "core/device.h"
 #include "hw/dmatest.h"
 #include "hw/machine.h"
@@ -106,15 +107,7 @@ class SmmuKernel {
     return io.readl(DmaTest::kSTATUS);
   }
   // A page of RAM from the kernel allocator filled with bytes from `seed`.
-  uint64_t filled_page(uint64_t seed, std::vector<uint8_t>* out = nullptr) {
-    auto pa = k.pages().alloc(4096);
-    EXPECT_TRUE(pa.ok());
-    std::vector<uint8_t> buf(4096);
-    DmaTest::pattern_fill(seed, buf.data(), buf.size());
-    EXPECT_TRUE(mem().write(*pa, buf.data(), buf.size()).ok());
-    if (out) *out = buf;
-    return *pa;
-  }
+  uint64_t filled_page(uint64_t seed, std::vector<uint8_t>* out = nullptr) { return test::filled_page(k, seed, out); }
 
   Kernel k;
   const ModuleDescriptor* desc = nullptr;

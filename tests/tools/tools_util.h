@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "corpus_dir.h"
 #include "kernel/kernel.h"
 
 namespace modiommu::tools_test {
@@ -17,7 +18,7 @@ namespace modiommu::tools_test {
 inline std::string source_dir() { return MODIOMMU_TEST_SOURCE_DIR; }
 inline std::string binary_dir() { return MODIOMMU_TEST_BINARY_DIR; }
 inline std::string host() { return binary_dir() + "/modiommu"; }
-inline std::string corpus_dir() { return source_dir() + "/../shared/corpus"; }
+inline std::string corpus_dir() { return modiommu::test::corpus_dir(); }
 inline std::string modules_dir() { return binary_dir() + "/modules"; }
 
 struct Ran {

@@ -33,14 +33,14 @@ void PciFunction::put(uint32_t off, uint32_t v, unsigned size, bool writable) {
 
 uint32_t PciFunction::config_read(uint32_t off, unsigned size) {
   if ((size != 1 && size != 2 && size != 4) || off % size || off + size > kConfigSize) return 0xffffffffu;
+  config_read_hook(off, size);
   std::lock_guard g(lock_);
   uint32_t v = 0;
   for (unsigned i = 0; i < size; ++i) v |= uint32_t{cfg_[off + i]} << (8 * i);
   return v;
 }
 
-void PciFunction::config_write(uint32_t off, uint32_t value, unsigned size) {
-  if ((size != 1 && size != 2 && size != 4) || off % size || off + size > kConfigSize) return;
+void PciFunction::store_config_write(uint32_t off, uint32_t value, unsigned size) {
   std::lock_guard g(lock_);
   for (unsigned i = 0; i < size; ++i) {
     const uint32_t o = off + i;
@@ -61,6 +61,48 @@ void PciFunction::config_write(uint32_t off, uint32_t value, unsigned size) {
     lo = (lo & ~0xfu & static_cast<uint32_t>(~(sz - 1))) | flags;
     for (unsigned i = 0; i < 4; ++i) cfg_[reg + i] = static_cast<uint8_t>(lo >> (8 * i));
   }
+}
+
+void PciFunction::config_write(uint32_t off, uint32_t value, unsigned size) {
+  if ((size != 1 && size != 2 && size != 4) || off % size || off + size > kConfigSize) return;
+  store_config_write(off, value, size);
+  config_write_hook(off, size);
+}
+
+void PciFunction::set_config_bytes(uint32_t off, uint32_t value, unsigned size) {
+  if (size > 4 || off + size > kConfigSize) return;
+  std::lock_guard g(lock_);
+  put(off, value, size);
+}
+
+uint32_t PciFunction::config_bytes(uint32_t off, unsigned size) const {
+  if (size > 4 || off + size > kConfigSize) return 0;
+  std::lock_guard g(lock_);
+  uint32_t v = 0;
+  for (unsigned i = 0; i < size; ++i) v |= uint32_t{cfg_[off + i]} << (8 * i);
+  return v;
+}
+
+uint8_t PciFunction::add_capability(uint8_t id, std::span<const uint8_t> body) {
+  std::lock_guard g(lock_);
+  const unsigned len = 2 + static_cast<unsigned>(body.size());
+  // Standard capabilities live in 0x40..0xff (PCI Local Bus 3.0 6.7).
+  if (body.size() > 254 || next_cap_ + len > 0x100) return 0;
+  const uint8_t at = add_cap(id, len);
+  for (size_t i = 0; i < body.size(); ++i) cfg_[at + 2 + i] = body[i];
+  return at;
+}
+
+void PciFunction::set_config_writable(uint32_t off, unsigned len) {
+  std::lock_guard g(lock_);
+  for (uint32_t o = off; o < off + len && o < kConfigSize; ++o) wmask_[o] = 0xff;
+}
+
+void PciFunction::set_interrupt_pin(uint8_t pin) { set_config_bytes(INTERRUPT_LINE + 1, pin, 1); }
+
+void PciFunction::set_subsystem(uint16_t vendor, uint16_t device) {
+  // 0x2c Subsystem Vendor ID, 0x2e Subsystem ID (PCI Local Bus 3.0 6.2.4).
+  set_config_bytes(0x2c, uint32_t{device} << 16 | vendor, 4);
 }
 
 void PciFunction::add_bar(unsigned index, uint64_t size, bool is64) {

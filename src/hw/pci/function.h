@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 
 #include "base/api.h"
@@ -51,8 +52,34 @@ class MODIOMMU_API PciFunction {
   // The model behind BAR 0, mapped by the platform at the BAR's address.
   std::shared_ptr<MmioDevice> bar0_device;
 
+  // Construction-time helpers for device models (additive):
+  // A capability with ID `id`; `body` is its content after the ID/next
+  // bytes (at most 254 bytes). Returns its offset, 0 if config space below
+  // 0x100 has no room left.
+  uint8_t add_capability(uint8_t id, std::span<const uint8_t> body);
+  // Makes [off, off+len) writable by software (e.g. a window register).
+  void set_config_writable(uint32_t off, unsigned len);
+  // Interrupt Pin (0x3d, read-only): 0 none, 1..4 INTA..INTD.
+  void set_interrupt_pin(uint8_t pin);
+  // Subsystem Vendor ID / Subsystem ID (0x2c/0x2e, read-only).
+  void set_subsystem(uint16_t vendor, uint16_t device);
+
+ protected:
+  // Hooks for models with registers in configuration space (e.g. virtio's
+  // PCI configuration access capability). Called for valid accesses only,
+  // without lock_ held: before a read returns the bytes, after a write
+  // stored them. Default: nothing.
+  virtual void config_read_hook(uint32_t off, unsigned size) { (void)off, (void)size; }
+  virtual void config_write_hook(uint32_t off, unsigned size) { (void)off, (void)size; }
+  // Device-side store of configuration bytes (ignores the write masks and
+  // calls no hook).
+  void set_config_bytes(uint32_t off, uint32_t value, unsigned size);
+  // Device-side read of configuration bytes (calls no hook).
+  uint32_t config_bytes(uint32_t off, unsigned size) const;
+
  private:
   uint8_t raw8(uint32_t off) const { return cfg_[off]; }
+  void store_config_write(uint32_t off, uint32_t value, unsigned size);  // takes lock_
   void put(uint32_t off, uint32_t v, unsigned size, bool writable = false);
   uint8_t add_cap(uint8_t id, unsigned len);
 

@@ -9,18 +9,18 @@
 
 #include "base/api.h"
 #include "hw/virtio/virtqueue.h"
+#include "uapi/virtio_config.h"
 
 namespace modiommu::hw::virtio {
 
-// Device status bits (virtio 1.2 2.1).
-inline constexpr uint32_t kStatusAcknowledge = 1;
-inline constexpr uint32_t kStatusDriver = 2;
-inline constexpr uint32_t kStatusDriverOk = 4;
-inline constexpr uint32_t kStatusFeaturesOk = 8;
-inline constexpr uint32_t kStatusNeedsReset = 64;
-inline constexpr uint32_t kStatusFailed = 128;
-// Reserved feature bit every non-legacy device offers (6).
-inline constexpr uint64_t kFVersion1 = uint64_t{1} << 32;
+// Status bits and VERSION_1: uapi/virtio_config.h.
+using uapi::virtio::kFVersion1;
+using uapi::virtio::kStatusAcknowledge;
+using uapi::virtio::kStatusDriver;
+using uapi::virtio::kStatusDriverOk;
+using uapi::virtio::kStatusFailed;
+using uapi::virtio::kStatusFeaturesOk;
+using uapi::virtio::kStatusNeedsReset;
 
 // What the transport offers its device model. Every call may be made from any
 // thread; the transport does its own locking. None may be called with a

@@ -96,6 +96,7 @@ class MODIOMMU_API VirtioIommu : public VirtioDeviceModel, public DmaTranslator 
   void bind(VirtioHost* host) override;
 
   // DmaTranslator
+  void declare_stream(uint32_t stream_id) override { add_endpoint(stream_id); }
   TranslateOutcome translate(uint32_t stream_id, uint64_t iova, Access access) override;
   // Same answers as translate() piece by piece, under one hold of state_lock_.
   size_t translate_burst(uint32_t stream_id, uint64_t iova, uint64_t len, Access access, TranslateOutcome* out,

@@ -29,22 +29,12 @@
 #include "hw/mmio.h"
 #include "hw/virtio/virtio_device.h"
 #include "hw/virtio/virtqueue.h"
+#include "uapi/virtio_mmio.h"
 
 namespace modiommu::hw::virtio {
 
-// Register offsets (4.2.2, table "MMIO Device Register Layout").
-namespace mmio {
-inline constexpr uint64_t kMagicValue = 0x000, kVersion = 0x004, kDeviceId = 0x008, kVendorId = 0x00c,
-                          kDeviceFeatures = 0x010, kDeviceFeaturesSel = 0x014, kDriverFeatures = 0x020,
-                          kDriverFeaturesSel = 0x024, kQueueSel = 0x030, kQueueNumMax = 0x034, kQueueNum = 0x038,
-                          kQueueReady = 0x044, kQueueNotify = 0x050, kInterruptStatus = 0x060,
-                          kInterruptAck = 0x064, kStatus = 0x070, kQueueDescLow = 0x080, kQueueDescHigh = 0x084,
-                          kQueueDriverLow = 0x090, kQueueDriverHigh = 0x094, kQueueDeviceLow = 0x0a0,
-                          kQueueDeviceHigh = 0x0a4, kConfigGeneration = 0x0fc, kConfig = 0x100;
-inline constexpr uint32_t kMagic = 0x74726976;  // "virt"
-inline constexpr uint32_t kIntUsedBuffer = 1, kIntConfigChange = 2;
-inline constexpr uint64_t kRegionSize = 0x200;  // registers + up to 256 bytes of config
-}  // namespace mmio
+// Register offsets: uapi/virtio_mmio.h (shared with the driver).
+namespace mmio = uapi::virtio_mmio;
 
 class MODIOMMU_API VirtioMmio : public MmioDevice, private VirtioHost {
  public:

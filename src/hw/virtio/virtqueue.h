@@ -26,17 +26,16 @@
 #include "base/api.h"
 #include "base/result.h"
 #include "hw/memory.h"
+#include "uapi/virtio_config.h"
 
 namespace modiommu::hw::virtio {
 
-// Descriptor flags (virtio 1.2 2.7.5).
-inline constexpr uint16_t kDescFNext = 1;
-inline constexpr uint16_t kDescFWrite = 2;
-inline constexpr uint16_t kDescFIndirect = 4;
-// Available ring flag: the driver does not want used-buffer interrupts (2.7.7).
-inline constexpr uint16_t kAvailFNoInterrupt = 1;
-// Split queues have power-of-two sizes of at most 32768 (2.7).
-inline constexpr uint32_t kMaxQueueSize = 32768;
+// Descriptor and ring flags, queue size limit: uapi/virtio_config.h.
+using uapi::virtio::kAvailFNoInterrupt;
+using uapi::virtio::kDescFIndirect;
+using uapi::virtio::kDescFNext;
+using uapi::virtio::kDescFWrite;
+using uapi::virtio::kMaxQueueSize;
 
 struct VirtqSegment {
   uint64_t addr = 0;

@@ -21,7 +21,7 @@ namespace {
 
 // Configuration-space offsets (PCI Local Bus 3.0 ch. 6, PCIe 4.0 7.5/7.7).
 constexpr uint32_t kVendor = 0x00, kCommand = 0x04, kStatus = 0x06, kClassRev = 0x08, kHeader = 0x0e, kBar0 = 0x10,
-                   kBuses = 0x18, kCapPtr = 0x34;
+                   kBuses = 0x18, kSubsystem = 0x2c, kCapPtr = 0x34, kIntPin = 0x3d;
 constexpr uint16_t kStatusCapList = 1u << 4;
 constexpr uint8_t kCapExp = 0x10;
 constexpr uint16_t kExtCapAcs = 0x000d;
@@ -42,9 +42,11 @@ class EcamHost : public PciHost {
         last_ = std::min<unsigned>(c[1], first_ + last_);
       }
     }
-    TRY(rescan());
+    // Registered before the first scan: drivers probed for the functions it
+    // finds may already use its configuration access.
     k_.pci().register_host(this);
     registered_ = true;
+    TRY(rescan());
     return {};
   }
 
@@ -68,6 +70,22 @@ class EcamHost : public PciHost {
         if (d == gone) return true;
       return false;
     });
+    return {};
+  }
+
+  // Driver configuration access over ECAM (PCIe 4.0 7.2.2: 1/2/4-byte
+  // naturally aligned accesses).
+  Result<uint32_t> config_read(uint16_t rid, uint32_t off, unsigned size) override {
+    TRY(check_access(rid, off, size));
+    const uint64_t at = off_of(rid, off);
+    return size == 1 ? ecam_.readb(at) : size == 2 ? ecam_.readw(at) : ecam_.readl(at);
+  }
+  Status config_write(uint16_t rid, uint32_t off, uint32_t value, unsigned size) override {
+    TRY(check_access(rid, off, size));
+    const uint64_t at = off_of(rid, off);
+    if (size == 1) ecam_.writeb(at, static_cast<uint8_t>(value));
+    else if (size == 2) ecam_.writew(at, static_cast<uint16_t>(value));
+    else ecam_.writel(at, value);
     return {};
   }
 
@@ -101,6 +119,14 @@ class EcamHost : public PciHost {
   }
 
  private:
+  Status check_access(uint16_t rid, uint32_t off, unsigned size) const {
+    if ((size != 1 && size != 2 && size != 4) || off % size || off + size > 4096)
+      return make_error(Errc::inval, fmt::format("{}: bad configuration access ({} bytes at {:#x})", dev_.name(), size, off));
+    if ((rid >> 8) < first_ || (rid >> 8) > last_)
+      return make_error(Errc::range, fmt::format("{}: bus {:02x} is outside the bus range", dev_.name(), rid >> 8));
+    return {};
+  }
+  uint64_t off_of(uint16_t rid, uint32_t reg) const { return off(static_cast<uint8_t>(rid >> 8), static_cast<uint8_t>(rid), reg); }
   uint64_t off(uint8_t bus, uint8_t devfn, uint32_t reg) const {
     return uint64_t(bus - first_) << 20 | uint64_t{devfn} << 12 | reg;
   }
@@ -129,6 +155,12 @@ class EcamHost : public PciHost {
         i.device = static_cast<uint16_t>(id >> 16);
         i.class_code = rd32(bus, devfn, kClassRev) >> 8;
         i.bridge = (header & 0x7f) == 1;
+        i.irq_pin = static_cast<uint8_t>(rd(bus, devfn, kIntPin, 1));
+        if (!i.bridge) {
+          const uint32_t sub = rd32(bus, devfn, kSubsystem);
+          i.subsystem_vendor = static_cast<uint16_t>(sub);
+          i.subsystem_device = static_cast<uint16_t>(sub >> 16);
+        }
         read_caps(i);
         size_bars(i);
         if (i.bridge) {
