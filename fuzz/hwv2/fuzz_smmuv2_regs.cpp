@@ -7,29 +7,18 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "../fuzz_input.h"
 #include "hw/memory.h"
 #include "hw/smmuv2/regs.h"
 #include "hw/smmuv2/smmuv2.h"
 
 using namespace modiommu::hw;
 
+using modiommu::fuzz::Reader;
+
 namespace {
 
 constexpr uint64_t kRam = 0x80000000, kRamSize = 1ull << 20;
-
-struct Reader {
-  const uint8_t* p;
-  size_t n;
-  template <typename T>
-  T get() {
-    T v{};
-    const size_t k = n < sizeof(T) ? n : sizeof(T);
-    std::memcpy(&v, p, k);
-    p += k;
-    n -= k;
-    return v;
-  }
-};
 
 }  // namespace
 

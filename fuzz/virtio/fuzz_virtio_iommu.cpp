@@ -10,6 +10,7 @@
 #include <cstring>
 #include <memory>
 
+#include "../fuzz_input.h"
 #include "hw/memory.h"
 #include "hw/virtio/virtio_iommu.h"
 #include "hw/virtio/virtio_mmio.h"
@@ -17,30 +18,15 @@
 using namespace modiommu::hw;
 using namespace modiommu::hw::virtio;
 
+using modiommu::fuzz::Reader;
+using modiommu::fuzz::check;
+
 namespace {
 
 constexpr uint64_t kRam = 0x40000000, kRamSize = 1ull << 20;
 constexpr uint32_t kQ = 8;  // queue size
 // Per queue q: desc at kRam + q*0x10000, avail +0x1000, used +0x2000, data +0x4000.
 uint64_t qbase(unsigned q) { return kRam + 0x10000ull * q; }
-
-struct Reader {
-  const uint8_t* p;
-  size_t n;
-  template <typename T>
-  T get() {
-    T v{};
-    const size_t k = n < sizeof(T) ? n : sizeof(T);
-    std::memcpy(&v, p, k);
-    p += k;
-    n -= k;
-    return v;
-  }
-};
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
 
 struct Rig {
   PhysicalMemory mem;

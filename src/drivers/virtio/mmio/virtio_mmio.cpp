@@ -170,7 +170,9 @@ class MmioDriver : public Driver {
     Status s = t->probe();
     if (!s.ok()) {
       // ENODEV leaves the node unbound quietly; say why, once.
-      k_.log().info(dev.name(), "{}", s.error().message);
+      std::string why = s.error().message;
+      if (why.starts_with(dev.name() + ": ")) why.erase(0, dev.name().size() + 2);
+      k_.log().info(dev.name(), "{}", why);
       return s;
     }
     dev.set_drvdata(t);
