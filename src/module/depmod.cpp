@@ -112,10 +112,7 @@ Result<ModuleIndex> depmod_scan(const std::string& dir, const HostSymbols& host)
     imports.push_back(elf->imports(false));
     // Weak definitions (C++ vtables, typeinfo) resolve another module's
     // import when no strong export does; they never clash (module/loader.cpp).
-    std::vector<std::string> weak;
-    for (auto& s : elf->exports(true))
-      if (!std::binary_search(e.exports.begin(), e.exports.end(), s)) weak.push_back(std::move(s));
-    weak_exports.push_back(std::move(weak));
+    weak_exports.push_back(elf->weak_exports());
     idx.modules.push_back(std::move(e));
   }
   // Who exports what (first in file order wins, as the note says).

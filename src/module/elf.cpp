@@ -325,13 +325,22 @@ const ElfSymbol* ElfFile::find_symbol(std::string_view name) const {
   return it == by_name_.end() ? nullptr : &syms_[it->second];
 }
 
+namespace {
+// ASan's ODR indicators are instrumentation, not an interface.
+bool interface_symbol(const ElfSymbol& s) { return s.exported() && !s.name.starts_with("__odr_asan"); }
+}  // namespace
+
 std::vector<std::string> ElfFile::exports(bool include_weak) const {
   std::vector<std::string> out;
-  for (const ElfSymbol& s : syms_) {
-    // ASan's ODR indicators are instrumentation, not an interface.
-    if (s.name.starts_with("__odr_asan")) continue;
-    if (s.exported() && (include_weak || !s.weak())) out.push_back(s.name);
-  }
+  for (const ElfSymbol& s : syms_)
+    if (interface_symbol(s) && (include_weak || !s.weak())) out.push_back(s.name);
+  return out;
+}
+
+std::vector<std::string> ElfFile::weak_exports() const {
+  std::vector<std::string> out;
+  for (const ElfSymbol& s : syms_)
+    if (interface_symbol(s) && s.weak()) out.push_back(s.name);
   return out;
 }
 

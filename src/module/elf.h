@@ -48,6 +48,9 @@ class MODIOMMU_API ElfFile {
   // and unique ones (C++ inline instantiations). ASan ODR indicators
   // (__odr_asan.*) are left out.
   std::vector<std::string> exports(bool include_weak) const;
+  // Weak definitions only (C++ vtables, typeinfo and other vague linkage):
+  // they may satisfy another module's import but never clash with it.
+  std::vector<std::string> weak_exports() const;
   // Undefined symbols; weak undefined ones may stay unresolved (ELF gABI),
   // so they are left out unless asked for.
   std::vector<std::string> imports(bool include_weak) const;

@@ -13,7 +13,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
-#include <set>
 
 #include "base/fault_inject.h"
 #include "module/alias.h"
@@ -304,9 +303,7 @@ Result<std::shared_ptr<const ModuleLoader::Cached>> ModuleLoader::read_module_fi
   c->imports = elf.imports(false);
   for (auto& s : elf.exports(false))
     if (s != kModuleDescriptorSymbol) c->exports.push_back(std::move(s));
-  const std::set<std::string> strong(c->exports.begin(), c->exports.end());
-  for (auto& s : elf.exports(true))
-    if (!strong.count(s)) c->weak_exports.push_back(std::move(s));
+  c->weak_exports = elf.weak_exports();
   std::lock_guard<std::mutex> g(cache_lock_);
   elf_cache_[path] = c;
   return std::shared_ptr<const Cached>(c);

@@ -52,9 +52,9 @@ class MODIOMMU_API VirtioConfigOps {
  public:
   virtual ~VirtioConfigOps() = default;
   virtual uint8_t get_status() = 0;
+  // Writing 0 resets the device (the core waits for it, see
+  // VirtioDevice::reset()).
   virtual void set_status(uint8_t status) = 0;
-  // Writes 0 and waits until the device reads back 0 (4.2.3.1 / 4.1.4.3).
-  virtual void reset() = 0;
   virtual uint64_t get_features() = 0;
   // Writes the driver's features (the core then sets FEATURES_OK).
   virtual void set_features(uint64_t features) = 0;
@@ -179,7 +179,8 @@ class MODIOMMU_API VirtioDevice : public Device {
   // virtio_device_ready(): DRIVER_OK (the core does it after probe if the
   // driver did not).
   void device_ready();
-  // virtio_reset_device(): the device stops using every queue.
+  // virtio_reset_device(): writes status 0 and waits (bounded) until the
+  // device reads back 0 (4.2.3.1, 4.1.4.3.2); then it uses no queue.
   void reset();
   // virtio_cread/cwrite: the whole config read again while the generation
   // changes (2.4.1).

@@ -65,4 +65,15 @@ class MODIOMMU_API VirtioDeviceModel {
   virtual void bind(VirtioHost* host) = 0;
 };
 
+// The parts of the device status machine every transport shares.
+// 32-bit page `sel` of the offered features (VERSION_1 added); 0 beyond.
+MODIOMMU_API uint32_t offered_features_page(const VirtioDeviceModel& model, uint32_t sel);
+// A driver's non-zero Status write (2.1, 3.1.1) applied to `status`: the
+// driver only adds bits; DEVICE_NEEDS_RESET stays the device's; FEATURES_OK
+// is kept only if `driver_features` are a subset of the offered ones,
+// include VERSION_1 and the model accepts them; DRIVER_OK needs FEATURES_OK.
+// Returns the new status.
+MODIOMMU_API uint32_t apply_driver_status(uint32_t status, uint32_t written, uint64_t driver_features,
+                                          VirtioDeviceModel& model);
+
 }  // namespace modiommu::hw::virtio

@@ -48,10 +48,7 @@ uint32_t VirtioMmio::read_reg(uint64_t off) {
     case kVersion: return 2;
     case kDeviceId: return model_->device_id();
     case kVendorId: return vendor_id_;
-    case kDeviceFeatures: {
-      const uint64_t f = model_->device_features() | kFVersion1;
-      return dev_features_sel_ == 0 ? static_cast<uint32_t>(f) : dev_features_sel_ == 1 ? static_cast<uint32_t>(f >> 32) : 0;
-    }
+    case kDeviceFeatures: return offered_features_page(*model_, dev_features_sel_);
     case kQueueNumMax: return qvalid ? model_->queue_max_size(queue_sel_) : 0;  // 0: queue not available
     case kQueueReady: return q.ready ? 1 : 0;
     case kStatus: return status_;
@@ -136,17 +133,7 @@ void VirtioMmio::write_status(uint32_t v, uint32_t*) {
     do_reset();
     return;
   }
-  // DEVICE_NEEDS_RESET belongs to the device; the driver only adds bits (2.1.1).
-  const uint32_t added = (v & ~kStatusNeedsReset) & ~status_;
-  if (added & kStatusFeaturesOk) {
-    const uint64_t offered = model_->device_features() | kFVersion1;
-    const bool ok = (driver_features_ & ~offered) == 0 && (driver_features_ & kFVersion1) &&
-                    model_->set_driver_features(driver_features_);
-    if (!ok) v &= ~kStatusFeaturesOk;
-  }
-  // DRIVER_OK before FEATURES_OK is a driver error; keep it out (3.1.1 order).
-  if ((v & kStatusDriverOk) && !((status_ | v) & kStatusFeaturesOk)) v &= ~kStatusDriverOk;
-  status_ |= (v & ~kStatusNeedsReset);
+  status_ = apply_driver_status(status_, v, driver_features_, *model_);
 }
 
 void VirtioMmio::do_reset() {

@@ -174,11 +174,7 @@ uint64_t VirtioPci::common_read(uint64_t off, unsigned size) {
   uint64_t v = 0;
   switch (base) {
     case kDeviceFeatureSelect: v = dev_features_sel_; break;
-    case kDeviceFeature: {
-      const uint64_t f = model_->device_features() | kFVersion1;
-      v = dev_features_sel_ == 0 ? f & 0xffffffffu : dev_features_sel_ == 1 ? f >> 32 : 0;
-      break;
-    }
+    case kDeviceFeature: v = offered_features_page(*model_, dev_features_sel_); break;
     case kDriverFeatureSelect: v = drv_features_sel_; break;
     case kDriverFeature:
       v = drv_features_sel_ == 0 ? driver_features_ & 0xffffffffu : drv_features_sel_ == 1 ? driver_features_ >> 32 : 0;
@@ -245,17 +241,7 @@ void VirtioPci::write_status(uint8_t v) {
     do_reset();
     return;
   }
-  // DEVICE_NEEDS_RESET belongs to the device; the driver only adds bits (2.1.1).
-  const uint8_t added = static_cast<uint8_t>((v & ~kStatusNeedsReset) & ~status_);
-  if (added & kStatusFeaturesOk) {
-    const uint64_t offered = model_->device_features() | kFVersion1;
-    const bool ok = (driver_features_ & ~offered) == 0 && (driver_features_ & kFVersion1) &&
-                    model_->set_driver_features(driver_features_);
-    if (!ok) v = static_cast<uint8_t>(v & ~kStatusFeaturesOk);
-  }
-  // DRIVER_OK before FEATURES_OK is a driver error; keep it out (3.1.1 order).
-  if ((v & kStatusDriverOk) && !((status_ | v) & kStatusFeaturesOk)) v = static_cast<uint8_t>(v & ~kStatusDriverOk);
-  status_ = static_cast<uint8_t>(status_ | (v & ~kStatusNeedsReset));
+  status_ = static_cast<uint8_t>(apply_driver_status(status_, v, driver_features_, *model_));
 }
 
 void VirtioPci::do_reset() {

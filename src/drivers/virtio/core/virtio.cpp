@@ -2,6 +2,7 @@
 // device registration, and the initialisation sequence of virtio 1.2 3.1.1
 // around a driver's probe.
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cstring>
 #include <map>
@@ -44,7 +45,7 @@ class VirtioBus : public Bus {
 // in one process (tests do), each with its own bus. Guarded by buses_lock.
 struct CoreState {
   VirtioBus bus;
-  unsigned next_index = 0;
+  std::atomic<unsigned> next_index{0};
 };
 std::mutex buses_lock;
 std::map<Kernel*, std::unique_ptr<CoreState>>& buses() {
@@ -120,7 +121,11 @@ void VirtioDevice::del_vqs() {
 
 void VirtioDevice::device_ready() { add_status(ops_, uv::kStatusDriverOk); }
 
-void VirtioDevice::reset() { ops_.reset(); }
+void VirtioDevice::reset() {
+  ops_.set_status(0);
+  for (int n = 0; n < 1000 && ops_.get_status() != 0; ++n) {
+  }
+}
 
 // 2.4.1: read until two generation counts around the read agree.
 Status VirtioDevice::config_read_bytes(uint32_t offset, void* dst, uint32_t len) {
@@ -203,7 +208,7 @@ Status VirtioDriver::probe(Device& dev) {
     // Back to a clean ACKNOWLEDGE state so a later probe starts afresh;
     // a real failure also says FAILED (2.1.1).
     vdev.del_vqs();
-    ops.reset();
+    vdev.reset();
     add_status(ops, uv::kStatusAcknowledge);
     if (s.error().code != Errc::probe_defer) add_status(ops, uv::kStatusFailed);
     return s;
@@ -240,7 +245,7 @@ void unregister_virtio_driver(Kernel& k, VirtioDriver& drv) { k.core().unregiste
 Result<VirtioDevice*> register_virtio_device(Kernel& k, std::shared_ptr<VirtioDevice> vdev) {
   if (!vdev->bus()) return make_error(Errc::nodev, "virtio core not initialised for this kernel");
   // 3.1.1 steps 1-2.
-  vdev->config().reset();
+  vdev->reset();
   add_status(vdev->config(), uv::kStatusAcknowledge);
   k.log().info(vdev->name(), "virtio {} device (ID {}, vendor {:#x}) on {}", virtio_device_name(vdev->device_id()),
                vdev->device_id(), vdev->vendor_id(), vdev->config().transport_name());
@@ -253,9 +258,8 @@ void unregister_virtio_device(Kernel& k, VirtioDevice& vdev) {
 }
 
 std::string virtio_next_name(Kernel& k) {
-  std::lock_guard g(buses_lock);
-  auto it = buses().find(&k);
-  return fmt::format("virtio{}", it == buses().end() ? 0 : it->second->next_index++);
+  CoreState* s = state(k);
+  return fmt::format("virtio{}", s ? s->next_index++ : 0);
 }
 
 namespace {

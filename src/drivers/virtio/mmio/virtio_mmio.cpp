@@ -66,12 +66,6 @@ class MmioTransport : public virtio::VirtioConfigOps {
   // VirtioConfigOps
   uint8_t get_status() override { return static_cast<uint8_t>(io_.readl(reg::kStatus)); }
   void set_status(uint8_t status) override { io_.writel(reg::kStatus, status); }
-  void reset() override {
-    io_.writel(reg::kStatus, 0);
-    // 4.2.3.1: the driver waits for Status to read 0 (bounded here).
-    for (int i = 0; i < 1000 && io_.readl(reg::kStatus) != 0; ++i) {
-    }
-  }
   uint64_t get_features() override {
     std::lock_guard g(lock_);
     io_.writel(reg::kDeviceFeaturesSel, 0);

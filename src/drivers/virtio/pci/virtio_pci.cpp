@@ -87,12 +87,6 @@ class PciTransport : public virtio::VirtioConfigOps {
   // VirtioConfigOps
   uint8_t get_status() override { return common_.bar.readb(common_.off + vp::kDeviceStatus); }
   void set_status(uint8_t status) override { common_.bar.writeb(common_.off + vp::kDeviceStatus, status); }
-  void reset() override {
-    set_status(0);
-    // 4.1.4.3.2: the driver waits for device_status to read 0 (bounded here).
-    for (int n = 0; n < 1000 && get_status() != 0; ++n) {
-    }
-  }
   uint64_t get_features() override {
     std::lock_guard g(lock_);
     wr32(vp::kDeviceFeatureSelect, 0);
