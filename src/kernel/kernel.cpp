@@ -1,6 +1,5 @@
 #include "kernel/kernel.h"
 
-#include <algorithm>
 #include <charconv>
 
 #include "core/of_platform.h"
@@ -72,16 +71,11 @@ Kernel::Kernel(KernelOptions opts) : opts_(std::move(opts)) {
   // A pre-softdep is wanted when a device here that no driver holds
   // announces an alias it serves (virtio_iommu's transports: the machine's).
   modules_->set_softdep_filter([this](const std::string& module) {
-    auto norm = [](std::string s) {
-      std::replace(s.begin(), s.end(), '-', '_');
-      return s;
-    };
-    const std::string want = norm(module);
     for (Device* d : core_.devices()) {
       if (!d->bus() || d->state() == DeviceState::bound) continue;
       for (const auto& alias : d->bus()->modaliases(*d))
         for (const auto& m : modules_->find_by_alias(alias))
-          if (norm(m) == want) return true;
+          if (module_name_eq(m, module)) return true;
     }
     return false;
   });

@@ -188,11 +188,10 @@ std::vector<const PlatformModel*> Platform::models() const {
 Result<unsigned> Platform::irq_number(const of::Node& node, size_t index) const {
   const of::Property* p = node.prop("interrupts");
   if (!p) return make_error(Errc::noent, node.path() + ": no interrupts");
-  // GIC binding: <type number flags>; SPI ids start at 32, PPIs at 16.
+  // GIC binding: <type number flags>.
   auto cells = TRY(p->cells());
   if (cells.size() < 3 * (index + 1)) return make_error(Errc::noent, node.path() + ": no interrupt " + std::to_string(index));
-  const uint32_t type = cells[3 * index], num = cells[3 * index + 1];
-  return type == 1 ? num + 16 : num + 32;
+  return gic_interrupt_id(cells[3 * index], cells[3 * index + 1]);
 }
 
 Result<unsigned> Platform::irq_number(const of::Node& node, std::string_view name) const {

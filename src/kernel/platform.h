@@ -33,6 +33,10 @@ struct PlatformModel {
 class Platform;
 class PciHostModel;
 
+// The interrupt ID of a GIC specifier <type number ...> (arm,gic binding:
+// type 1 is a PPI, numbered from 16; otherwise an SPI, numbered from 32).
+inline unsigned gic_interrupt_id(uint32_t type, uint32_t number) { return type == 1 ? number + 16 : number + 32; }
+
 // A device model for nodes with one of `compatibles` (INTERFACE.md
 // "Emulated devices in a device tree"). Layers register theirs at static
 // initialisation.
