@@ -4,11 +4,20 @@
 // virtio-iommu model, which then translates for the masters whose `iommus`
 // name this node). Without the property the slot is empty, as QEMU's unused
 // virtio-mmio slots are: DeviceID reads 0 (virtio 1.2 4.2.3.1.1).
+#include "kernel/model_virtio.h"
+
 #include "hw/virtio/virtio_iommu.h"
 #include "hw/virtio/virtio_mmio.h"
 #include "kernel/platform.h"
 
 namespace modiommu {
+
+hw::virtio::VirtioIommuOptions virtio_iommu_options(const of::Node& node) {
+  hw::virtio::VirtioIommuOptions opts;
+  opts.boot_bypass = node.has("modiommu,boot-bypass");
+  return opts;
+}
+
 namespace {
 
 namespace reg = uapi::virtio_mmio;
@@ -54,13 +63,7 @@ ModelFactoryRegistrar virtio_mmio_factory({"virtio-mmio", {"virtio,mmio"}, [](co
   hw::IrqLine* irq = nullptr;
   if (auto num = p.irq_number(n, 0); num.ok()) irq = &m.irq(*num);
   else p.log().warn("", "{}: no interrupt: the virtio-iommu's event queue cannot signal faults", n.path());
-  // Before the driver negotiates features, and again after it resets the
-  // device on unload, unattached endpoints abort (secure default); boolean
-  // `modiommu,boot-bypass` lets them through instead, as QEMU's boot-bypass
-  // property (default on there) does.
-  hw::virtio::VirtioIommuOptions opts;
-  opts.boot_bypass = n.has("modiommu,boot-bypass");
-  auto iommu = std::make_shared<hw::virtio::VirtioIommu>(n.path(), m.memory(), opts);
+  auto iommu = std::make_shared<hw::virtio::VirtioIommu>(n.path(), m.memory(), virtio_iommu_options(n));
   pm.kind = "virtio-iommu";
   pm.mmio = std::make_shared<hw::virtio::VirtioMmio>(n.path(), m.memory(), iommu, irq);
   pm.translator = iommu;

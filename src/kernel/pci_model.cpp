@@ -6,6 +6,7 @@
 #include "hw/machine.h"
 #include "hw/virtio/virtio_iommu.h"
 #include "hw/virtio/virtio_pci.h"
+#include "kernel/model_virtio.h"
 #include "kernel/platform.h"
 
 namespace modiommu {
@@ -70,8 +71,7 @@ Result<unsigned> pci_intx_irq(const of::Node& host, uint16_t rid, uint8_t pin, c
     if (match) {
       if (!parent->has("interrupt-controller") || *pic < 2)
         return make_error(Errc::notsup, fmt::format("{}: interrupt-map points at {}, which is not a GIC-style interrupt controller", who, parent->path()));
-      const uint32_t type = cells[i + 5 + pac], num = cells[i + 6 + pac];
-      return type == 1 ? num + 16 : num + 32;
+      return gic_interrupt_id(cells[i + 5 + pac], cells[i + 6 + pac]);
     }
     i += 5 + pac + *pic;
   }
@@ -143,7 +143,8 @@ Status PciHostModel::add_function(uint8_t bus, uint8_t devfn, const of::Node* no
   } else if (kind == "virtio-iommu") {
     // A virtio-iommu behind a virtio-pci function; the functions the host
     // bridge's iommu-map sends to this node translate through it.
-    auto viommu = std::make_shared<hw::virtio::VirtioIommu>(name, m.memory());
+    auto viommu = std::make_shared<hw::virtio::VirtioIommu>(
+        name, m.memory(), node ? virtio_iommu_options(*node) : hw::virtio::VirtioIommuOptions{});
     hw::IrqLine* irq = nullptr;
     if (auto num = intx_irq(bus, devfn, 1); num.ok()) {
       f.irq = *num;

@@ -106,6 +106,25 @@ TEST(VirtioPciBoard, PciDmaIsTranslatedByTheVirtioIommu) {
   EXPECT_FALSE(below->write(0x100040, msg, sizeof msg).ok());
 }
 
+// Before any driver: unattached endpoints abort, unless the node asks for
+// QEMU-style boot bypass (`modiommu,boot-bypass`), as on virtio-mmio.
+TEST(VirtioPciBoard, BootBypassFollowsTheNode) {
+  for (bool bypass : {false, true}) {
+    std::string dts = board_dts();
+    if (bypass) {
+      const std::string at = "compatible = \"virtio,pci-iommu\", \"pci1af4,1057\";";
+      ASSERT_NE(dts.find(at), std::string::npos);
+      dts.insert(dts.find(at) + at.size(), " modiommu,boot-bypass;");
+    }
+    Board b(dts);
+    ASSERT_TRUE(b.ok) << b.log;
+    hw::UpstreamPort* ep = b.host().port(0x08);
+    ASSERT_NE(ep, nullptr);
+    const char msg[] = "before any driver";
+    EXPECT_EQ(ep->write(0x50000040, msg, sizeof msg).ok(), bypass) << (bypass ? "boot bypass" : "abort");
+  }
+}
+
 TEST(VirtioPciBoard, IntxSwizzlesAcrossBridgesAndFollowsTheMap) {
   Board b;
   ASSERT_TRUE(b.ok) << b.log;
