@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "hw/dma_copy.h"
+
 namespace modiommu::hw {
 
 PhysicalMemory::PhysicalMemory() : top_(new std::atomic<Leaf*>[uint64_t{1} << kTopBits]) {
@@ -133,21 +135,6 @@ Status PhysicalMemory::fill(PhysAddr addr, uint8_t byte, size_t len) {
   return {};
 }
 
-// Starts pulling the first lines of the next piece's RAM side into the host
-// cache while the current piece copies: scattered pages otherwise each start
-// with a cold hardware prefetcher (it does not cross host pages).
-void PhysicalMemory::prefetch_head(const Piece& p, bool for_write) const {
-  constexpr uint64_t kHead = 1024, kLine = 64;
-  Chunk* c = find_chunk(p.pa);
-  if (!c) return;
-  const uint64_t off = p.pa & (kChunkSize - 1);
-  const uint64_t end = std::min<uint64_t>({off + std::min<uint64_t>(p.len, kHead), kChunkSize});
-  for (uint64_t o = off & ~(kLine - 1); o < end; o += kLine) {
-    if (for_write) __builtin_prefetch(c->bytes + o, 1);
-    else __builtin_prefetch(c->bytes + o, 0);
-  }
-}
-
 template <bool kWrite>
 size_t PhysicalMemory::move_pieces(const Piece* pieces, size_t n) const {
   const Chunk* held = nullptr;
@@ -159,13 +146,14 @@ size_t PhysicalMemory::move_pieces(const Piece* pieces, size_t n) const {
     uint8_t* buf = pieces[i].buf;
     if (!contains(addr, len)) [[unlikely]]
       break;
-    if (i + 1 < n) prefetch_head(pieces[i + 1], kWrite);
     while (len) {
       const uint64_t off = addr & (kChunkSize - 1);
       const size_t m = std::min<uint64_t>(len, kChunkSize - off);
+      Chunk* c = find_chunk(addr);
       // chunk_for(create) only publishes a fresh zeroed chunk (CAS), so a
       // const object may allocate backing store, as fill() and write() do.
-      Chunk* c = kWrite ? chunk_for(addr, true) : find_chunk(addr);
+      if (kWrite && !c) [[unlikely]]
+        c = chunk_for(addr, true);
       if (c != held || held_bytes + m > kChunkSize) {
         if (held) held->lock.unlock();
         held = c;
@@ -176,8 +164,8 @@ size_t PhysicalMemory::move_pieces(const Piece* pieces, size_t n) const {
         std::memset(buf, 0, m);  // untouched RAM reads as zeros
       } else {
         held_bytes += m;
-        if constexpr (kWrite) std::memcpy(c->bytes + off, buf, m);
-        else std::memcpy(buf, c->bytes + off, m);
+        if constexpr (kWrite) dma_copy(c->bytes + off, buf, m);
+        else dma_copy(buf, c->bytes + off, m);
       }
       addr += m;
       buf += m;

@@ -134,7 +134,6 @@ class MODIOMMU_API PhysicalMemory {
                 : nullptr;
   }
   static Status outside_ram(PhysAddr addr, uint64_t len);
-  void prefetch_head(const Piece& p, bool for_write) const;
   template <bool kWrite>
   size_t move_pieces(const Piece* pieces, size_t n) const;
 

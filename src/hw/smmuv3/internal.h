@@ -58,10 +58,11 @@ inline WalkResult s2_table_hook(void* ctx, uint64_t ipa) {
 // pages of one buffer sit in consecutive slots (two per host cache line) and
 // a streaming DMA reads the cache sequentially, as host prefetchers expect.
 // The IOTLB is direct-mapped; a collision only evicts (always permitted).
-inline size_t iotlb_slot(uint64_t tag, uint64_t page) {
+inline size_t iotlb_hash(uint64_t tag) {
   const uint64_t h = tag * 0x9e3779b97f4a7c15ull;
-  return static_cast<size_t>((h ^ (h >> 29)) + page);
+  return static_cast<size_t>(h ^ (h >> 29));
 }
+inline size_t iotlb_slot(uint64_t tag, uint64_t page) { return iotlb_hash(tag) + static_cast<size_t>(page); }
 
 inline unsigned log2_of(uint64_t v) { return static_cast<unsigned>(63 - __builtin_clzll(v)); }
 }  // namespace modiommu::hw::smmuv3::detail

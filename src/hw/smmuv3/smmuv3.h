@@ -163,6 +163,16 @@ class MODIOMMU_API SmmuV3 : public MmioDevice, public DmaTranslator {
   // the leaf sizes in `sizes`; no counters touched. False on a miss or when
   // the entry lacks the permission (the walk then reports the fault).
   bool iotlb_probe(uint64_t summary, uint64_t sizes, uint64_t iova, Access access, TranslateOutcome* out) const;
+  // The per-size part of a probe (tag and slot hash), worked out once for a
+  // burst of probes under one summary: a page's probe is then one slot read.
+  struct ProbePlan {
+    unsigned n = 0;  // one entry per bit of the 64-bit leaf-size mask at most
+    unsigned size[64];
+    uint64_t key[64];  // tag | kValid
+    size_t hash[64];
+  };
+  static void plan_probe(uint64_t summary, uint64_t sizes, ProbePlan* plan);
+  bool probe_planned(const ProbePlan& plan, uint64_t iova, Access access, TranslateOutcome* out) const;
 
   // Invalidation (regs_lock_ held by the command path).
   void cfg_invalidate(uint32_t first_sid, uint64_t count);
