@@ -6,11 +6,11 @@
 namespace modiommu::hw {
 
 DmaTest::DmaTest(std::string name, PhysicalMemory& mem, size_t buf_size, IrqLine* irq)
-    : name_(std::move(name)), port_(mem), irq_(irq) {
-  buf_size = std::clamp<size_t>(buf_size, 4096, 1 << 20);
-  buf_.assign(buf_size, 0);
-  scratch_.assign(buf_size, 0);
-}
+    : name_(std::move(name)),
+      port_(mem),
+      irq_(irq),
+      buf_(std::clamp<size_t>(buf_size, 4096, 1 << 20)),
+      scratch_(buf_.size()) {}
 
 DmaTest::~DmaTest() { stop(); }
 

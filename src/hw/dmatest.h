@@ -48,6 +48,7 @@
 
 #include "base/api.h"
 #include "hw/dma.h"
+#include "hw/dma_copy.h"
 #include "hw/irq.h"
 #include "hw/mmio.h"
 
@@ -103,7 +104,7 @@ class MODIOMMU_API DmaTest : public MmioDevice {
   IrqLine* irq_;
 
   std::mutex buf_lock_;  // guards buf_, scratch_
-  std::vector<uint8_t> buf_, scratch_;
+  PageBuffer buf_, scratch_;
 
   mutable std::mutex regs_lock_;  // guards the fields below
   uint64_t src_ = 0, dst_ = 0, pattern_ = 0, fault_addr_ = 0;
