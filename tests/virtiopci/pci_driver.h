@@ -1,7 +1,7 @@
 // A tiny test-side virtio-pci driver: finds the regions by walking the
 // vendor capabilities in configuration space (virtio 1.2 4.1.4), lays out
 // split virtqueues in guest RAM and drives a VirtioPci like a guest would.
-// Requests complete synchronously inside the notify write.
+// The rings and requests are the shared RingDriver's (tests/include).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -18,13 +18,15 @@
 #include "hw/virtio/virtio_pci.h"
 #include "uapi/virtio_iommu.h"
 #include "uapi/virtio_pci.h"
+#include "virtio_test_ring.h"
 
 namespace modiommu::hw::virtio::pcitest {
 
 namespace vp = uapi::virtio_pci;
 inline constexpr uint64_t kRam = 0x40000000, kRamSize = 16ull << 20;
 inline constexpr uint64_t kBarBase = 0x10000000;
-inline constexpr uint32_t kQSize = 16;
+using testring::DriverQueue;
+using testring::kQSize;
 
 struct Region {
   uint8_t cap = 0;  // configuration-space offset of the capability
@@ -33,12 +35,7 @@ struct Region {
   uint32_t length = 0;
 };
 
-struct DriverQueue {
-  uint64_t desc = 0, avail = 0, used = 0, data = 0, notify = 0;
-  uint16_t avail_idx = 0, used_seen = 0, size = kQSize;
-};
-
-class PciDriver {
+class PciDriver : public testring::RingDriver {
  public:
   // A function of its own, on a bus and RAM of its own.
   explicit PciDriver(VirtioIommuOptions opts = default_opts()) : irq("intx"), mem(own_mem_), bus(own_bus_) {
@@ -129,7 +126,12 @@ class PciDriver {
   void setup_queue(unsigned q, uint16_t size = kQSize) {
     DriverQueue& dq = queues[q];
     const uint64_t base = ram_ + 0x100000ull * q;
-    dq = {base, base + 0x4000, base + 0x8000, base + 0x10000, 0, 0, 0, size};
+    dq = {};
+    dq.desc = base;
+    dq.avail = base + 0x4000;
+    dq.used = base + 0x8000;
+    dq.data = base + 0x10000;
+    dq.size = size;
     program_queue(q, size, dq.desc, dq.avail, dq.used);
     const uint32_t noff = static_cast<uint32_t>(rd(vp::kQueueNotifyOff, 2));
     dq.notify = regions.at(vp::kCfgNotify).addr + uint64_t{noff} * notify_mult;
@@ -142,71 +144,7 @@ class PciDriver {
     set_status(kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk | kStatusDriverOk);
     ASSERT_TRUE(status() & kStatusDriverOk);
   }
-  void kick(unsigned q) { bus.write(queues[q].notify, q, 2); }
-
-  void write_desc(unsigned q, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next) {
-    struct {
-      uint64_t a;
-      uint32_t l;
-      uint16_t f, n;
-    } d{addr, len, flags, next};
-    ASSERT_TRUE(mem.write(queues[q].desc + 16ull * i, &d, sizeof d).ok());
-  }
-  void make_available(unsigned q, uint16_t head, bool do_kick = true) {
-    DriverQueue& dq = queues[q];
-    ASSERT_TRUE(mem.write(dq.avail + 4 + 2ull * (dq.avail_idx % dq.size), &head, 2).ok());
-    ++dq.avail_idx;
-    ASSERT_TRUE(mem.write(dq.avail + 2, &dq.avail_idx, 2).ok());
-    if (do_kick) kick(q);
-  }
-  uint16_t used_idx(unsigned q) {
-    uint16_t v = 0;
-    EXPECT_TRUE(mem.read(queues[q].used + 2, &v, 2).ok());
-    return v;
-  }
-  // One request on the request queue; the writable bytes after completion
-  // (empty if the device returned nothing).
-  std::vector<uint8_t> request(const void* rd_buf, size_t rlen, uint32_t wlen) {
-    DriverQueue& dq = queues[0];
-    const uint64_t rbuf = dq.data, wbuf = dq.data + 0x2000;
-    EXPECT_TRUE(mem.write(rbuf, rd_buf, rlen).ok());
-    EXPECT_TRUE(mem.fill(wbuf, 0xee, wlen).ok());
-    write_desc(0, 0, rbuf, static_cast<uint32_t>(rlen), kDescFNext, 1);
-    write_desc(0, 1, wbuf, wlen, kDescFWrite, 0);
-    make_available(0, 0);
-    if (used_idx(0) == dq.used_seen) return {};
-    uint32_t e[2];
-    EXPECT_TRUE(mem.read(dq.used + 4 + 8ull * (dq.used_seen % dq.size), e, sizeof e).ok());
-    ++dq.used_seen;
-    std::vector<uint8_t> out(std::min<uint32_t>(e[1], wlen));
-    if (!out.empty()) {
-      EXPECT_TRUE(mem.read(wbuf, out.data(), out.size()).ok());
-    }
-    return out;
-  }
-  template <typename Body>
-  uint8_t simple(uint8_t type, const Body& b) {
-    std::vector<uint8_t> buf(sizeof(uapi::viommu::ReqHead) + sizeof b, 0);
-    buf[0] = type;
-    std::memcpy(buf.data() + sizeof(uapi::viommu::ReqHead), &b, sizeof b);
-    auto w = request(buf.data(), buf.size(), sizeof(uapi::viommu::ReqTail));
-    return w.size() == sizeof(uapi::viommu::ReqTail) ? w[0] : 0xff;
-  }
-  uint8_t attach(uint32_t domain, uint32_t ep) {
-    uapi::viommu::AttachBody b{};
-    b.domain = domain;
-    b.endpoint = ep;
-    return simple(uapi::viommu::kReqAttach, b);
-  }
-  uint8_t map(uint32_t domain, uint64_t va, uint64_t va_end, uint64_t pa, uint32_t flags) {
-    uapi::viommu::MapBody b{};
-    b.domain = domain;
-    b.virt_start = va;
-    b.virt_end = va_end;
-    b.phys_start = pa;
-    b.flags = flags;
-    return simple(uapi::viommu::kReqMap, b);
-  }
+  void kick(unsigned q) override { bus.write(queues[q].notify, q, 2); }
 
   IrqLine irq;  // first: outlives the function that raises it
  private:
@@ -221,7 +159,9 @@ class PciDriver {
   std::map<uint8_t, Region> regions;
   std::map<uint8_t, int> cap_count;
   uint32_t notify_mult = 0;
-  DriverQueue queues[2];
+
+ protected:
+  PhysicalMemory& ring_mem() override { return mem; }
 
  private:
   uint64_t ram_ = kRam + 0x100000;
