@@ -25,6 +25,17 @@ struct DriverQueue {
   uint64_t notify = 0;  // virtio-pci: the queue's notify address
   uint16_t avail_idx = 0, used_seen = 0, next_desc = 0;
   uint16_t size = kQSize;
+
+  // A fresh queue of `size` entries with its rings and buffers from base.
+  static DriverQueue at(uint64_t base, uint16_t size) {
+    DriverQueue dq;
+    dq.desc = base;
+    dq.avail = base + 0x4000;
+    dq.used = base + 0x8000;
+    dq.data = base + 0x10000;
+    dq.size = size;
+    return dq;
+  }
 };
 
 struct Completion {

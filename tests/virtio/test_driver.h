@@ -64,12 +64,7 @@ class TestDriver : public testring::RingDriver {
   void setup_queue(unsigned q, uint16_t size = kQSize) {
     DriverQueue& dq = queues[q];
     const uint64_t base = kRam + 0x100000ull * (q + 1);
-    dq = {};
-    dq.desc = base;
-    dq.avail = base + 0x4000;
-    dq.used = base + 0x8000;
-    dq.data = base + 0x10000;
-    dq.size = size;
+    dq = DriverQueue::at(base, size);
     set_reg(mmio::kQueueSel, q);
     set_reg(mmio::kQueueNum, size);
     set_reg(mmio::kQueueDescLow, static_cast<uint32_t>(dq.desc));

@@ -126,12 +126,7 @@ class PciDriver : public testring::RingDriver {
   void setup_queue(unsigned q, uint16_t size = kQSize) {
     DriverQueue& dq = queues[q];
     const uint64_t base = ram_ + 0x100000ull * q;
-    dq = {};
-    dq.desc = base;
-    dq.avail = base + 0x4000;
-    dq.used = base + 0x8000;
-    dq.data = base + 0x10000;
-    dq.size = size;
+    dq = DriverQueue::at(base, size);
     program_queue(q, size, dq.desc, dq.avail, dq.used);
     const uint32_t noff = static_cast<uint32_t>(rd(vp::kQueueNotifyOff, 2));
     dq.notify = regions.at(vp::kCfgNotify).addr + uint64_t{noff} * notify_mult;
