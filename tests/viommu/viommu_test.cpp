@@ -359,12 +359,6 @@ TEST(VirtioIommu, RmmodUnderDmaUnbindsConsumersFirstAndReloadRestores) {
   EXPECT_EQ(v.escapes(), 0u);
 }
 
-}  // namespace
-}  // namespace modiommu::viommutest
-
-namespace modiommu::viommutest {
-namespace {
-
 // A request the device refuses becomes an error naming the request, the
 // status and the endpoint: here PROBE answers DEVERR (the properties do not
 // fit the device's own probe_size), so the consumer's probe fails and its
@@ -449,12 +443,6 @@ TEST(VirtioIommu, TransportRmmodUnderDmaUnbindsConsumersFirst) {
   EXPECT_EQ(v.log().find("still attached"), std::string::npos) << v.log();
 }
 
-}  // namespace
-}  // namespace modiommu::viommutest
-
-namespace modiommu::viommutest {
-namespace {
-
 // Without BYPASS_CONFIG an ATTACH cannot ask for bypass: an identity
 // default domain is refused (ENOTSUP, named), other masters are unaffected,
 // and nothing bypasses.
@@ -478,12 +466,6 @@ TEST(VirtioIommu, IdentityWithoutBypassConfigIsRefused) {
   EXPECT_TRUE(v.transfer(id, 0x40000000, 64, false) & DmaTest::kStatusFault);
   EXPECT_EQ(v.escapes(), 0u);
 }
-
-}  // namespace
-}  // namespace modiommu::viommutest
-
-namespace modiommu::viommutest {
-namespace {
 
 // PCI under a virtio-iommu (iommu-map of the host bridge names the
 // virtio-mmio node): the two functions below a PCIe-to-PCI bridge share its
@@ -538,12 +520,6 @@ TEST(VirtioIommu, PciAliasSharedEndpointSurvivesOneFunctionLeaving) {
   EXPECT_LT(v.model()->endpoint_domain(alias), 0) << "the last user detached it";
   EXPECT_EQ(v.escapes(), 0u);
 }
-
-}  // namespace
-}  // namespace modiommu::viommutest
-
-namespace modiommu::viommutest {
-namespace {
 
 // Autoload: the virtio-mmio node's "of:" alias loads the transport, whose
 // virtio device's "virtio:d00000017v..." modalias loads virtio_iommu (this
