@@ -33,7 +33,7 @@ namespace {
   }
 }
 
-const bool kHaveAvx2 = __builtin_cpu_supports("avx2");
+const bool have_avx2 = __builtin_cpu_supports("avx2");
 
 }  // namespace
 #endif
@@ -41,7 +41,7 @@ const bool kHaveAvx2 = __builtin_cpu_supports("avx2");
 void dma_copy(uint8_t* dst, const uint8_t* src, size_t n) {
 #if defined(__x86_64__)
   // The loop moves whole 128-byte blocks with aligned accesses.
-  if (kHaveAvx2 && n != 0 && ((reinterpret_cast<uintptr_t>(dst) | reinterpret_cast<uintptr_t>(src) | n) & 127) == 0) {
+  if (have_avx2 && n != 0 && ((reinterpret_cast<uintptr_t>(dst) | reinterpret_cast<uintptr_t>(src) | n) & 127) == 0) {
     copy_avx2(dst, src, n);
     return;
   }

@@ -10,9 +10,9 @@
 
 namespace modiommu::hw {
 
-// Copies n bytes from src to dst (no overlap), like memcpy. Page-sized,
-// 32-byte-aligned pieces take an AVX2 loop when the host has AVX2; anything
-// else goes to memcpy.
+// Copies n bytes from src to dst (no overlap), like memcpy. With AVX2 on the
+// host, copies whose addresses and length are multiples of 128 bytes (page
+// pieces are) take a vector loop; anything else goes to memcpy.
 void dma_copy(uint8_t* dst, const uint8_t* src, size_t n);
 
 // A device's local data buffer (the DMA test master's SRAM): zero-filled and

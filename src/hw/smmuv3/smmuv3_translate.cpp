@@ -10,34 +10,6 @@ namespace modiommu::hw::smmuv3 {
 
 using namespace detail;
 
-// The answer of an IOTLB entry `v` (pa | R | W << 1) of leaf size 2^s for
-// iova; false when it lacks the permission (the walk then reports the fault).
-static bool iotlb_answer(uint64_t v, unsigned s, uint64_t iova, Access access, TranslateOutcome* out) {
-  if (!(v & (access == Access::read ? 1 : 2))) return false;
-  const uint64_t off = iova & ((uint64_t{1} << s) - 1);
-  out->kind = TranslateOutcome::Kind::translated;
-  out->pa = (v & ~uint64_t{0xfff}) + off;
-  out->span = (uint64_t{1} << s) - off;
-  return true;
-}
-
-bool SmmuV3::iotlb_probe(uint64_t summary, uint64_t sizes, uint64_t iova, Access access,
-                         TranslateOutcome* out) const {
-  // One lock-free probe per leaf size present (seqlocked slots).
-  const uint64_t fk = summary & 0xffff;
-  const uint64_t kind = fk == kFastNested ? kNested : fk == kFastS1 ? kS1 : kS2;
-  const uint16_t vmid = static_cast<uint16_t>(summary >> 16), asid = static_cast<uint16_t>(summary >> 32);
-  while (sizes) {
-    const unsigned s = static_cast<unsigned>(__builtin_ctzll(sizes));
-    sizes &= sizes - 1;
-    const uint64_t tag = tlb_tag(kind, vmid, asid, s), page = iova >> s;
-    uint64_t v;
-    if (tlb_.lookup(tlb_.index(iotlb_slot(tag, page)), tag | SeqSlots::kValid, page, &v))
-      return iotlb_answer(v, s, iova, access, out);
-  }
-  return false;
-}
-
 void SmmuV3::plan_probe(uint64_t summary, uint64_t sizes, ProbePlan* plan) {
   const uint64_t fk = summary & 0xffff;
   const uint64_t kind = fk == kFastNested ? kNested : fk == kFastS1 ? kS1 : kS2;
@@ -54,18 +26,30 @@ void SmmuV3::plan_probe(uint64_t summary, uint64_t sizes, ProbePlan* plan) {
   }
 }
 
-// iotlb_probe() with the plan's precomputed tags. Inline: only this file
-// calls it, once per page of every DMA burst.
+// Inline: only this file probes, once per page of every DMA burst.
 [[gnu::always_inline]] inline bool SmmuV3::probe_planned(const ProbePlan& plan, uint64_t iova, Access access,
                                                          TranslateOutcome* out) const {
+  // One lock-free probe per leaf size present (seqlocked slots).
   for (unsigned k = 0; k < plan.n; ++k) {
     const unsigned s = plan.size[k];
     const uint64_t page = iova >> s;
     uint64_t v;
-    if (tlb_.lookup(tlb_.index(plan.hash[k] + static_cast<size_t>(page)), plan.key[k], page, &v))
-      return iotlb_answer(v, s, iova, access, out);
+    if (!tlb_.lookup(tlb_.index(plan.hash[k] + static_cast<size_t>(page)), plan.key[k], page, &v)) continue;
+    if (!(v & (access == Access::read ? 1 : 2))) return false;  // walk again for the precise fault
+    const uint64_t off = iova & ((uint64_t{1} << s) - 1);
+    out->kind = TranslateOutcome::Kind::translated;
+    out->pa = (v & ~uint64_t{0xfff}) + off;
+    out->span = (uint64_t{1} << s) - off;
+    return true;
   }
   return false;
+}
+
+bool SmmuV3::iotlb_probe(uint64_t summary, uint64_t sizes, uint64_t iova, Access access,
+                         TranslateOutcome* out) const {
+  ProbePlan plan;
+  plan_probe(summary, sizes, &plan);
+  return probe_planned(plan, iova, access, out);
 }
 
 size_t SmmuV3::translate_burst(uint32_t sid, uint64_t iova, uint64_t len, Access access, TranslateOutcome* out,
