@@ -11,15 +11,20 @@ function(modiommu_layer name)
   set_property(GLOBAL APPEND PROPERTY MODIOMMU_LAYERS modiommu_${name})
 endfunction()
 
-# The shared device-tree corpus (220 Debian arm64 trees + QEMU virt trees):
-# beside the checkout by default, as the team's layout has it; tests find
-# it through $MODIOMMU_CORPUS_DIR, set here for every test.
-if(EXISTS "${PROJECT_SOURCE_DIR}/../shared/corpus")
-  get_filename_component(_corpus "${PROJECT_SOURCE_DIR}/../shared/corpus" ABSOLUTE)
-else()
-  set(_corpus "/work/shared/corpus")
+# The larger device-tree corpus (e.g. the 220 Debian arm64 trees + QEMU virt
+# trees the team keeps in ../shared/corpus) is optional: the repository
+# carries the trees its own tests need (tests/corpus). Given, the tests that
+# walk whole corpora run a second time over it (CTest label `corpus`).
+set(MODIOMMU_CORPUS_DIR "" CACHE PATH "An optional larger device-tree corpus (tests labelled corpus, benchmarks)")
+if(MODIOMMU_CORPUS_DIR AND NOT IS_DIRECTORY "${MODIOMMU_CORPUS_DIR}")
+  message(FATAL_ERROR "MODIOMMU_CORPUS_DIR=${MODIOMMU_CORPUS_DIR} is not a directory")
 endif()
-set(MODIOMMU_CORPUS_DIR "${_corpus}" CACHE PATH "The shared device-tree corpus (tests and benchmarks)")
+if(MODIOMMU_CORPUS_DIR)
+  get_filename_component(MODIOMMU_CORPUS_DIR_ABS "${MODIOMMU_CORPUS_DIR}" ABSOLUTE)
+elseif(MODIOMMU_TESTS)
+  message(STATUS "MODIOMMU_CORPUS_DIR not given: the tests over a larger device-tree corpus (label corpus) "
+                 "are not run; the bundled tests/corpus is")
+endif()
 
 # modiommu_test(NAME SOURCES ... [LIBS ...]): a GoogleTest executable whose
 # tests CTest discovers. Test executables export their symbols like the host
@@ -32,10 +37,21 @@ function(modiommu_test name)
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests/include)
   # Where the tree and the build are (the host binary, build/modules).
   target_compile_definitions(${name} PRIVATE MODIOMMU_TEST_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
-                                             MODIOMMU_TEST_BINARY_DIR="${PROJECT_BINARY_DIR}"
-                                             MODIOMMU_TEST_CORPUS_DIR="${MODIOMMU_CORPUS_DIR}")
+                                             MODIOMMU_TEST_BINARY_DIR="${PROJECT_BINARY_DIR}")
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
-    PROPERTIES ENVIRONMENT "MODIOMMU_SOURCE_DIR=${PROJECT_SOURCE_DIR};MODIOMMU_CORPUS_DIR=${MODIOMMU_CORPUS_DIR}")
+    PROPERTIES ENVIRONMENT "MODIOMMU_SOURCE_DIR=${PROJECT_SOURCE_DIR};MODIOMMU_CORPUS_DIR=")
+endfunction()
+
+# modiommu_corpus_tests(TARGET FILTER): the tests of TARGET matching the
+# gtest FILTER walk whole corpora; with MODIOMMU_CORPUS_DIR they run again
+# over it, as "corpus.<test>" with the label `corpus`.
+function(modiommu_corpus_tests name filter)
+  if(NOT MODIOMMU_CORPUS_DIR)
+    return()
+  endif()
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 TEST_FILTER "${filter}" TEST_PREFIX "corpus."
+    PROPERTIES LABELS corpus
+               ENVIRONMENT "MODIOMMU_SOURCE_DIR=${PROJECT_SOURCE_DIR};MODIOMMU_CORPUS_DIR=${MODIOMMU_CORPUS_DIR_ABS}")
 endfunction()
 
 # modiommu_fuzzer(NAME SOURCES ... [LIBS ...]): a libFuzzer target.

@@ -6,7 +6,7 @@
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     e.g. scripts/fuzz.sh 300 fuzz_of_load
 #
 # Seeds built here, not committed: of <- platforms/*.dts compiled with dtc
-# plus every *.dtb under $MODIOMMU_DTB_CORPUS (default ../shared/corpus);
+# plus every *.dtb under $MODIOMMU_DTB_CORPUS (default: $MODIOMMU_CORPUS_DIR, else the bundled tests/corpus);
 # sim <- platforms/*.run and tests/scenarios/*.run; module <- the built
 # modules/*.so. Committed seeds in fuzz/AREA/corpus/ are used too.
 # A crash is copied to fuzz/AREA/regressions/ (commit it: the ctest
@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 SECS=${1:-60}
 shift || true
 ONLY=("$@")
-DTBS=${MODIOMMU_DTB_CORPUS:-../shared/corpus}
+DTBS=${MODIOMMU_DTB_CORPUS:-${MODIOMMU_CORPUS_DIR:-tests/corpus}}
 B=${FUZZ_BUILD:-build/fuzz}
 cmake --preset fuzz -B "$B" >/dev/null
 if [ ${#ONLY[@]} -gt 0 ]; then

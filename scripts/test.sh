@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds modiommu and runs the whole test suite (unit tests, scenario tests,
 # corpus boots). With --sanitizers, also the ASan+UBSan and TSan builds; with
-# --fuzz, each fuzz target for a bounded time.
+# --fuzz, each fuzz target for a bounded time. MODIOMMU_CORPUS_DIR=PATH adds
+# the tests over a larger device-tree corpus (label corpus; release build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-$(nproc)}
@@ -15,17 +16,29 @@ for a in "$@"; do
   esac
 done
 
+CORPUS_ARGS=()
+if [ -n "${MODIOMMU_CORPUS_DIR:-}" ]; then
+  CORPUS_ARGS=(-DMODIOMMU_CORPUS_DIR="$(cd "$MODIOMMU_CORPUS_DIR" && pwd)")
+else
+  echo "=== no MODIOMMU_CORPUS_DIR: the tests over a larger device-tree corpus are not run (the bundled tests/corpus is)"
+fi
+
+# run_preset PRESET [CTEST ARGS...]
 run_preset() {
-  echo "=== build and test: $1"
-  cmake --preset "$1" >/dev/null
-  cmake --build --preset "$1" -j "$JOBS"
-  ctest --preset "$1" -j "$JOBS"
+  local preset=$1
+  shift
+  echo "=== build and test: $preset"
+  cmake --preset "$preset" "${CORPUS_ARGS[@]}" >/dev/null
+  cmake --build --preset "$preset" -j "$JOBS"
+  ctest --preset "$preset" -j "$JOBS" "$@"
 }
 
 run_preset release
 if [ $SAN = 1 ]; then
-  run_preset asan
-  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" run_preset tsan
+  # The sanitizers run every test but the second pass over the larger
+  # corpus (label corpus): the bundled trees take the same code paths.
+  run_preset asan -LE corpus
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" run_preset tsan -LE corpus
 fi
 if [ $FUZZ = 1 ]; then
   scripts/fuzz.sh 30

@@ -55,6 +55,10 @@ void add_common_options(CLI::App* app, CommonOpts& o) {
   app->add_flag("--generic-endpoints", o.generic_endpoints,
                 "bind a generic DMA endpoint driver to every device that has `iommus` (or is a legacy SMMU master) "
                 "or sits on a PCI bus, and has no other driver");
+  app->add_option("--populate", o.populate,
+                  "drivers: a bound device's child nodes become devices, as its driver's of_platform_populate "
+                  "would make them (default of check and --generic-endpoints); bus-only: only children of buses")
+      ->check(CLI::IsMember({"drivers", "bus-only"}));
   app->add_flag("--await-module-sources", o.await_modules,
                 "a later module directory will be announced: boot-complete does not make module sources final");
 }
@@ -68,6 +72,7 @@ Result<KernelOptions> kernel_options(const CommonOpts& o) {
   k.autoload = !o.no_autoload;
   k.blacklist = o.blacklist;
   k.generic_endpoints = o.generic_endpoints;
+  if (!o.populate.empty()) k.populate = o.populate == "drivers" ? PopulatePolicy::drivers : PopulatePolicy::bus_only;
   for (const auto& d : o.domains) {
     auto eq = d.find('=');
     auto t = eq == std::string::npos ? std::nullopt : iommu::parse_domain_type(d.substr(eq + 1));

@@ -29,6 +29,7 @@ struct CommonOpts {
   bool no_autoload = false;
   std::vector<std::string> blacklist;
   bool generic_endpoints = false;
+  std::string populate;  // "" = the default for the command
 };
 
 // The modules built alongside this binary.

@@ -44,6 +44,7 @@ void Device::devm_add(std::string what, std::function<void()> release) {
 }
 
 bool Bus::match(const Device& dev, const Driver& drv) const {
+  if (!dev.driver_override().empty()) return drv.name == dev.driver_override();
   // of_match_device(): any of the device's compatible strings.
   for (const auto& c : dev.compatible())
     for (const auto& m : drv.of_match)

@@ -77,6 +77,16 @@ class MODIOMMU_API Device {
   // A device added by hand with no autoprobe (e.g. user unbound it) stays
   // unbound until `bind` or re-add.
   bool manual_unbind() const { return manual_unbind_; }
+  // Created by its parent's driver (of_platform_populate from a probe), not
+  // by the bus walk at boot; removed when that parent unbinds.
+  bool populated_by_parent() const { return populated_by_parent_; }
+  void set_populated_by_parent() { populated_by_parent_ = true; }
+  // driver_override: when set, only the driver of this name matches (how a
+  // parent driver binds a device it made for a node with no compatible).
+  const std::string& driver_override() const { return driver_override_; }
+  void set_driver_override(std::string name) { driver_override_ = std::move(name); }
+  // Drivers that said "not mine" (ENODEV) since they registered.
+  const std::vector<const Driver*>& declined() const { return declined_; }
 
  private:
   friend class DriverCore;
@@ -95,6 +105,10 @@ class MODIOMMU_API Device {
   bool manual_unbind_ = false;
   bool removed_ = false;
   bool linux_pending_ = false;
+  bool populated_by_parent_ = false;
+  std::string driver_override_;
+  std::vector<const Driver*> declined_;
+  std::string declined_why_;  // the last decline's message
   std::vector<DeviceLink*> supplier_links_;  // links where this device is the consumer
   std::vector<DeviceLink*> consumer_links_;  // links where this device is the supplier
   std::vector<std::pair<std::string, std::function<void()>>> devres_;

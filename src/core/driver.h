@@ -23,6 +23,14 @@ class MODIOMMU_API Driver {
   // of_match_table: compatible strings this driver binds to.
   std::vector<std::string> of_match;
   CodeOwner* owner = nullptr;  // the module whose code this is; null when built in
+  // Its bound device's child nodes become devices, as a probe calling
+  // of_platform_populate() makes them (BEHAVIOUR.md 7). A driver whose node's
+  // children are not platform devices (a PCI host bridge's functions) says no.
+  bool populates_children = true;
+  // It also makes devices, bound to itself (driver_override), for child
+  // nodes with no compatible that do DMA or hold a node that does, as
+  // drivers such as venus (video-firmware) or a remoteproc (glink-edge) do.
+  bool makes_firmware_children = false;
 
   virtual Status probe(Device& dev) = 0;
   virtual void remove(Device& dev) = 0;

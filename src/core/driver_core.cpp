@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "base/fault_inject.h"
 #include "core/owner.h"
 #include "of/tree.h"
 
@@ -197,8 +198,10 @@ void DriverCore::unregister_driver(Driver* drv) {
   for (auto it = bound.rbegin(); it != bound.rend(); ++it)
     if ((*it)->driver_ == drv) unbind_locked(**it, false, nullptr);
   // Deferred devices whose pending probe was this driver's go back to waiting for a driver.
-  for (auto& d : devices_)
+  for (auto& d : devices_) {
     if (d->state_ == DeviceState::deferred && d->driver_ == drv) d->driver_ = nullptr;
+    std::erase(d->declined_, drv);  // the same object may register again: a fresh chance
+  }
   std::erase(drivers_, drv);
   log_.debug("", "driver {} unregistered", drv->name);
   drain();
@@ -231,6 +234,15 @@ void DriverCore::probe_locked(Device& dev, Driver* only) {
     dev.deferred_reason_.clear();
     return;
   }
+  if (!only)
+    std::erase_if(cands, [&](Driver* d) {
+      return std::find(dev.declined_.begin(), dev.declined_.end(), d) != dev.declined_.end();
+    });
+  if (cands.empty()) {  // every driver here already said "not mine"
+    dev.state_ = DeviceState::unbound;
+    dev.deferred_reason_.clear();
+    return;
+  }
   ++dev.probe_attempts_;
   ++stats_.probe_attempts;
   clock_.advance(10'000);  // a probe attempt's virtual cost: keeps log order readable
@@ -249,7 +261,13 @@ void DriverCore::probe_locked(Device& dev, Driver* only) {
       set_deferred(dev, std::move(waits), std::move(reason));
       return;
     }
-    if (s.error().code == Errc::nodev) continue;  // "not mine": try the next driver
+    if (s.error().code == Errc::nodev) {  // "not mine": try the next driver
+      log_.debug(dev.name(), "driver {} declined it: {}", drv->name, s.error().message);
+      if (std::find(dev.declined_.begin(), dev.declined_.end(), drv) == dev.declined_.end())
+        dev.declined_.push_back(drv);
+      dev.declined_why_ = s.error().message;
+      continue;
+    }
     dev.state_ = DeviceState::failed;
     dev.deferred_reason_ = s.error().str();
     log_.err(dev.name(), "probe with driver {} failed: {}", drv->name, s.error().str());
@@ -257,6 +275,9 @@ void DriverCore::probe_locked(Device& dev, Driver* only) {
     return;
   }
   dev.state_ = DeviceState::unbound;
+  // No driver took it: whoever waits on it decides now whether anything
+  // else can still bind it (BEHAVIOUR.md 1), instead of waiting forever.
+  if (!fault_point("core.skip_unbound_kick")) kick(WaitKey::device(&dev));
 }
 
 Status DriverCore::really_probe(Device& dev, Driver& drv) {
@@ -293,6 +314,7 @@ void DriverCore::driver_bound(Device& dev) {
   for (DeviceLink* l : dev.consumer_links_)
     if (l->state == LinkState::dormant) l->state = LinkState::available;
   log_.info(dev.name(), "bound to driver {}", dev.driver_->name);
+  if (hooks_.post_bind) hooks_.post_bind(dev);
   if (policy_ == DeferredPolicy::targeted) {
     kick(WaitKey::device(&dev));
     kick(WaitKey::any_bind());
@@ -438,13 +460,25 @@ void DriverCore::requeue_after(Device& dev, Device& supplier, std::string why) {
   drain();
 }
 
+// Every registered driver that matches `dev` declined it ("not mine").
+bool DriverCore::declined_by_all(const Device& dev) const {
+  if (!dev.bus() || dev.declined_.empty()) return false;
+  for (Driver* d : drivers_)
+    if (d->bus == dev.bus() && dev.bus()->match(dev, *d) &&
+        std::find(dev.declined_.begin(), dev.declined_.end(), d) == dev.declined_.end())
+      return false;
+  return true;
+}
+
 bool DriverCore::driver_may_appear(const Device& dev) const {
   std::lock_guard g(lock_);
   if (dev.state_ == DeviceState::bound || dev.state_ == DeviceState::deferred) return true;
   if (dev.state_ == DeviceState::failed) return false;
   if (dev.bus())
     for (Driver* d : drivers_)
-      if (d->bus == dev.bus() && dev.bus()->match(dev, *d)) return true;
+      if (d->bus == dev.bus() && dev.bus()->match(dev, *d) &&
+          std::find(dev.declined_.begin(), dev.declined_.end(), d) == dev.declined_.end())
+        return true;
   if (hooks_.module_for && !hooks_.module_for(dev).empty()) return true;
   return !sources_final_;
 }
@@ -460,13 +494,21 @@ std::string DriverCore::availability(const Device& dev) const {
   if (dev.manual_unbind_) return "unbound by hand";
   if (dev.bus())
     for (Driver* d : drivers_)
-      if (d->bus == dev.bus() && dev.bus()->match(dev, *d)) return "driver " + d->name + " registered, not bound";
+      if (d->bus == dev.bus() && dev.bus()->match(dev, *d) &&
+          std::find(dev.declined_.begin(), dev.declined_.end(), d) == dev.declined_.end())
+        return "driver " + d->name + " registered, not bound";
+  std::string declined;
+  if (declined_by_all(dev)) {
+    for (const Driver* d : dev.declined_) declined += (declined.empty() ? "" : ", ") + d->name;
+    declined = "driver " + declined + " declined it (" + dev.declined_why_ + ")";
+  }
   if (hooks_.module_for) {
     std::string m = hooks_.module_for(dev);
-    if (!m.empty()) return m;
+    if (!m.empty()) return declined.empty() ? m : declined + "; " + m;
   }
-  if (!sources_final_) return "no driver yet; module sources are not final";
-  return "no driver for it exists";
+  if (!sources_final_) return declined.empty() ? "no driver yet; module sources are not final"
+                                               : declined + "; module sources are not final";
+  return declined.empty() ? "no driver for it exists" : declined + "; no other driver for it exists";
 }
 
 // --- bind / unbind ---------------------------------------------------------------
@@ -496,14 +538,23 @@ Status DriverCore::unbind(Device& dev) {
 
 void DriverCore::unbind_locked(Device& dev, bool manual, const Device* because) {
   if (dev.state_ != DeviceState::bound) return;
-  // Consumers first (device_links_unbind_consumers()).
-  std::vector<Device*> cons;
+  // Consumers first (device_links_unbind_consumers()). One at a time, from
+  // the live list: unbinding one may remove another (a parent depopulates
+  // its children), together with its link.
   for (DeviceLink* l : dev.consumer_links_)
-    if (l->state != LinkState::relaxed) {
-      l->state = LinkState::supplier_unbind;
-      cons.push_back(l->consumer);
-    }
-  for (Device* c : cons) unbind_locked(*c, false, &dev);
+    if (l->state != LinkState::relaxed) l->state = LinkState::supplier_unbind;
+  for (;;) {
+    Device* next = nullptr;
+    for (DeviceLink* l : dev.consumer_links_)
+      if (l->state == LinkState::supplier_unbind && l->consumer->state_ == DeviceState::bound) {
+        next = l->consumer;
+        break;
+      }
+    if (!next) break;
+    unbind_locked(*next, false, &dev);
+  }
+  // Children its driver populated go before it (of_platform_depopulate in remove()).
+  if (hooks_.pre_unbind) hooks_.pre_unbind(dev);
   Driver* drv = dev.driver_;
   {
     // remove() runs even while the owner is unloading: its exit path is

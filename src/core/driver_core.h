@@ -51,6 +51,11 @@ struct CoreHooks {
   std::function<Status(Device&)> pre_probe;
   // After the driver's remove (dma_cleanup): release the IOMMU etc.
   std::function<void(Device&)> post_remove;
+  // After a driver bound the device (its children are populated here).
+  std::function<void(Device&)> post_bind;
+  // Before a bound device's driver is removed, after its consumers unbound
+  // (its populated children are removed here).
+  std::function<void(Device&)> pre_unbind;
   // Device removed from the system.
   std::function<void(Device&)> device_removed;
   // A module in the index that could drive this device, described for
@@ -166,6 +171,7 @@ class MODIOMMU_API DriverCore {
   void run_retry_queue();
   void linux_trigger();
   void schedule(Device& dev);
+  bool declined_by_all(const Device& dev) const;
   bool would_cycle(const Device& consumer, const Device& supplier, std::vector<const Device*>& path) const;
   void on_timeout();
   Device* lookup_locked(std::string_view name) const;

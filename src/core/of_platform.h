@@ -33,6 +33,18 @@ MODIOMMU_API std::string of_device_name(const of::Node& node);
 // fatal (a bad `iommus` on one node must not stop the board booting).
 MODIOMMU_API Result<size_t> of_platform_populate(DriverCore& core, Bus& platform_bus, const of::Tree& tree, Log& log);
 
+// of_platform_populate() as a bound device's driver calls it for its own
+// node (BEHAVIOUR.md 7): every available child node with `compatible` that
+// has no device yet becomes a platform device below `parent` (recursing into
+// bus-like children), with its firmware links, then probes. A driver that
+// makes_firmware_children also gets devices, bound to it through
+// driver_override, for compatible-less children that do DMA or hold such a
+// node. Returns how many.
+MODIOMMU_API size_t of_platform_populate_children(DriverCore& core, Bus& platform_bus, Device& parent, Log& log);
+// of_platform_depopulate(): removes the devices populated for `parent`'s
+// children, newest first (each takes its own children and consumers first).
+MODIOMMU_API void of_platform_depopulate(DriverCore& core, Device& parent);
+
 // fw_devlink for one device: links from `dev` to the devices of the nodes its
 // `iommus` and `iommu-map` name. Disabled IOMMU nodes have no device, so no
 // link: the device is not behind an IOMMU (BEHAVIOUR.md 4).

@@ -76,6 +76,7 @@ const std::vector<std::string>& InvariantChecker::names() {
       "module-refs",      // refcount = holders (no pin outlives a step), holders and deps live
       "module-code",      // no bound device or registered driver uses code of a module that is not live
       "freed-table",      // no IOMMU table walk read a page the kernel had freed
+      "dead-wait",        // sources final: no device deferred on a supplier that can never bind
   };
   return n;
 }
@@ -118,7 +119,8 @@ std::vector<Violation> InvariantChecker::check(Kernel& k) {
     if (m.state == ModuleState::live)
       if (auto mp = k.modules().find(m.name)) live_owners.push_back(static_cast<const CodeOwner*>(mp.get()));
 
-  for (Device* d : k.core().devices()) {
+  const auto devices = k.core().devices();
+  for (Device* d : devices) {
     const DeviceState st = d->state();
     if (st == DeviceState::bound) {
       for (const auto& l : links)
@@ -138,6 +140,22 @@ std::vector<Violation> InvariantChecker::check(Kernel& k) {
       if (!drv || std::find(drivers.begin(), drivers.end(), drv) == drivers.end())
         add("module-code", d->name() + " is bound to a driver that is no longer registered");
     }
+    // BEHAVIOUR.md 1: once module sources are final, a supplier no driver
+    // can bind any more decides its waiters at once (--missing-iommu); only
+    // a managed link (a driver's explicit demand) may keep one waiting.
+    if (st == DeviceState::deferred && k.core().sources_final())
+      for (const WaitKey& w : d->waits()) {
+        if (w.kind != WaitKey::Kind::device) continue;
+        auto sup = std::find_if(devices.begin(), devices.end(), [&](Device* x) { return x == w.ptr; });
+        if (sup == devices.end() || (*sup)->state() == DeviceState::bound || k.core().driver_may_appear(**sup))
+          continue;
+        const bool managed = std::any_of(links.begin(), links.end(), [&](const DeviceLink& l) {
+          return l.consumer == d && l.supplier == *sup && l.kind == LinkKind::managed && l.state != LinkState::relaxed;
+        });
+        if (!managed)
+          add("dead-wait", fmt::format("{} is deferred waiting for {}, which can never bind ({})", d->name(),
+                                       (*sup)->name(), k.core().availability(**sup)));
+      }
     const std::string why = blocker(k, *d, links);
     if (st == DeviceState::deferred) {
       if (k.core().reason(*d).empty()) add("deferred-reason", d->name() + " is deferred with no reason");

@@ -43,6 +43,13 @@ Kernel::Kernel(KernelOptions opts) : opts_(std::move(opts)) {
     iommu_.dma_cleanup(d);
     update_dma_policy(d);
   };
+  // A bound platform device's children become devices, as its driver's
+  // of_platform_populate() would make them; they go before it unbinds.
+  core_.hooks().post_bind = [this](Device& d) {
+    if (opts_.populate_policy() != PopulatePolicy::drivers || d.bus() != &platform_bus_) return;
+    if (d.driver() && d.driver()->populates_children) of_platform_populate_children(core_, platform_bus_, d, log_);
+  };
+  core_.hooks().pre_unbind = [this](Device& d) { of_platform_depopulate(core_, d); };
   modules_ = std::make_unique<ModuleLoader>(*this);
   modules_->add_notifier([this](ModuleEvent ev, Module& m) {
     switch (ev) {

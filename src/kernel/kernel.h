@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +32,12 @@ namespace modiommu {
 
 class ModuleLoader;
 
+// --populate: who makes devices of child nodes (BEHAVIOUR.md 7).
+enum class PopulatePolicy {
+  drivers,   // a bound device's children, as its driver's of_platform_populate would
+  bus_only,  // only children of buses (simple-bus, ...), at boot
+};
+
 struct KernelOptions {
   DeferredPolicy deferred_probe = DeferredPolicy::targeted;
   double deferred_timeout = 10.0;  // virtual seconds, <0 = never
@@ -46,6 +53,11 @@ struct KernelOptions {
   bool autoload = true;                // --no-autoload => false
   std::vector<std::string> blacklist;  // --blacklist
   bool generic_endpoints = false;      // --generic-endpoints: drivers/misc/generic-endpoint binds DMA masters
+  // Unset: drivers with --generic-endpoints (and so in check), else bus_only.
+  std::optional<PopulatePolicy> populate;
+  PopulatePolicy populate_policy() const {
+    return populate.value_or(generic_endpoints ? PopulatePolicy::drivers : PopulatePolicy::bus_only);
+  }
 };
 
 class MODIOMMU_API Kernel {

@@ -23,9 +23,47 @@ const char* outcome_name(Outcome o) {
 
 namespace {
 
-Outcome classify(Kernel& k, const MasterReport& m, const of::Node& n, const Device* d) {
+// A node with no device: is it (or an ancestor) disabled, or does it wait
+// for the parent whose driver would populate it? Sets m.reason.
+Outcome classify_absent(Kernel& k, MasterReport& m, const of::Node& n) {
+  for (const of::Node* a = &n; a; a = a->parent())
+    if (!a->available()) {
+      if (a != &n) m.reason = "its ancestor " + a->path() + " is disabled";
+      return Outcome::disabled;
+    }
+  for (const of::Node* a = n.parent(); a && a->parent(); a = a->parent()) {
+    Device* p = k.core().find_device_by_fwnode(a);
+    if (!p) {
+      if (!a->has("compatible")) {
+        m.reason = "its parent " + a->path() + " has no compatible: nothing populates it";
+        return Outcome::not_populated;
+      }
+      continue;  // the parent itself waits for its own parent
+    }
+    const std::string st = device_state_name(p->state());
+    switch (p->state()) {
+      case DeviceState::bound:
+        m.reason = "its parent " + p->name() + " is bound to " + (p->driver() ? p->driver()->name : "?") +
+                   ", which does not populate its children";
+        return Outcome::not_populated;
+      case DeviceState::deferred:
+        m.reason = "not created: its parent " + p->name() + " is deferred: " + k.core().reason(*p);
+        return k.core().sources_final() ? Outcome::never_probes : Outcome::waiting;
+      case DeviceState::failed:
+        m.reason = "not created: its parent " + p->name() + " failed: " + k.core().reason(*p);
+        return Outcome::never_probes;
+      case DeviceState::unbound:
+        m.reason = "not created: its parent " + p->name() + " is unbound: " + k.core().availability(*p);
+        return k.core().driver_may_appear(*p) ? Outcome::waiting : Outcome::unbound;
+    }
+  }
+  m.reason = "no device was created for it";
+  return Outcome::not_populated;
+}
+
+Outcome classify(Kernel& k, MasterReport& m, const of::Node& n, const Device* d) {
   if (!m.binding_error.empty()) return Outcome::bad_binding;
-  if (!d) return n.available() ? Outcome::not_populated : Outcome::disabled;
+  if (!d) return classify_absent(k, m, n);
   if (m.state == "bound") {
     if (m.bypass) return Outcome::bypass;
     if (!m.attached_iommu.empty()) return Outcome::isolated;
@@ -106,6 +144,7 @@ Topology extract_topology(Kernel& k) {
     Device* d = k.core().find_device_by_fwnode(n);
     if (d) {
       m.device = d->name();
+      m.populated_by = d->populated_by_parent() && d->parent() ? d->parent()->name() : "bus";
       m.state = device_state_name(d->state());
       if (d->state() == DeviceState::bound && d->driver()) m.driver = d->driver()->name;
       if (d->state() == DeviceState::deferred || d->state() == DeviceState::failed) m.reason = k.core().reason(*d);
@@ -160,6 +199,7 @@ nlohmann::json to_json(const Topology& t) {
                       {"decoded_ok", r.decoded_ok}});
     json jm = {{"path", m.path},
                {"device", m.device.empty() ? json(nullptr) : json(m.device)},
+               {"populated_by", m.populated_by.empty() ? json(nullptr) : json(m.populated_by)},
                {"compatible", m.compatible},
                {"state", m.state},
                {"driver", m.driver.empty() ? json(nullptr) : json(m.driver)},

@@ -55,6 +55,10 @@ MODIOMMU_API const char* outcome_name(Outcome o);
 struct MasterReport {
   std::string path;
   std::string device;  // "" when not populated
+  // How the device came to exist: "bus" (the boot-time walk, or PCI
+  // enumeration) or the name of the parent device whose driver populated
+  // it; "" when it does not exist.
+  std::string populated_by;
   std::vector<std::string> compatible;
   std::string state;   // bound|deferred|unbound|failed|absent
   std::string driver;

@@ -54,6 +54,9 @@ nlohmann::json final_state(Kernel& k, const std::string& platform) {
     j["name"] = d->name();
     j["path"] = d->path();
     j["bus"] = d->bus() ? d->bus()->name() : "none";
+    // How it came to exist: the bus walk at boot (or enumeration), or its
+    // parent's driver populating it.
+    j["populated_by"] = d->populated_by_parent() && d->parent() ? d->parent()->name() : "bus";
     j["compatible"] = d->compatible();
     j["driver"] = d->driver() && d->state() == DeviceState::bound ? json(d->driver()->name) : json(nullptr);
     j["state"] = device_state_name(d->state());

@@ -48,6 +48,75 @@ TEST(Populate, NamesDevicesLikeLinuxAndSkipsDisabled) {
   EXPECT_EQ(k.core().devices().size(), 2u);  // soc + dma
 }
 
+// BEHAVIOUR.md 7: a bound device's children become devices, as its
+// driver's of_platform_populate() would make them, and go before it unbinds.
+const char* kParent = R"(
+  glue@1000 { compatible = "vendor,glue"; reg = <0x1000 0x100>; #address-cells = <1>; #size-cells = <1>; ranges;
+    supplier@1010 { compatible = "modiommu,test-supplier"; reg = <0x1010 0x10>; };
+    off@1020 { compatible = "modiommu,test-supplier"; reg = <0x1020 0x10>; status = "disabled"; };
+  };
+)";
+
+struct ParentMachine {
+  Kernel k;
+  SimpleDriver* drv = nullptr;
+  explicit ParentMachine(PopulatePolicy p, bool populates = true) : k(opts(p)) {
+    EXPECT_TRUE(k.boot(dts(kParent)).ok());
+    auto d = std::make_unique<SimpleDriver>();
+    d->name = "glue";
+    d->bus = &k.platform_bus();
+    d->of_match = {"vendor,glue"};
+    d->populates_children = populates;
+    drv = d.get();
+    EXPECT_EQ(k.core().find_device("1010.supplier"), nullptr) << "populated before its parent bound";
+    EXPECT_TRUE(k.core().register_driver(drv).ok());
+    k.own_driver(std::move(d));
+  }
+  static KernelOptions opts(PopulatePolicy p) {
+    KernelOptions o;
+    o.populate = p;
+    return o;
+  }
+};
+
+TEST(Populate, ChildrenOfABoundDeviceComeAndGoWithIt) {
+  ParentMachine m(PopulatePolicy::drivers);
+  Device* glue = dev(m.k, "1000.glue");
+  ASSERT_EQ(glue->state(), DeviceState::bound);
+  Device* child = m.k.core().find_device("1010.supplier");
+  ASSERT_NE(child, nullptr);
+  EXPECT_TRUE(child->populated_by_parent());
+  EXPECT_EQ(child->parent(), glue);
+  EXPECT_EQ(child->state(), DeviceState::bound);
+  EXPECT_EQ(m.k.core().find_device("1020.off"), nullptr);  // disabled: never a device
+  EXPECT_FALSE(glue->populated_by_parent());
+  // Unbinding the parent removes the child first; binding it again brings it back.
+  ASSERT_TRUE(m.k.core().unbind(*glue).ok());
+  EXPECT_EQ(m.k.core().find_device("1010.supplier"), nullptr);
+  const auto log = m.k.log().entries();
+  size_t removed = log.size(), unbound = log.size();
+  for (size_t i = 0; i < log.size(); ++i) {
+    if (log[i].subject == "1010.supplier" && log[i].message == "device removed") removed = i;
+    if (log[i].subject == "1000.glue" && log[i].message == "unbound from driver glue") unbound = i;
+  }
+  ASSERT_LT(removed, log.size());
+  ASSERT_LT(unbound, log.size());
+  EXPECT_LT(removed, unbound) << "the child must go before its parent's driver";
+  ASSERT_TRUE(m.k.core().bind(*glue, *m.drv).ok());
+  child = m.k.core().find_device("1010.supplier");
+  ASSERT_NE(child, nullptr);
+  EXPECT_EQ(child->state(), DeviceState::bound);
+}
+
+TEST(Populate, BusOnlyPolicyAndDriversThatPopulateNothing) {
+  ParentMachine bus_only(PopulatePolicy::bus_only);
+  EXPECT_EQ(dev(bus_only.k, "1000.glue")->state(), DeviceState::bound);
+  EXPECT_EQ(bus_only.k.core().find_device("1010.supplier"), nullptr);
+  ParentMachine quiet(PopulatePolicy::drivers, false);
+  EXPECT_EQ(dev(quiet.k, "1000.glue")->state(), DeviceState::bound);
+  EXPECT_EQ(quiet.k.core().find_device("1010.supplier"), nullptr);
+}
+
 TEST(Probe, MatchingDriverBindsAndUnmatchedStaysUnbound) {
   Kernel k;
   ASSERT_TRUE(k.boot(dts(R"(

@@ -8,7 +8,7 @@ using namespace modiommu;
 namespace {
 
 TEST(Autoload, CorpusTreeSmmuV3LoadsItsModuleByCompatible) {
-  const std::string tree = test::corpus_dir() + "/dtb-linux-6.1/arm/fvp-base-revc.dtb";
+  const std::string tree = test::bundled_corpus_dir() + "/dtb-linux-6.1/arm/fvp-base-revc.dtb";
   Kernel k(e2e::module_options({}, /*autoload=*/true));
   ASSERT_TRUE(k.boot(tree).ok());
   auto m = k.modules().find("arm-smmu-v3");
@@ -22,7 +22,7 @@ TEST(Autoload, CorpusTreeSmmuV3LoadsItsModuleByCompatible) {
 }
 
 TEST(Autoload, NoAutoloadLeavesItToTheUser) {
-  const std::string tree = test::corpus_dir() + "/dtb-linux-6.1/arm/fvp-base-revc.dtb";
+  const std::string tree = test::bundled_corpus_dir() + "/dtb-linux-6.1/arm/fvp-base-revc.dtb";
   Kernel k(e2e::module_options({}, /*autoload=*/false));
   ASSERT_TRUE(k.boot(tree).ok());
   EXPECT_FALSE(k.modules().find("arm-smmu-v3"));

@@ -33,7 +33,7 @@ const char* kChildren = R"(
 
 // The corpus tree with the endpoints added as the host bridge's children.
 std::unique_ptr<of::Tree> with_endpoints(const std::string& file) {
-  std::ifstream f(test::corpus_dir() + "/qemu-virt/" + file);
+  std::ifstream f(test::bundled_corpus_dir() + "/qemu-virt/" + file);
   EXPECT_TRUE(f.good()) << file;
   std::stringstream ss;
   ss << f.rdbuf();

@@ -12,7 +12,7 @@ using namespace modiommu::tools_test;
 namespace {
 
 TEST(CheckCli, QemuVirtDirectoryAsJson) {
-  Ran r = run(host() + " check --json -j 2 " + corpus_dir() + "/qemu-virt");
+  Ran r = run(host() + " check --json -j 2 " + modiommu::test::bundled_corpus_dir() + "/qemu-virt");
   ASSERT_EQ(r.status, 0) << r.out;
   auto j = nlohmann::json::parse(r.out, nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << r.out;
@@ -20,7 +20,7 @@ TEST(CheckCli, QemuVirtDirectoryAsJson) {
   EXPECT_EQ(j["summary"]["booted"], 3);
   // Independently: the `iommus = ` lines of the three sources.
   size_t want = 0;
-  for (auto& e : std::filesystem::directory_iterator(corpus_dir() + "/qemu-virt"))
+  for (auto& e : std::filesystem::directory_iterator(modiommu::test::bundled_corpus_dir() + "/qemu-virt"))
     if (e.path().extension() == ".dts") {
       std::ifstream f(e.path());
       std::stringstream ss;

@@ -275,7 +275,7 @@ TEST(VirtioPciBoot, TransportReloadUnderContinuousDma) {
 // The QEMU virt tree as dumped (-device virtio-iommu-pci,addr=6): its only
 // PCI child is the virtio-iommu, whose driver chain comes up by autoload.
 TEST(VirtioPciBoot, QemuVirtVirtioIommuTreeBoots) {
-  std::ifstream in(test::corpus_dir() + "/qemu-virt/virt-virtio-iommu.dts");
+  std::ifstream in(test::bundled_corpus_dir() + "/qemu-virt/virt-virtio-iommu.dts");
   ASSERT_TRUE(in.good());
   std::stringstream ss;
   ss << in.rdbuf();

@@ -20,6 +20,7 @@
 
 #include "core/driver.h"
 #include "kernel/kernel.h"
+#include "module/loader.h"
 #include "module/module.h"
 #include "of/tree.h"
 
@@ -34,12 +35,16 @@ class GenericEndpoint : public Driver {
     name = on == &k.platform_bus() ? std::string(kName) : std::string(kName) + "-" + on->name();
     bus = on;
     owner = &m;
+    // As the real parent drivers would (venus's video-firmware, a
+    // remoteproc's glink-edge): compatible-less children that do DMA.
+    makes_firmware_children = true;
   }
 
-  // A DMA master by firmware description (or by bus), with no other driver
-  // registered or available as a module.
+  // A DMA master by firmware description (or by bus), or the parent of one
+  // (it populates its children as their real parent driver would), with no
+  // other driver registered or available as a module.
   bool candidate(const Device& dev) const {
-    if (!dma_master(dev)) return false;
+    if (!dma_master(dev) && !(dev.fwnode() && master_below(*dev.fwnode()))) return false;
     if (dev.bus())
       for (Driver* d : k_.core().drivers())
         if (d != this && d->bus == dev.bus() && dev.bus()->match(dev, *d)) return false;
@@ -49,10 +54,33 @@ class GenericEndpoint : public Driver {
 
   static bool dma_master(const Device& dev) {
     if (dev.bus() && dev.bus()->name() == "pci") return true;
-    if (!dev.fwnode()) return false;
-    auto refs = of::iommu_refs(*dev.fwnode());
+    return dev.fwnode() && master_node(*dev.fwnode());
+  }
+
+  static bool master_node(const of::Node& n) {
+    auto refs = of::iommu_refs(n);
     // A malformed binding still describes a master: dma_configure reports it.
     return !refs.ok() || !refs->refs.empty();
+  }
+
+  // A DMA master among the nodes that populating `n`'s children would
+  // create (children that are devices already, a bus's, do not count).
+  bool master_below(const of::Node& n) const {
+    for (const auto& c : n.children())
+      if (c->available() && !k_.core().find_device_by_fwnode(c.get()) && (master_node(*c) || master_below(*c)))
+        return true;
+    return false;
+  }
+
+  // A node some other driver (registered, or a module's alias) will take.
+  bool served_elsewhere(const of::Node& n) const {
+    for (const auto& c : n.compatible()) {
+      for (Driver* d : k_.core().drivers())
+        if (d != this && d->bus == bus && std::find(d->of_match.begin(), d->of_match.end(), c) != d->of_match.end())
+          return true;
+      if (!k_.modules().find_by_alias("of:" + c).empty()) return true;
+    }
+    return false;
   }
 
   Status probe(Device& dev) override {
@@ -93,10 +121,18 @@ Status generic_endpoint_init(Kernel& k, Module& m) {
   for (Device* d : k.core().devices())
     if (d->bus() && !d->compatible().empty()) compat[d->bus()];
   size_t kinds = 0;
+  if (k.options().populate_policy() == PopulatePolicy::drivers && k.tree()) compat[&k.platform_bus()];
   for (auto& [bus, names] : compat) {
     auto drv = std::make_unique<GenericEndpoint>(k, m, bus);
     for (Device* d : k.core().devices())
       if (d->bus() == bus && !d->compatible().empty() && drv->candidate(*d)) names.insert(d->compatible().front());
+    // Nodes that become devices only once their parent binds: their
+    // compatibles too (probe still checks each device).
+    if (bus == &k.platform_bus() && k.options().populate_policy() == PopulatePolicy::drivers && k.tree())
+      for (const of::Node* n : k.tree()->nodes())
+        if (n->parent() && n->available() && !n->compatible().empty() && !k.core().find_device_by_fwnode(n) &&
+            (GenericEndpoint::master_node(*n) || drv->master_below(*n)) && !drv->served_elsewhere(*n))
+          names.insert(n->compatible().front());
     if (names.empty()) continue;
     drv->of_match.assign(names.begin(), names.end());
     kinds += names.size();

@@ -250,6 +250,7 @@ class HostDriver : public Driver {
     name = "pci-host-generic";
     bus = &k.platform_bus();
     of_match = {"pci-host-ecam-generic"};
+    populates_children = false;  // its child nodes are PCI functions: enumeration makes those
   }
   Status probe(Device& dev) override {
     auto h = std::make_shared<EcamHost>(k_, dev);

@@ -39,7 +39,7 @@ class MmioTransport : public virtio::VirtioConfigOps {
     if (version != reg::kVersionModern)
       return make_error(Errc::nodev, fmt::format("{}: unknown virtio-mmio version {}", dev_.name(), version));
     const uint32_t id = io_.readl(reg::kDeviceId);
-    if (id == 0) return make_error(Errc::nodev, dev_.name() + ": no virtio device behind it (DeviceID 0)");
+    if (id == 0) return make_error(Errc::nodev, dev_.name() + ": empty slot (DeviceID 0): no virtio device behind it");
     const uint32_t vendor = io_.readl(reg::kVendorId);
     auto irq = k_.request_irq(dev_, "0", [this] { interrupt(); });
     if (irq.ok()) irq_ = std::move(irq).value();
