@@ -89,18 +89,17 @@ namespace {
 Status check_module_options(const CommonOpts& o, const KernelOptions& k) {
   if (o.modules_dir.empty() && o.preload.empty()) return {};
   Kernel probe;
-  bool have_dir = false;
   for (const auto& dir : k.module_dirs) {
     Status s = probe.modules().announce_module_dir(dir);
-    if (s.ok()) have_dir = true;
-    else if (!o.modules_dir.empty()) return make_error(s.error().code, "--modules: " + s.error().message);
+    if (!s.ok() && !o.modules_dir.empty()) return make_error(s.error().code, "--modules: " + s.error().message);
   }
   for (const auto& name : o.preload) {
     const bool builtin = std::any_of(builtin_modules().begin(), builtin_modules().end(),
                                      [&](const ModuleDescriptor* d) { return d->name && module_name_eq(d->name, name); });
-    if (builtin || probe.modules().modinfo(name).ok()) continue;
-    return make_error(Errc::noent, fmt::format("--preload {}: no such module{}", name,
-                                               have_dir ? " in " + k.module_dirs.front() : " (no module directory)"));
+    if (builtin) continue;
+    // "not found in DIR", or why the file of that name is not a module.
+    if (auto info = probe.modules().modinfo(name); !info.ok())
+      return make_error(info.error().code, "--preload " + name + ": " + info.error().message);
   }
   return {};
 }
