@@ -84,6 +84,16 @@ int run_sim() {
   if (Status c = check_counts(); !c.ok()) return bad_options(c.error());
   auto cfg = world_config();
   if (!cfg.ok()) return bad_options(cfg.error());
+  {
+    // One plain boot first: options that name devices (--domain) are checked
+    // against it, and a platform that does not boot is said once.
+    Kernel k(cfg->kernel);
+    k.log().set_sink(nullptr);
+    if (Status b = boot_platform(k, o.common); !b.ok()) {
+      std::cerr << "modiommu: " << b.error().str() << "\n";
+      return 2;
+    }
+  }
   if (o.exhaustive) {
     cfg->small = true;
     const auto t0 = std::chrono::steady_clock::now();

@@ -238,6 +238,9 @@ TEST(HostileInput, BadModuleOptionsAreUsageErrorsSaidOnce) {
   Ran node = run_bounded(host() + " boot " + smmuv3() + " --domain dma@10000000=identity");
   EXPECT_EQ(node.status, 2) << node.out;
   EXPECT_NE(node.out.find("give the device's name, 10000000.dma"), std::string::npos) << node.out;
+  Ran sim = run_bounded(host() + " sim " + smmuv3() + " --steps 1 --domain nosuch=dma");
+  EXPECT_EQ(sim.status, 2) << sim.out;
+  EXPECT_NE(sim.out.find("--domain nosuch=dma: no device named 'nosuch'"), std::string::npos) << sim.out;
   Ran good = run_bounded(host() + " boot " + smmuv3() + " --domain 10000000.dma=identity --json");
   EXPECT_EQ(good.status, 0) << good.out;
 }
