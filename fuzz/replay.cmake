@@ -23,4 +23,5 @@ modiommu_fuzz_replay(fuzz_smmuv2_regs hwv2 SOURCES ${_fz}/hwv2/fuzz_smmuv2_regs.
 modiommu_fuzz_replay(fuzz_module_elf module SOURCES ${_fz}/module/fuzz_module_elf.cpp LIBS modiommu_module)
 modiommu_fuzz_replay(fuzz_module_descriptor module SOURCES ${_fz}/module/fuzz_module_descriptor.cpp LIBS modiommu_module)
 modiommu_fuzz_replay(fuzz_of_load of SOURCES ${_fz}/of/fuzz_of_load.cpp LIBS modiommu_of)
+modiommu_fuzz_replay(fuzz_state_json of HOST SOURCES ${_fz}/of/fuzz_state_json.cpp LIBS modiommu_sim)
 modiommu_fuzz_replay(fuzz_scenario sim HOST SOURCES ${_fz}/sim/fuzz_scenario.cpp LIBS modiommu_sim)

@@ -1,8 +1,7 @@
 // `modiommu boot` and `modiommu run` (INTERFACE.md "Commands").
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
+#include "base/file.h"
 #include "cli/common.h"
 #include "sim/scenario.h"
 
@@ -14,7 +13,7 @@ int cmd_boot(const CommonOpts& o) {
   if (!ko.ok()) return bad_options(ko.error());
   Kernel k(*ko);
   attach_log(k, o);
-  Status s = k.boot(o.platform);
+  Status s = boot_platform(k, o);
   if (!s.ok()) {
     std::cerr << "modiommu: " << s.error().str() << "\n";
     return 2;
@@ -24,25 +23,23 @@ int cmd_boot(const CommonOpts& o) {
 }
 
 int cmd_run(const CommonOpts& o, const std::string& script) {
-  std::ifstream in(script);
-  if (!in) {
-    std::cerr << "modiommu: cannot read scenario " << script << "\n";
+  auto text = read_file_capped(script, sim::Scenario::kMaxScriptBytes);
+  if (!text.ok()) {
+    std::cerr << "modiommu: scenario " << text.error().message << "\n";
     return 2;
   }
-  std::stringstream text;
-  text << in.rdbuf();
   auto ko = kernel_options(o);
   if (!ko.ok()) return bad_options(ko.error());
   Kernel k(*ko);
   attach_log(k, o);
-  Status s = k.boot(o.platform);
+  Status s = boot_platform(k, o);
   if (!s.ok()) {
     std::cerr << "modiommu: " << s.error().str() << "\n";
     return 2;
   }
   std::ostream& out = o.json ? std::cerr : std::cout;
   sim::Scenario sc(k, out);
-  int rc = sc.run_script(text.str(), script, std::cerr);
+  int rc = sc.run_script(*text, script, std::cerr);
   if (rc == 2) return 2;
   if (!k.core().boot_completed()) k.boot_complete();
   finish(k, o);

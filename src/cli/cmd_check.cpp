@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include "base/json_text.h"
 #include "cli/common.h"
 #include "report/check.h"
 
@@ -66,7 +67,7 @@ int cmd_check() {
   auto results = report::check_trees(*files, opts);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   auto summary = report::summarise(results);
-  if (args.o.json) std::cout << report::check_json(results, summary, secs).dump(2) << "\n";
+  if (args.o.json) std::cout << json_text(report::check_json(results, summary, secs), 2) << "\n";
   else std::cout << "\n" << report::format_summary(summary, secs);
   return summary.parsed == summary.trees && summary.booted == summary.trees ? 0 : 1;
 }
@@ -78,7 +79,7 @@ SubcommandRegistrar reg({
                    "IOMMU topology and a summary; exit 0 if all parsed and booted");
       c->add_option("PLATFORM", args.paths, "device trees, or directories searched for .dtb/.dts")->required();
       add_common_options(c, args.o);
-      c->add_option("-j,--jobs", args.jobs, "worker threads (default: one per CPU)");
+      c->add_option("-j,--jobs", args.jobs, "worker threads (default: one per CPU)")->check(count_check());
       c->add_flag("--masters", args.masters, "one line per DMA master: what the tree says and what happened");
       c->add_flag("--no-progress", args.no_progress, "no progress bar even on a terminal");
       return c;

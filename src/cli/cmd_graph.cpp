@@ -21,7 +21,7 @@ int cmd_graph() {
     if (e.level >= LogLevel::warn) std::cerr << e.format() << "\n";
   });
   if (graph_o.verbose) k.log().set_sink([](const LogEntry& e) { std::cerr << e.format() << "\n"; });
-  Status s = k.boot(graph_o.platform);
+  Status s = boot_platform(k, graph_o);
   if (!s.ok()) {
     std::cerr << "modiommu: " << s.error().str() << "\n";
     return 2;

@@ -70,13 +70,45 @@ int interactive(sim::Scenario& sc) {
   std::cout << "\n";
   return 0;
 }
-#else
-int interactive(sim::Scenario& sc) {
+#endif
+
+// One line of stdin, at most Scenario::kMaxLineBytes long: false at the end
+// of input or on a longer line (`over` set), which ends the shell, since
+// an endless stream with no newline would otherwise be read forever.
+bool read_line(std::istream& in, std::string& line, bool& over) {
+  line.clear();
+  over = false;
+  int c;
+  while ((c = in.get()) != EOF) {
+    if (c == '\n') return true;
+    if (line.size() == sim::Scenario::kMaxLineBytes) {
+      over = true;
+      return false;
+    }
+    line.push_back(static_cast<char>(c));
+  }
+  return !line.empty();
+}
+
+// Plain lines (a pipe, or no readline): 0, or 2 for a line over the limit.
+int plain(sim::Scenario& sc, bool prompt) {
   std::string line;
-  while (std::cout << "modiommu> " << std::flush, std::getline(std::cin, line))
+  bool over = false;
+  size_t lineno = 0;
+  while ((prompt ? std::cout << "modiommu> " << std::flush : std::cout, read_line(std::cin, line, over))) {
+    ++lineno;
     if (handle(sc, line)) break;
+  }
+  if (over) {
+    std::cerr << "modiommu: stdin line " << lineno + 1 << ": longer than " << sim::Scenario::kMaxLineBytes
+              << " bytes; stopping\n";
+    return 2;
+  }
   return 0;
 }
+
+#ifndef MODIOMMU_HAVE_READLINE
+int interactive(sim::Scenario& sc) { return plain(sc, true); }
 #endif
 
 int cmd_shell() {
@@ -84,7 +116,7 @@ int cmd_shell() {
   if (!ko.ok()) return bad_options(ko.error());
   Kernel k(*ko);
   attach_log(k, shell_o);
-  Status s = k.boot(shell_o.platform);
+  Status s = boot_platform(k, shell_o);
   if (!s.ok()) {
     std::cerr << "modiommu: " << s.error().str() << "\n";
     return 2;
@@ -95,9 +127,7 @@ int cmd_shell() {
   if (isatty(STDIN_FILENO)) {
     rc = interactive(sc);
   } else {
-    std::string line;
-    while (std::getline(std::cin, line))
-      if (handle(sc, line)) break;
+    rc = plain(sc, false);
   }
   k.log().set_sink(nullptr);
   return rc;

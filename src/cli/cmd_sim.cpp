@@ -6,6 +6,7 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <map>
 
 #include <fmt/format.h>
@@ -68,9 +69,31 @@ int report_failure(const dsim::WorldConfig& cfg, const std::string& what, const 
   return 1;
 }
 
+// Counts arrive as uint64; the option checks refused negatives, this the
+// rest of what makes a run do nothing or wrap.
+Status check_counts() {
+  if (o.seeds == 0) return make_error(Errc::inval, "--seeds must be at least 1");
+  if (o.steps == 0 && !o.exhaustive) return make_error(Errc::inval, "--steps must be at least 1");
+  if (o.seed > std::numeric_limits<uint64_t>::max() - (o.seeds - 1))
+    return make_error(Errc::range, fmt::format("--seed {} --seeds {}: the last seed would pass 2^64-1", o.seed, o.seeds));
+  if (o.exhaustive && o.depth == 0) return make_error(Errc::inval, "--depth must be at least 1");
+  return {};
+}
+
 int run_sim() {
+  if (Status c = check_counts(); !c.ok()) return bad_options(c.error());
   auto cfg = world_config();
   if (!cfg.ok()) return bad_options(cfg.error());
+  {
+    // One plain boot first: options that name devices (--domain) are checked
+    // against it, and a platform that does not boot is said once.
+    Kernel k(cfg->kernel);
+    k.log().set_sink(nullptr);
+    if (Status b = boot_platform(k, o.common); !b.ok()) {
+      std::cerr << "modiommu: " << b.error().str() << "\n";
+      return 2;
+    }
+  }
   if (o.exhaustive) {
     cfg->small = true;
     const auto t0 = std::chrono::steady_clock::now();
@@ -91,7 +114,8 @@ int run_sim() {
   uint64_t total_steps = 0, total_checks = 0, failed = 0, xfers = 0, dfaults = 0, ffired = 0;
   dsim::InFlightStats fl;
   std::map<std::string, uint64_t> kinds;
-  for (uint64_t s = o.seed; s < o.seed + o.seeds; ++s) {
+  for (uint64_t i = 0; i < o.seeds; ++i) {
+    const uint64_t s = o.seed + i;
     auto r = dsim::run_random(*cfg, s, o.steps);
     if (!r.ok()) {
       std::cerr << "modiommu: " << r.error().str() << "\n";
@@ -132,12 +156,12 @@ SubcommandRegistrar sim_reg({
       CLI::App* a = app.add_subcommand(
           "sim", "deterministic simulation: random interleavings from a seed (or every order, --exhaustive) with invariant checks");
       add_common(a, o.common);
-      a->add_option("--seed", o.seed, "first seed (default 1)");
-      a->add_option("--seeds", o.seeds, "number of consecutive seeds to run (default 1)");
-      a->add_option("--steps", o.steps, "steps per seed (default 200)");
+      a->add_option("--seed", o.seed, "first seed (default 1)")->check(count_check());
+      a->add_option("--seeds", o.seeds, "number of consecutive seeds to run (default 1)")->check(count_check());
+      a->add_option("--steps", o.steps, "steps per seed (default 200)")->check(count_check());
       a->add_option("--actors", o.actors, "comma list of modules,bind,dma,clock,hotplug,faults or all (default: all but faults)");
       a->add_flag("--exhaustive", o.exhaustive, "every order of a bounded set of steps up to --depth");
-      a->add_option("--depth", o.depth, "exhaustive depth (default 8)");
+      a->add_option("--depth", o.depth, "exhaustive depth (default 8)")->check(count_check());
       a->add_option("--trace-out", o.trace_out, "write the failing trace's scenario script here");
       a->add_option("--inject", o.inject,
                     "FAULT[:COUNT]: arm a fault point right after boot (repeatable; `modiommu run` with `inject` lists them)");

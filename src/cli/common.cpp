@@ -1,10 +1,20 @@
 #include "cli/common.h"
 
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 
 #include <unistd.h>
 
+#include <fmt/format.h>
+
+#include "base/json_text.h"
+#include "module/depmod.h"
+#include "module/loader.h"
+#include "module/module.h"
 #include "sim/state.h"
 
 namespace modiommu::cli {
@@ -26,6 +36,19 @@ std::string default_modules_dir() {
     dir = dir.parent_path();
   }
   return "modules";
+}
+
+CLI::Validator count_check() {
+  return CLI::Validator(
+      [](std::string& v) -> std::string {
+        uint64_t n = 0;
+        auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+        if (v.empty() || ec == std::errc::invalid_argument || p != v.data() + v.size())
+          return "a count (0, 1, 2, ...), not '" + v + "'";
+        if (ec == std::errc::result_out_of_range) return "'" + v + "' is more than 2^64-1";
+        return "";
+      },
+      "COUNT");
 }
 
 void add_common(CLI::App* app, CommonOpts& o) {
@@ -63,6 +86,51 @@ void add_common_options(CLI::App* app, CommonOpts& o) {
                 "a later module directory will be announced: boot-complete does not make module sources final");
 }
 
+namespace {
+
+// --modules and --preload are checked before any boot: a typo is a usage
+// error (exit 2), not a log line in a run that then says ok.
+Status check_module_options(const CommonOpts& o, const KernelOptions& k) {
+  if (o.modules_dir.empty() && o.preload.empty()) return {};
+  Kernel probe;
+  for (const auto& dir : k.module_dirs) {
+    Status s = probe.modules().announce_module_dir(dir);
+    if (!s.ok() && !o.modules_dir.empty()) return make_error(s.error().code, "--modules: " + s.error().message);
+  }
+  for (const auto& name : o.preload) {
+    const bool builtin = std::any_of(builtin_modules().begin(), builtin_modules().end(),
+                                     [&](const ModuleDescriptor* d) { return d->name && module_name_eq(d->name, name); });
+    if (builtin) continue;
+    // "not found in DIR", or why the file of that name is not a module.
+    if (auto info = probe.modules().modinfo(name); !info.ok())
+      return make_error(info.error().code, "--preload " + name + ": " + info.error().message);
+  }
+  return {};
+}
+
+// A PCI device may appear after boot (host driver loaded later, hotplug).
+bool pci_address_like(const std::string& s) {
+  unsigned a, b, c, d;
+  char tail;
+  return std::sscanf(s.c_str(), "%x:%x:%x.%x%c", &a, &b, &c, &d, &tail) == 4 ||
+         std::sscanf(s.c_str(), "%x:%x.%x%c", &a, &b, &c, &tail) == 3;
+}
+
+}  // namespace
+
+Status boot_platform(Kernel& k, const CommonOpts& o) {
+  TRY(k.boot(o.platform));
+  for (const auto& d : o.domains) {
+    const std::string name = d.substr(0, d.find('='));
+    Device* dev = k.core().find_device(name);
+    if (dev && dev->name() == name) continue;
+    if (!dev && pci_address_like(name)) continue;
+    return make_error(Errc::noent, dev ? fmt::format("--domain {}: give the device's name, {}", d, dev->name())
+                                       : fmt::format("--domain {}: no device named '{}' (see lsdev)", d, name));
+  }
+  return {};
+}
+
 Result<KernelOptions> kernel_options(const CommonOpts& o) {
   KernelOptions k;
   k.iommu.missing = o.missing_iommu == "fail" ? iommu::MissingIommu::fail : iommu::MissingIommu::bypass;
@@ -80,7 +148,12 @@ Result<KernelOptions> kernel_options(const CommonOpts& o) {
       return make_error(Errc::inval, "--domain wants DEVICE=dma|dma-lazy|identity|blocked, not '" + d + "'");
     k.iommu.per_device[d.substr(0, eq)] = *t;
   }
+  TRY(check_module_options(o, k));
   k.deferred_probe = o.deferred_probe == "linux" ? DeferredPolicy::linux : DeferredPolicy::targeted;
+  // -1 is "never" (documented); any other negative, or nan, is a mistake.
+  if (std::isnan(o.deferred_timeout) || (o.deferred_timeout < 0 && o.deferred_timeout != -1))
+    return make_error(Errc::inval, fmt::format("--deferred-timeout wants seconds >= 0, or -1 for never, not {}",
+                                               o.deferred_timeout));
   k.deferred_timeout = o.deferred_timeout;
   k.await_module_sources = o.await_modules;
   k.verbose = o.verbose;
@@ -94,7 +167,7 @@ void attach_log(Kernel& k, const CommonOpts& o) {
 
 int finish(Kernel& k, const CommonOpts& o) {
   k.log().set_sink(nullptr);  // teardown is not part of the story
-  if (o.json) std::cout << sim::final_state(k, o.platform).dump(2) << "\n";
+  if (o.json) std::cout << json_text(sim::final_state(k, o.platform), 2) << "\n";
   else std::cout << "\n" << sim::summary_table(k);
   return 0;
 }

@@ -32,6 +32,10 @@ struct CommonOpts {
   std::string populate;  // "" = the default for the command
 };
 
+// For unsigned count options: decimal digits that fit in 64 bits (CLI11
+// alone reads "-1" as 2^64-1 and clamps 2^64 to 2^64-1).
+CLI::Validator count_check();
+
 // The modules built alongside this binary.
 std::string default_modules_dir();
 // The options of boot/run/shell/check except PLATFORM (commands differ in
@@ -40,6 +44,9 @@ void add_common_options(CLI::App* app, CommonOpts& o);
 // add_common_options() plus a required PLATFORM positional.
 void add_common(CLI::App* app, CommonOpts& o);
 Result<KernelOptions> kernel_options(const CommonOpts& o);
+// k.boot(platform), then the options that name devices (--domain) are
+// checked against the devices the boot made.
+Status boot_platform(Kernel& k, const CommonOpts& o);
 // The human log goes to stdout, or to stderr when stdout carries JSON.
 void attach_log(Kernel& k, const CommonOpts& o);
 // Print the final state (JSON or the summary table).

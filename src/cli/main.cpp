@@ -1,5 +1,7 @@
 // The modiommu command (INTERFACE.md). Each subcommand lives in its own
 // cmd_*.cpp and registers itself (cli/common.h).
+#include <iostream>
+
 #include <CLI/CLI.hpp>
 
 #include "cli/common.h"
@@ -10,6 +12,10 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::vector<std::pair<CLI::App*, const Subcommand*>> given;
   for (const auto& s : subcommands()) given.emplace_back(s.setup(app), &s);
+  if (argc < 2) {  // a usage error, not a request for help
+    std::cerr << app.help() << "modiommu: a command is required\n";
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

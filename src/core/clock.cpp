@@ -13,7 +13,7 @@ void VirtualClock::advance(Nanos delta) {
   Nanos target;
   {
     std::lock_guard g(lock_);
-    target = now_ + delta;
+    target = add_saturating(now_, delta);
   }
   for (;;) {
     std::function<void()> fn;

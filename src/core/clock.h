@@ -22,7 +22,8 @@ class MODIOMMU_API VirtualClock {
   using TimerId = uint64_t;
 
   Nanos now() const;
-  // Runs every timer due up to now+delta in time order, then sets the time.
+  // Runs every timer due up to now+delta in time order, then sets the time
+  // (which stops at kEndOfTime rather than wrap).
   void advance(Nanos delta);
   TimerId arm(Nanos at, std::string name, std::function<void()> fn);
   bool cancel(TimerId id);
@@ -41,5 +42,17 @@ class MODIOMMU_API VirtualClock {
 };
 
 constexpr VirtualClock::Nanos kNsPerSec = 1'000'000'000ull;
+constexpr VirtualClock::Nanos kEndOfTime = ~VirtualClock::Nanos{0};  // about 584 years
+
+// Seconds (>= 0) as nanoseconds, saturating at kEndOfTime: a huge or
+// infinite timeout means "not in this run", never a wrapped, early one.
+constexpr VirtualClock::Nanos seconds_to_nanos(double s) {
+  if (!(s > 0)) return 0;
+  if (s >= static_cast<double>(kEndOfTime / kNsPerSec)) return kEndOfTime;
+  return static_cast<VirtualClock::Nanos>(s * static_cast<double>(kNsPerSec));
+}
+constexpr VirtualClock::Nanos add_saturating(VirtualClock::Nanos a, VirtualClock::Nanos b) {
+  return b > kEndOfTime - a ? kEndOfTime : a + b;
+}
 
 }  // namespace modiommu

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include "base/fault_inject.h"
 #include "core/owner.h"
 #include "of/tree.h"
@@ -112,19 +115,43 @@ std::vector<Device*> DriverCore::children(const Device& parent) const {
   return out;
 }
 
-Device* DriverCore::lookup_locked(std::string_view name) const {
+// The devices `name` names, at the first level that has any: device
+// names, then node names or paths, then bus paths. More than one is an
+// ambiguous name; a second device of the same node (virtio behind its
+// transport) is not a second match.
+std::vector<Device*> DriverCore::lookup_locked(std::string_view name) const {
+  std::vector<Device*> out;
   for (auto& d : devices_)
-    if (d->name() == name) return d.get();
+    if (d->name() == name) out.push_back(d.get());
+  if (!out.empty()) return out;
+  for (auto& d : devices_) {
+    const auto* n = d->fwnode();
+    if (!n || (n->name() != name && n->path() != name)) continue;
+    if (std::none_of(out.begin(), out.end(), [&](Device* o) { return o->fwnode() == n; })) out.push_back(d.get());
+  }
+  if (!out.empty()) return out;
   for (auto& d : devices_)
-    if (d->fwnode() && (d->fwnode()->name() == name || d->fwnode()->path() == name)) return d.get();
-  for (auto& d : devices_)
-    if (d->path() == name) return d.get();
-  return nullptr;
+    if (d->path() == name) out.push_back(d.get());
+  return out;
 }
 
 Device* DriverCore::find_device(std::string_view name) const {
   std::lock_guard g(lock_);
-  return lookup_locked(name);
+  auto m = lookup_locked(name);
+  return m.size() == 1 ? m.front() : nullptr;
+}
+
+Result<Device*> DriverCore::resolve_device(std::string_view name) const {
+  std::lock_guard g(lock_);
+  auto m = lookup_locked(name);
+  if (m.empty()) return make_error(Errc::noent, fmt::format("no device named '{}' (see lsdev)", name));
+  if (m.size() > 1) {
+    std::vector<std::string> paths;
+    for (Device* d : m) paths.push_back(d->fwnode() ? d->fwnode()->path() : d->path());
+    return make_error(Errc::inval, fmt::format("'{}' is ambiguous: it names {} devices ({}); give the full path", name,
+                                               m.size(), fmt::join(paths, ", ")));
+  }
+  return m.front();
 }
 
 Device* DriverCore::find_device_by_fwnode(const void* node) const {
@@ -684,7 +711,7 @@ void DriverCore::boot_complete(bool more_sources) {
   if (!more_sources) {
     set_sources_final(true);
   } else if (deferred_timeout_s_ >= 0) {
-    const auto at = clock_.now() + static_cast<VirtualClock::Nanos>(deferred_timeout_s_ * kNsPerSec);
+    const auto at = add_saturating(clock_.now(), seconds_to_nanos(deferred_timeout_s_));
     timeout_timer_ = clock_.arm(at, "deferred_probe_timeout", [this] { on_timeout(); });
   }
   kick(WaitKey::event("boot-complete"));

@@ -87,8 +87,12 @@ class MODIOMMU_API DriverCore {
   // driver_unregister(): unbinds its devices (consumers first).
   void unregister_driver(Driver* drv);
 
-  // By name, device-tree node name or full path.
+  // By name, device-tree node name or full path; null when none, or when
+  // the name is ambiguous (two nodes dma@1000 under two buses).
   Device* find_device(std::string_view name) const;
+  // The same, with an error that says which: none, or the full paths of
+  // every device an ambiguous name matches.
+  Result<Device*> resolve_device(std::string_view name) const;
   Device* find_device_by_fwnode(const void* node) const;
   // Every device of a firmware node, in the order they were added: the
   // node's own device first, then devices its driver created for the same
@@ -174,7 +178,7 @@ class MODIOMMU_API DriverCore {
   bool declined_by_all(const Device& dev) const;
   bool would_cycle(const Device& consumer, const Device& supplier, std::vector<const Device*>& path) const;
   void on_timeout();
-  Device* lookup_locked(std::string_view name) const;
+  std::vector<Device*> lookup_locked(std::string_view name) const;
 
   Log& log_;
   VirtualClock& clock_;

@@ -1,14 +1,13 @@
 #include "dsim/world.h"
 
 #include <algorithm>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <mutex>
 
 #include <fmt/format.h>
 
 #include "base/fault_inject.h"
+#include "base/file.h"
 #include "core/pci.h"
 #include "dsim/inflight.h"
 #include "kernel/pci_model.h"
@@ -39,11 +38,13 @@ std::vector<uint8_t> platform_blob(const std::string& path) {
   auto it = cache.find(path);
   if (it != cache.end()) return it->second;
   std::vector<uint8_t> blob;
-  std::ifstream in(path, std::ios::binary);
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Not a file, or too big: boot() loads the path itself and says what is wrong.
+  auto text = read_file_capped(path, 64u << 20);
+  if (!text.ok()) return blob;
+  std::vector<uint8_t> bytes(text->begin(), text->end());
   if (bytes.size() >= 4 && bytes[0] == 0xd0 && bytes[1] == 0x0d && bytes[2] == 0xfe && bytes[3] == 0xed) {
     blob = std::move(bytes);
-  } else if (in || !bytes.empty()) {
+  } else if (!bytes.empty()) {
     auto r = of::run_dtc({"-q", "-I", "dts", "-O", "dtb", path});
     if (r.ok() && r->exit_code == 0) blob = std::move(r->out);
   }

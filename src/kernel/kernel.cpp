@@ -135,7 +135,13 @@ Status Kernel::boot(std::unique_ptr<of::Tree> tree) {
   log_.info("", "{} platform devices from the device tree", *n);
   for (const auto& dir : opts_.module_dirs) {
     Status s = modules_->announce_module_dir(dir);
-    if (!s.ok()) log_.warn("", "module directory {}: {}", dir, s.error().message);
+    if (!s.ok()) {
+      log_.warn("", "{}", s.error().message);
+      continue;
+    }
+    // A file the index could not take is named once, at boot.
+    if (auto idx = modules_->index(dir); idx.ok())
+      for (const auto& e : idx->errors) log_.warn("", "module {}/{} skipped: {}", dir, e.file, e.error);
   }
   // device_initcall: built-in modules register their drivers.
   Status b = modules_->load_builtins();

@@ -6,12 +6,17 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
+
+#include "base/json_text.h"
+#include "base/text.h"
 
 namespace modiommu {
 
@@ -34,18 +39,57 @@ std::optional<FileStat> stat_file(const std::string& path) {
   return FileStat{static_cast<uint64_t>(st.st_size), int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec};
 }
 
-// Sorted basenames of DIR/*.so.
-Result<std::vector<std::string>> list_modules(const std::string& dir) {
+// What a DIR/*.so entry that is not a regular file is, for a note.
+std::string odd_kind(const fs::directory_entry& e) {
+  struct stat st {};
+  if (::stat(e.path().c_str(), &st) != 0) {
+    if (errno == ELOOP) return "a symbolic link loop";
+    if (errno == ENOENT) return "a dangling symbolic link";
+    return std::strerror(errno);
+  }
+  if (S_ISDIR(st.st_mode)) return "a directory";
+  if (S_ISFIFO(st.st_mode)) return "a fifo";
+  if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) return "a device file";
+  if (S_ISSOCK(st.st_mode)) return "a socket";
+  return "not a regular file";
+}
+
+// Sorted basenames of DIR/*.so that are regular files with UTF-8 names
+// (the index is JSON); the others, with why, go to *skipped.
+Result<std::vector<std::string>> list_modules(const std::string& dir, std::vector<std::string>* skipped = nullptr) {
   std::error_code ec;
   fs::directory_iterator it(dir, ec);
-  if (ec) return make_error(Errc::noent, fmt::format("module directory {}: {}", dir, ec.message()));
+  if (ec) return make_error(Errc::noent, ec.message());
   std::vector<std::string> out;
   for (const auto& e : it) {
     std::string n = e.path().filename().string();
-    if (n.size() > 3 && n.ends_with(".so") && e.is_regular_file(ec)) out.push_back(n);
+    if (n.size() <= 3 || !n.ends_with(".so")) continue;
+    if (!e.is_regular_file(ec)) {
+      if (skipped) skipped->push_back(fmt::format("{}: skipped: {}", n, odd_kind(e)));
+    } else if (!is_utf8(n)) {
+      if (skipped) skipped->push_back(fmt::format("{}: skipped: its name is not UTF-8", utf8_escaped(n)));
+    } else {
+      out.push_back(n);
+    }
   }
   std::sort(out.begin(), out.end());
+  if (skipped) std::sort(skipped->begin(), skipped->end());
   return out;
+}
+
+// The first descriptor field that is not UTF-8 (the index is JSON, and a
+// replaced byte would make the name or an alias another one), or "".
+std::string non_utf8_field(const ModuleInfo& m) {
+  if (!is_utf8(m.name)) return "name";
+  for (const auto* f : {&m.version, &m.license, &m.description, &m.author})
+    if (!is_utf8(*f)) return f == &m.version ? "version" : f == &m.license ? "license" : f == &m.description ? "description" : "author";
+  for (const auto& a : m.aliases)
+    if (!is_utf8(a)) return "alias";
+  for (const auto& d : m.softdeps)
+    if (!is_utf8(d)) return "softdep";
+  for (const auto& p : m.params)
+    if (!is_utf8(p.name) || !is_utf8(p.default_value) || !is_utf8(p.description)) return "parameter " + utf8_escaped(p.name);
+  return "";
 }
 
 std::string stem(std::string_view file) { return std::string(file.ends_with(".so") ? file.substr(0, file.size() - 3) : file); }
@@ -85,7 +129,9 @@ const IndexError* ModuleIndex::find_error(std::string_view name) const {
 Result<ModuleIndex> depmod_scan(const std::string& dir, const HostSymbols& host) {
   ModuleIndex idx;
   idx.dir = dir;
-  std::vector<std::string> files = TRY(list_modules(dir));
+  auto listed = list_modules(dir, &idx.notes);
+  if (!listed.ok()) return make_error(listed.error().code, fmt::format("module directory {}: {}", dir, listed.error().message));
+  std::vector<std::string> files = std::move(listed).value();
   std::vector<std::vector<std::string>> imports, weak_exports;
   for (const std::string& f : files) {
     std::string path = (fs::path(dir) / f).string();
@@ -99,6 +145,10 @@ Result<ModuleIndex> depmod_scan(const std::string& dir, const HostSymbols& host)
     auto info = module_info_from_elf(*elf);
     if (!info) {
       fail(info.error().message);
+      continue;
+    }
+    if (auto field = non_utf8_field(*info); !field.empty()) {
+      fail(fmt::format("its descriptor's {} is not UTF-8", field));
       continue;
     }
     IndexEntry e;
@@ -185,7 +235,7 @@ std::string ModuleIndex::to_json() const {
   for (const auto& e : errors)
     j["errors"].push_back({{"file", e.file}, {"error", e.error}, {"size", e.size}, {"mtime_ns", e.mtime_ns}});
   j["notes"] = notes;
-  return j.dump(1);
+  return json_text(j, 1);
 }
 
 Result<ModuleIndex> ModuleIndex::from_json(std::string_view dir, std::string_view text) {

@@ -6,7 +6,8 @@
 #include <algorithm>
 #include <cstring>
 #include <optional>
-#include <fstream>
+
+#include "base/file.h"
 
 namespace modiommu {
 
@@ -54,17 +55,10 @@ bool ElfFile::in_file(uint64_t off, uint64_t len) const {
 }
 
 Result<ElfFile> ElfFile::open(const std::string& path) {
-  std::ifstream f(path, std::ios::binary | std::ios::ate);
-  if (!f) return make_error(Errc::noent, fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
-  std::streamoff size = f.tellg();
-  if (size < 0) return make_error(Errc::io, fmt::format("{}: cannot read size", path));
-  if (static_cast<uint64_t>(size) > kMaxFileSize)
-    return make_error(Errc::inval, fmt::format("{}: ELF: file too large ({} bytes)", path, size));
-  std::vector<uint8_t> bytes(static_cast<size_t>(size));
-  f.seekg(0);
-  if (size > 0 && !f.read(reinterpret_cast<char*>(bytes.data()), size))
-    return make_error(Errc::io, fmt::format("{}: read failed", path));
-  return parse(path, std::move(bytes));
+  // A directory, fifo or unreadable file says what it is (base/file.h).
+  auto text = read_file_capped(path, kMaxFileSize, /*regular_only=*/true);
+  if (!text.ok()) return std::move(text).error();
+  return parse(path, std::vector<uint8_t>(text->begin(), text->end()));
 }
 
 Result<ElfFile> ElfFile::parse(std::string where, std::vector<uint8_t> bytes) {

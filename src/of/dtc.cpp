@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,9 +15,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <thread>
 
+#include <fmt/format.h>
+
+#include "base/file.h"
 #include "of/tree.h"
 
 extern char** environ;
@@ -55,12 +58,13 @@ class TempDir {
   std::vector<std::string> files_;
 };
 
-Result<std::vector<uint8_t>> read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return make_error(Errc::noent, path + ": cannot open: " + std::strerror(errno));
-  std::vector<uint8_t> data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return make_error(Errc::io, path + ": read error");
-  return data;
+// A device tree larger than this is refused (Linux's own limit for a
+// flattened tree is far below it).
+constexpr size_t kMaxTreeBytes = 64u << 20;
+
+Result<std::vector<uint8_t>> read_all(const std::string& path, size_t cap = kMaxTreeBytes) {
+  auto text = TRY(read_file_capped(path, cap));
+  return std::vector<uint8_t>(text.begin(), text.end());
 }
 
 Status write_all(const std::string& path, std::string_view text) {
@@ -91,11 +95,15 @@ Result<std::unique_ptr<Tree>> compile(const std::string& dts_path, const std::st
     args.push_back(include_dir);
   }
   args.push_back(dts_path);
-  auto r = TRY(run_dtc(args));
+  auto run = run_dtc(args);
+  if (!run.ok()) return make_error(run.error().code, display_name + ": " + run.error().message);
+  auto& r = *run;
   if (r.exit_code != 0) {
     std::string msg = trim(r.err);
     replace_all(msg, dts_path, display_name);
-    if (msg.empty()) msg = "exit status " + std::to_string(r.exit_code);
+    if (msg.empty())
+      msg = r.exit_code > 128 ? fmt::format("killed by signal {} (its memory is limited)", r.exit_code - 128)
+                              : fmt::format("exit status {}", r.exit_code);
     return make_error(Errc::inval, display_name + ": dtc failed: " + msg);
   }
   auto blob = TRY(read_all(out));
@@ -117,7 +125,7 @@ std::string dtc_program() {
   return "dtc";
 }
 
-Result<DtcOutput> run_dtc(const std::vector<std::string>& args, const std::string& stdin_file, int timeout_ms) {
+Result<DtcOutput> run_dtc(const std::vector<std::string>& args, const std::string& stdin_file, const DtcLimits& limits) {
   auto dir = TRY(TempDir::make());
   std::string out_path = dir.file("stdout");
   std::string err_path = dir.file("stderr");
@@ -147,9 +155,17 @@ Result<DtcOutput> run_dtc(const std::vector<std::string>& args, const std::strin
   ::close(out_fd);
   ::close(err_fd);
   if (rc != 0) return make_error(Errc::noent, "cannot run " + prog + ": " + std::strerror(rc));
+  // Limits on the child by pid (posix_spawn has no rlimit action). Set
+  // right after the start: dtc cannot get far before they apply.
+  const rlimit cpu{limits.cpu_seconds, limits.cpu_seconds + 1};  // soft: SIGXCPU, hard: SIGKILL
+  const rlimit mem{limits.memory_bytes, limits.memory_bytes};
+  const rlimit out{limits.output_bytes, limits.output_bytes};
+  ::prlimit(pid, RLIMIT_CPU, &cpu, nullptr);
+  ::prlimit(pid, RLIMIT_AS, &mem, nullptr);
+  ::prlimit(pid, RLIMIT_FSIZE, &out, nullptr);
 
   // Poll with a growing sleep: dtc normally exits in milliseconds.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(limits.timeout_ms);
   auto nap = std::chrono::microseconds(50);
   int status = 0;
   for (;;) {
@@ -160,15 +176,24 @@ Result<DtcOutput> run_dtc(const std::vector<std::string>& args, const std::strin
       ::kill(pid, SIGKILL);  // our own child, by pid
       while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
       }
-      return make_error(Errc::timedout, prog + " did not finish within " + std::to_string(timeout_ms) + " ms");
+      return make_error(Errc::timedout, prog + " did not finish within " + std::to_string(limits.timeout_ms) + " ms");
     }
     std::this_thread::sleep_for(nap);
     nap = std::min(nap * 2, std::chrono::microseconds(20000));
   }
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    if (sig == SIGXCPU || sig == SIGKILL)
+      return make_error(Errc::timedout, fmt::format("{} was stopped after {} s of CPU time (it loops on some input, "
+                                                    "e.g. a cell count such as 0xffffffff)",
+                                                    prog, limits.cpu_seconds));
+    if (sig == SIGXFSZ)
+      return make_error(Errc::nospc, fmt::format("{} was stopped: its output passed {} MiB", prog, limits.output_bytes >> 20));
+  }
   DtcOutput res;
   res.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  res.out = TRY(read_all(out_path));
-  auto err = TRY(read_all(err_path));
+  res.out = TRY(read_all(out_path, limits.output_bytes));
+  auto err = TRY(read_all(err_path, limits.output_bytes));
   res.err.assign(err.begin(), err.end());
   return res;
 }
@@ -186,9 +211,13 @@ Result<std::unique_ptr<Tree>> Tree::from_dts(std::string_view dts_text, std::str
 
 Result<std::unique_ptr<Tree>> Tree::load_file(const std::string& path) {
   auto data = TRY(read_all(path));
+  struct stat st {};
+  const bool regular = ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
   // DT spec 5.2: a blob starts with the magic 0xd00dfeed (big-endian).
   static constexpr uint8_t kMagic[4] = {0xd0, 0x0d, 0xfe, 0xed};
   if (data.size() >= 4 && std::memcmp(data.data(), kMagic, 4) == 0) return from_blob(data, path);
+  // A pipe is read once: compile what was read.
+  if (!regular) return from_dts(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()), path);
   // Source: let dtc read the file itself, so /include/ and its messages
   // use the real path.
   auto dir = TRY(TempDir::make());

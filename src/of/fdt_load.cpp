@@ -21,9 +21,10 @@ uint32_t be32(std::span<const uint8_t> b, size_t off) {
   return (uint32_t{b[off]} << 24) | (uint32_t{b[off + 1]} << 16) | (uint32_t{b[off + 2]} << 8) | b[off + 3];
 }
 
+// fdt_err: a libfdt error code as libfdt returns it (-FDT_ERR_x), or 0.
 Error blob_error(const std::string& source, std::string_view what, int fdt_err) {
   std::string m = source + ": bad device tree blob: " + std::string(what);
-  if (fdt_err) m += std::string(": ") + fdt_strerror(fdt_err);
+  if (fdt_err < 0) m += std::string(": ") + fdt_strerror(fdt_err);
   return make_error(Errc::inval, std::move(m));
 }
 }  // namespace
@@ -128,7 +129,7 @@ Result<std::unique_ptr<Tree>> TreeBuilder::build(const void* fdt, std::string so
       p.value.assign(static_cast<const uint8_t*>(val), static_cast<const uint8_t*>(val) + len);
       node->props_.push_back(std::move(p));
     }
-    if (poff != -FDT_ERR_NOTFOUND) return blob_error(tree->source_, "property list", -poff);
+    if (poff != -FDT_ERR_NOTFOUND) return blob_error(tree->source_, "property list", poff);
     Node* raw = node.get();
     stack.resize(static_cast<size_t>(depth));
     if (depth == 0) {
@@ -140,7 +141,7 @@ Result<std::unique_ptr<Tree>> TreeBuilder::build(const void* fdt, std::string so
     }
     stack.push_back(raw);
   }
-  if (off != -FDT_ERR_NOTFOUND) return blob_error(tree->source_, "node walk", -off);
+  if (off != -FDT_ERR_NOTFOUND) return blob_error(tree->source_, "node walk", off);
   if (!tree->root_) return blob_error(tree->source_, "no root node", 0);
   TRY(check_unique_names(*tree));
   TRY(index_phandles(*tree));
@@ -150,7 +151,7 @@ Result<std::unique_ptr<Tree>> TreeBuilder::build(const void* fdt, std::string so
 Result<std::unique_ptr<Tree>> Tree::from_blob(std::span<const uint8_t> blob, std::string source_name) {
   // libfdt wants the blob 8-byte aligned; copy into an aligned buffer (the
   // tree copies every property anyway).
-  if (blob.size() < sizeof(fdt_header)) return blob_error(source_name, "shorter than the header", FDT_ERR_TRUNCATED);
+  if (blob.size() < sizeof(fdt_header)) return blob_error(source_name, "shorter than the header", -FDT_ERR_TRUNCATED);
   // DT spec 5.2: bytes past totalsize are not part of the tree; a totalsize
   // beyond any real tree is refused before anything is copied.
   size_t used = blob.size();
@@ -167,7 +168,7 @@ Result<std::unique_ptr<Tree>> Tree::from_blob(std::span<const uint8_t> blob, std
   // Validate everything (header, block bounds, names, string offsets,
   // nesting) before walking, so the walk never reads outside the buffer.
   int err = fdt_check_full(fdt, used);
-  if (err) return blob_error(source_name, "check failed", -err);
+  if (err) return blob_error(source_name, "check failed", err);
   return TreeBuilder::build(fdt, std::move(source_name));
 }
 

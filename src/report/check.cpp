@@ -19,15 +19,20 @@ Result<std::vector<std::string>> collect_platform_files(const std::vector<std::s
     std::error_code ec;
     if (fs::is_directory(p, ec)) {
       std::vector<std::string> found;
-      for (auto it = fs::recursive_directory_iterator(p, ec); !ec && it != fs::recursive_directory_iterator();
-           it.increment(ec)) {
+      for (auto it = fs::recursive_directory_iterator(p, fs::directory_options::skip_permission_denied, ec);
+           !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
         const auto ext = it->path().extension();
-        if (it->is_regular_file() && (ext == ".dtb" || ext == ".dts")) found.push_back(it->path().string());
+        if (ext != ".dtb" && ext != ".dts") continue;
+        // A .dtb that is a symlink loop or a fifo is still named: its boot
+        // fails with what it is. Only directories are not trees.
+        std::error_code st;
+        if (!it->is_directory(st)) found.push_back(it->path().string());
       }
       if (ec) return make_error(Errc::io, "cannot read directory " + p + ": " + ec.message());
+      if (found.empty()) return make_error(Errc::noent, "no .dtb or .dts files in " + p);
       std::sort(found.begin(), found.end());
       out.insert(out.end(), found.begin(), found.end());
-    } else if (fs::exists(p, ec)) {
+    } else if (fs::exists(fs::symlink_status(p, ec))) {
       out.push_back(p);
     } else {
       return make_error(Errc::noent, "no such file or directory: " + p);

@@ -1,5 +1,6 @@
 // Scenario commands for DMA endpoints: dma, dma-start, dma-stop, expect escapes.
 #include <charconv>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -13,12 +14,15 @@ Result<size_t> parse_bytes(const std::string& s) {
   // 4096, 64K, 1M
   size_t v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec == std::errc::result_out_of_range) return make_error(Errc::range, "byte count too large: '" + s + "'");
   if (ec != std::errc() || p == s.data()) return make_error(Errc::inval, "not a byte count: '" + s + "'");
   std::string_view rest(p, s.data() + s.size() - p);
-  if (rest == "K" || rest == "k") v <<= 10;
-  else if (rest == "M" || rest == "m") v <<= 20;
+  unsigned shift = 0;
+  if (rest == "K" || rest == "k") shift = 10;
+  else if (rest == "M" || rest == "m") shift = 20;
   else if (!rest.empty()) return make_error(Errc::inval, "not a byte count: '" + s + "' (use N, NK or NM)");
-  return v;
+  if (v > (std::numeric_limits<size_t>::max() >> shift)) return make_error(Errc::range, "byte count too large: '" + s + "'");
+  return v << shift;
 }
 
 Result<DmaXfer> parse_dir(const std::string& s) {

@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 
 #include "core/pci.h"
+#include "hw/pci/config.h"
+#include "hw/pci/function.h"
 #include "kernel/pci_model.h"
 #include "sim/scenario.h"
 
@@ -44,6 +46,21 @@ void add_pci_commands(Scenario& sc) {
                      auto hosts = k.has_platform() ? k.platform().pci_hosts() : std::vector<PciHostModel*>{};
                      if (dom >= hosts.size())
                        return make_error(Errc::noent, fmt::format("no PCI host bridge for domain {:04x}", dom));
+                     // Enumeration reads function 0 of each device, and the others only
+                     // when its header type says multi-function: anything else would be
+                     // plugged but never seen.
+                     if ((rid & 7) != 0) {
+                       const auto* f0 = hosts[dom]->function(uint16_t(rid & ~7u));
+                       if (!f0)
+                         return make_error(Errc::nodev, fmt::format("{}: device {:02x}:{:02x} has no function 0, so a "
+                                                                    "PCI bus would not see this function",
+                                                                    a[2], rid >> 8, (rid >> 3) & 0x1f));
+                       if (!(f0->fn->config_read(modiommu::pci::HEADER_TYPE, 1) & modiommu::pci::HEADER_TYPE_MULTI))
+                         return make_error(Errc::nodev, fmt::format("{}: function 0 of device {:02x}:{:02x} is "
+                                                                    "single-function, so a PCI bus would not look for "
+                                                                    "function {}",
+                                                                    a[2], rid >> 8, (rid >> 3) & 0x1f, rid & 7));
+                     }
                      TRY(hosts[dom]->hotplug_add(uint8_t(rid >> 8), uint8_t(rid), a[3]));
                      PciHost* h = host_driver(k, hosts[dom]->host());
                      if (!h) {

@@ -6,6 +6,7 @@
 #include "report/graph.h"
 #include "report/topology.h"
 #include "sim/scenario.h"
+#include "sim/state.h"
 
 namespace modiommu::sim {
 namespace {
@@ -28,6 +29,13 @@ void add_report_commands(Scenario& sc) {
                    if (a.size() != 2) return make_error(Errc::inval, "usage: graph FILE.dot|FILE.svg|FILE.png");
                    TRY(report::write_graph(s.kernel(), a[1]));
                    s.out() << "graph written to " << a[1] << "\n";
+                   return Status{};
+                 });
+  sc.add_command("lsgroup", "lsgroup",
+                 "IOMMU groups: one block each, with its IOMMU, its domain (and default type) and its devices",
+                 [](Scenario& s, const Scenario::Args& a) -> Status {
+                   if (a.size() != 1) return make_error(Errc::inval, "usage: lsgroup");
+                   s.out() << format_lsgroup(s.kernel());
                    return Status{};
                  });
   sc.add_command("topology", "topology", "each DMA master: what the tree says (decoded) and the IOMMU it got",

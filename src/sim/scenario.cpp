@@ -67,13 +67,21 @@ void Scenario::expect_failed(const std::string& what) {
 }
 
 Device* Scenario::device_arg(const std::string& name, Status& st) {
-  Device* d = k_.core().find_device(name);
-  if (!d) st = make_error(Errc::noent, "no device named '" + name + "' (see lsdev)");
-  return d;
+  auto d = k_.core().resolve_device(name);
+  if (!d.ok()) {
+    st = std::move(d).error();
+    return nullptr;
+  }
+  return *d;
 }
 
 Status Scenario::run_line(const std::string& line) {
-  Args a = tokenize(line);
+  if (line.size() > kMaxLineBytes)
+    return make_error(Errc::range, fmt::format("line longer than {} bytes", kMaxLineBytes));
+  return run_args(tokenize(line));
+}
+
+Status Scenario::run_args(const Args& a) {
   if (a.empty()) return {};
   auto it = commands_.find(a[0]);
   // "expect-X" entries implement `expect X ...`; only expect-fail is a command.
@@ -156,7 +164,11 @@ void Scenario::add_builtin_commands() {
   add_command("advance", "advance SECONDS", "move the virtual clock", [](Scenario& s, const Args& a) -> Status {
     TRY(need_args(a, 2, "advance SECONDS"));
     double secs = TRY(parse_seconds(a[1]));
-    s.kernel().clock().advance(static_cast<VirtualClock::Nanos>(secs * kNsPerSec));
+    const VirtualClock::Nanos delta = seconds_to_nanos(secs), now = s.kernel().clock().now();
+    // The clock stops short of kEndOfTime: that instant means "never".
+    if (delta >= kEndOfTime - now)
+      return Status(make_error(Errc::range, fmt::format("advance {}: the virtual clock would pass its end (about 584 years)", a[1])));
+    s.kernel().clock().advance(delta);
     return Status{};
   });
   add_command("lsdev", "lsdev", "list devices: name, path, state, driver", [](Scenario& s, const Args&) -> Status {
@@ -258,10 +270,12 @@ void Scenario::add_builtin_commands() {
   });
   add_command("expect-fail", "expect-fail COMMAND...", "COMMAND must fail, cleanly", [](Scenario& s, const Args& a) -> Status {
     if (a.size() < 2) return Status(make_error(Errc::inval, "usage: expect-fail COMMAND..."));
+    // The tokens as they were: re-joining would split quoted arguments.
+    const Args inner_args(a.begin() + 1, a.end());
     std::string inner;
     for (size_t i = 1; i < a.size(); ++i) inner += (i > 1 ? " " : "") + a[i];
     const size_t before = s.expect_failures();
-    Status r = s.run_line(inner);
+    Status r = s.run_args(inner_args);
     if (r.ok() && s.expect_failures() == before)
       s.expect_failed("'" + inner + "' succeeded, but it was expected to fail");
     else if (!r.ok())

@@ -34,6 +34,8 @@ class Scenario {
   // One line. A failing command returns its error; a failed `expect` is
   // recorded (expect_failures()) and returns ok, so a script goes on.
   Status run_line(const std::string& line);
+  // One command already split into words (expect-fail's inner command).
+  Status run_args(const Args& args);
   // A whole script: 0 all good, 1 an expect failed, 2 a command failed (the
   // message names the line) — INTERFACE.md `modiommu run`.
   int run_script(const std::string& text, const std::string& name, std::ostream& err);
@@ -46,6 +48,11 @@ class Scenario {
   Device* device_arg(const std::string& name, Status& st);
 
   static Args tokenize(const std::string& line);
+  // Longer lines are refused: no command needs them, and a stream with no
+  // newline (shell < /dev/zero) must not grow without end.
+  static constexpr size_t kMaxLineBytes = 64 * 1024;
+  // A script file larger than this is refused.
+  static constexpr size_t kMaxScriptBytes = 16u << 20;
   // A whole decimal count ("3"), else EINVAL naming the text.
   static Result<uint64_t> parse_count(const std::string& text);
 

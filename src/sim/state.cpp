@@ -150,4 +150,20 @@ std::string format_deferred(Kernel& k) {
   return out;
 }
 
+std::string format_lsgroup(Kernel& k) {
+  // Groups change only in probe and remove, under the core lock.
+  std::lock_guard g(k.core().lock());
+  std::string out;
+  for (const iommu::IommuGroup* grp : k.iommu().groups()) {
+    if (grp->devices.empty()) continue;
+    auto first = k.iommu().info(*grp->devices.front());
+    const std::string iommu = first && !first->iommu.empty() ? first->iommu : "?";
+    const std::string domain = first && first->domain ? iommu::domain_type_name(*first->domain) : "none";
+    out += fmt::format("{}group {}: iommu {}, domain {} (default {}), {} device(s)\n", out.empty() ? "" : "\n", grp->id,
+                       iommu, domain, iommu::domain_type_name(grp->default_type), grp->devices.size());
+    for (Device* d : grp->devices) out += fmt::format("  {} {}\n", d->name(), d->path());
+  }
+  return out.empty() ? "no IOMMU groups\n" : out;
+}
+
 }  // namespace modiommu::sim

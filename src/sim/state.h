@@ -30,5 +30,7 @@ std::string summary_table(Kernel& k);
 std::string format_lsdev(Kernel& k);
 std::string format_links(Kernel& k);
 std::string format_deferred(Kernel& k);
+// lsgroup: one block per IOMMU group (its IOMMU and domain, then its devices).
+std::string format_lsgroup(Kernel& k);
 
 }  // namespace modiommu::sim

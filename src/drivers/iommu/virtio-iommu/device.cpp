@@ -10,6 +10,7 @@
 
 #include "core/device.h"
 #include "core/owner.h"
+#include "core/pci.h"
 #include "drivers/iommu/virtio-iommu/virtio-iommu.h"
 #include "kernel/kernel.h"
 
@@ -153,6 +154,7 @@ void VIommu::free_buffers() {
 
 Status VIommu::probe_device(Device& dev, iommu::Fwspec& fwspec) {
   if (fwspec.ids.empty()) return make_error(Errc::inval, fmt::format("{}: {} has no endpoint ID", name_, dev.name()));
+  TRY(check_ids_free(dev, fwspec.ids));
   auto m = std::make_shared<Master>();
   m->dev = &dev;
   m->ids = fwspec.ids;
@@ -178,8 +180,31 @@ Status VIommu::probe_device(Device& dev, iommu::Fwspec& fwspec) {
     m->ids = std::move(known);
   }
   std::lock_guard g(attach_lock_);
+  TRY(check_ids_free_locked(dev, m->ids));  // again: another master may have come meanwhile
   masters_.push_back(m);
   fwspec.priv = m;
+  return {};
+}
+
+Status VIommu::check_ids_free(const Device& dev, const std::vector<uint32_t>& ids) const {
+  std::lock_guard g(attach_lock_);
+  return check_ids_free_locked(dev, ids);
+}
+
+// One endpoint ID, one master: a second device with the same ID would
+// share its attachment behind the core's back (its DMA then fails with
+// NOENT/INVAL), so it is refused, as the SMMUv3 driver refuses a stream
+// ID in use. PCI functions behind one PCIe-to-PCI bridge share its alias
+// ID and their group, hence the domain: they are the exception.
+Status VIommu::check_ids_free_locked(const Device& dev, const std::vector<uint32_t>& ids) const {
+  for (const auto& m : masters_) {
+    const PciDevice *a = to_pci(&dev), *b = to_pci(m->dev);
+    if (a && b && pci_group_anchor(*a) == pci_group_anchor(*b)) continue;
+    for (uint32_t ep : ids)
+      if (std::count(m->ids.begin(), m->ids.end(), ep))
+        return make_error(Errc::busy, fmt::format("{}: endpoint ID {:#x} of {} is already used by {}", name_, ep,
+                                                  dev.name(), m->dev->name()));
+  }
   return {};
 }
 

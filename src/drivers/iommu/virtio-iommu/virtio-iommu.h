@@ -168,6 +168,9 @@ class VIommu : public iommu::IommuOps, public std::enable_shared_from_this<VIomm
   void handle_events(virtio::Virtqueue& vq);  // event queue callback (any thread)
   void stop_events();  // no handler runs or reports after this
   Status probe_endpoint(Master& m, uint32_t ep);
+  // EBUSY when another master (not a PCI alias of the same group) has one of `ids`.
+  Status check_ids_free(const Device& dev, const std::vector<uint32_t>& ids) const;
+  Status check_ids_free_locked(const Device& dev, const std::vector<uint32_t>& ids) const;
   Status parse_probe(Master& m, uint32_t ep, const std::vector<uint8_t>& props);
   Status attach_ids(VIommuDomain& d, uint32_t flags, const std::vector<uint32_t>& ids, const std::string& who);
   Status detach_ids(VIommuDomain& d, const std::vector<uint32_t>& ids, const std::string& who);
@@ -185,7 +188,7 @@ class VIommu : public iommu::IommuOps, public std::enable_shared_from_this<VIomm
   bool registered_ = false;
   std::atomic<bool> live_{false};
 
-  std::mutex attach_lock_;
+  mutable std::mutex attach_lock_;
   std::vector<std::shared_ptr<Master>> masters_;
 
   std::mutex req_lock_;
