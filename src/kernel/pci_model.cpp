@@ -112,7 +112,7 @@ Status PciHostModel::populate() {
   }
   if (mem_end_ == mem_next_)
     p_.log().warn("", "{}: no identity-mapped memory window in ranges: PCI functions get no BARs", host_.path());
-  return walk(host_, static_cast<uint8_t>(ecam_->bus_first()), 0);
+  return walk(host_, static_cast<uint8_t>(ecam_->bus_first()), std::nullopt);
 }
 
 Result<uint64_t> PciHostModel::alloc_bar(uint64_t size) {
@@ -124,11 +124,11 @@ Result<uint64_t> PciHostModel::alloc_bar(uint64_t size) {
 }
 
 Status PciHostModel::add_function(uint8_t bus, uint8_t devfn, const of::Node* node, const std::string& kind,
-                                  uint16_t dma_rid, uint8_t secondary) {
+                                  std::optional<uint16_t> alias, uint8_t secondary) {
   const std::string name = node ? node->path() : fmt::format("{} {}", host_.path(), bdf(bus, devfn));
   Function f;
   f.rid = static_cast<uint16_t>(bus << 8 | devfn);
-  f.dma_rid = dma_rid ? dma_rid : f.rid;
+  f.dma_rid = alias.value_or(f.rid);
   f.node = node;
   f.kind = kind;
   hw::Machine& m = p_.machine();
@@ -176,7 +176,7 @@ Status PciHostModel::add_function(uint8_t bus, uint8_t devfn, const of::Node* no
   return {};
 }
 
-Status PciHostModel::walk(const of::Node& parent, uint8_t bus, uint16_t alias) {
+Status PciHostModel::walk(const of::Node& parent, uint8_t bus, std::optional<uint16_t> alias) {
   for (const auto& child : parent.children()) {
     const of::Node& n = *child;
     if (!n.available() || !n.has("compatible")) continue;
@@ -205,7 +205,8 @@ Status PciHostModel::walk(const of::Node& parent, uint8_t bus, uint16_t alias) {
       s = add_function(a->bus, a->devfn, &n, p2p ? "pcie-to-pci-bridge" : "root-port", alias, secondary);
       // Below a PCIe-to-PCI bridge, DMA carries the bridge's secondary bus
       // with devfn 0 (the topmost such bridge wins).
-      const uint16_t below = alias ? alias : p2p ? static_cast<uint16_t>(secondary << 8) : 0;
+      std::optional<uint16_t> below = alias;
+      if (!below && p2p) below = static_cast<uint16_t>(secondary << 8);
       if (s.ok()) s = walk(n, secondary, below);
     } else {
       p_.log().info("", "{}: PCI function {} has no model here (compatible {})", n.path(), bdf(a->bus, a->devfn),
@@ -271,7 +272,7 @@ const PciHostModel::Function* PciHostModel::function(uint16_t rid) const {
 Status PciHostModel::hotplug_add(uint8_t bus, uint8_t devfn, const std::string& kind) {
   if (kind != "dmatest")
     return make_error(Errc::notsup, "hotplug add: unknown kind '" + kind + "' (known: dmatest)");
-  uint16_t alias = 0;
+  std::optional<uint16_t> alias;
   bool bus_exists = bus == ecam_->bus_first();
   {
     std::lock_guard g(lock_);

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -84,9 +85,11 @@ class MODIOMMU_API PciHostModel {
   }
 
  private:
+  // `alias`: the requester ID a PCIe-to-PCI bridge above makes the
+  // function's DMA carry; none: its own. (RID 0, 00:00.0, is a real ID.)
   Status add_function(uint8_t bus, uint8_t devfn, const of::Node* node, const std::string& kind,
-                      uint16_t dma_rid, uint8_t secondary);
-  Status walk(const of::Node& parent, uint8_t bus, uint16_t alias);
+                      std::optional<uint16_t> alias, uint8_t secondary);
+  Status walk(const of::Node& parent, uint8_t bus, std::optional<uint16_t> alias);
   // INTx of a function at bus/devfn with `pin`, through the bridges above it.
   Result<unsigned> intx_irq(uint8_t bus, uint8_t devfn, uint8_t pin) const;
   Result<uint64_t> alloc_bar(uint64_t size);
