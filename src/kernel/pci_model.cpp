@@ -138,8 +138,8 @@ Status PciHostModel::add_function(uint8_t bus, uint8_t devfn, const of::Node* no
     f.port = &dt->port();
     f.fn = hw::pci::make_endpoint(name, hw::pci::kDmaTestVendor, hw::pci::kDmaTestDevice, hw::pci::kDmaTestClass, dt);
     f.bar = TRY(alloc_bar(0x1000));
-    f.fn->set_bar_address(0, f.bar);
-    TRY(m.add_device(f.bar, 0x1000, dt));
+    f.fn->set_bar_address(0, *f.bar);
+    TRY(m.add_device(*f.bar, 0x1000, dt));
   } else if (kind == "virtio-iommu") {
     // A virtio-iommu behind a virtio-pci function; the functions the host
     // bridge's iommu-map sends to this node translate through it.
@@ -155,8 +155,8 @@ Status PciHostModel::add_function(uint8_t bus, uint8_t devfn, const of::Node* no
     auto vp = std::make_shared<hw::virtio::VirtioPci>(name, m.memory(), viommu, irq);
     f.fn = vp;
     f.bar = TRY(alloc_bar(hw::virtio::VirtioPci::kBarSize));
-    vp->set_bar_address(hw::virtio::VirtioPci::kBar, f.bar);
-    TRY(m.add_device(f.bar, hw::virtio::VirtioPci::kBarSize, vp));
+    vp->set_bar_address(hw::virtio::VirtioPci::kBar, *f.bar);
+    TRY(m.add_device(*f.bar, hw::virtio::VirtioPci::kBarSize, vp));
     translator = viommu;
   } else if (kind == "root-port" || kind == "pcie-to-pci-bridge") {
     f.fn = kind == "root-port" ? hw::pci::make_root_port(name, node && node->has("modiommu,acs"))
@@ -167,7 +167,7 @@ Status PciHostModel::add_function(uint8_t bus, uint8_t devfn, const of::Node* no
   }
   Status s = ecam_->plug(bus, devfn, f.fn);
   if (!s.ok()) {
-    if (f.bar) (void)m.remove_device(f.bar);
+    if (f.bar) (void)m.remove_device(*f.bar);
     return s;
   }
   if (translator && node) p_.add_translator(node, std::move(translator));
@@ -308,7 +308,7 @@ Status PciHostModel::hotplug_remove(uint16_t rid) {
     retired_.escapes += dt->port().stats().escapes;
     retired_.transfers += dt->read(hw::DmaTest::kXFER_COUNT, 8);
   }
-  if (f.bar) (void)p_.machine().bus().unmap(f.bar);
+  if (f.bar) (void)p_.machine().bus().unmap(*f.bar);
   return {};
 }
 

@@ -50,7 +50,7 @@ class MODIOMMU_API PciHostModel {
     std::string kind;                // "dmatest", "root-port", "pcie-to-pci-bridge", "virtio-iommu"
     std::shared_ptr<hw::pci::PciFunction> fn;
     hw::UpstreamPort* port = nullptr;  // DMA functions
-    uint64_t bar = 0;
+    std::optional<uint64_t> bar;  // its memory BAR once assigned (0 is a valid MMIO address)
     unsigned irq = 0;  // INTx: the GIC interrupt ID it is wired to (0: none)
   };
 
