@@ -110,7 +110,17 @@ Status PciHostModel::populate() {
       if (space == 2) break;
     }
   }
-  if (mem_end_ == mem_next_)
+  // BARs are MMIO: a window over RAM would put registers where DMA and the
+  // CPU see memory, so it is refused like any model overlapping RAM.
+  bool over_ram = false;
+  for (const auto& r : p_.machine().memory().regions())
+    if (!over_ram && mem_end_ > mem_next_ && mem_next_ < r.base + r.size && r.base < mem_end_) {
+      p_.log().err("", "{}: PCI memory window [{:#x}, {:#x}) overlaps RAM [{:#x}, +{:#x}) of {}: PCI functions get no BARs",
+                   host_.path(), mem_next_, mem_end_, r.base, r.size, r.name);
+      over_ram = true;
+      mem_end_ = mem_next_;
+    }
+  if (mem_end_ == mem_next_ && !over_ram)
     p_.log().warn("", "{}: no identity-mapped memory window in ranges: PCI functions get no BARs", host_.path());
   return walk(host_, static_cast<uint8_t>(ecam_->bus_first()), std::nullopt);
 }

@@ -101,7 +101,7 @@ Status Platform::add_ram() {
   // ending at 2^64 - 1 has no overflowing end.
   struct Bank {
     uint64_t first = 0, last = 0;
-    std::string name;
+    std::string name;  // the memory node(s) it comes from, " + " between
   };
   std::vector<Bank> banks;
   for (of::Node* n : tree_.nodes()) {
@@ -135,7 +135,8 @@ Status Platform::add_ram() {
     log_.warn("", "memory: RAM [{:#x}, {:#x}] of {} overlaps [{:#x}, {:#x}] of {}: merged into [{:#x}, {:#x}]", b.first,
               b.last, b.name, m.first, m.last, m.name, m.first, last);
     m.last = last;
-    if (b.name != m.name && m.name.find(b.name) == std::string::npos) m.name += " + " + b.name;
+    const std::string sep = " + ";
+    if ((sep + m.name + sep).find(sep + b.name + sep) == std::string::npos) m.name += sep + b.name;
   }
   for (const Bank& b : merged) {
     const uint64_t size = b.last - b.first + 1;  // 0 only for all 2^64 bytes

@@ -206,6 +206,29 @@ TEST(Board, SmmuWhoseRegWrapsPast2To64IsRefused) {
   EXPECT_EQ((b.errors + b.warnings).find("big-endian"), std::string::npos) << b.errors << b.warnings;
 }
 
+// A PCI memory window over RAM would place BARs (MMIO) on RAM.
+TEST(Board, PciMemoryWindowOverRamIsRefused) {
+  Board b(R"(
+	memory@40000000 { device_type = "memory"; reg = <0x0 0x40000000 0x0 0x40000000>; };
+	pcie@4010000000 {
+		compatible = "pci-host-ecam-generic";
+		device_type = "pci";
+		reg = <0x40 0x10000000 0x0 0x1000000>;
+		bus-range = <0x0 0xf>;
+		#address-cells = <3>;
+		#size-cells = <2>;
+		ranges = <0x02000000 0x0 0x70000000 0x0 0x70000000 0x0 0x10000000>;
+		dma@1,0 { compatible = "modiommu,dmatest-pci"; reg = <0x0800 0x0 0x0 0x0 0x0>; };
+	};
+)");
+  expect_has(b.errors, "/pcie@4010000000: PCI memory window [0x70000000, 0x80000000) overlaps RAM [0x40000000, +0x40000000)");
+  // The function got no BAR: nothing was mapped over RAM.
+  EXPECT_FALSE(b.k.machine().bus().find(0x70000000).has_value());
+  // Without its BAR the function is not plugged, and says why.
+  expect_has(b.errors, "/pcie@4010000000/dma@1,0: ");
+  EXPECT_EQ(b.k.core().find_device("0000:00:01.0"), nullptr);
+}
+
 // A bus whose `ranges` window runs past 2^64 used to translate its child
 // to 0 ("0.dma", bound, DMA working).
 TEST(Board, DeviceBehindARangesWindowPast2To64IsRefused) {
