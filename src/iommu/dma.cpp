@@ -54,7 +54,9 @@ DmaApi::DmaApi(IommuCore& iommu, mm::PageAllocator& pages) : iommu_(iommu), page
 Status DmaApi::init_domain(IommuDomain& domain, Device&) {
   if (!domain.pgsize_bitmap) return make_error(Errc::inval, "DMA domain has no page sizes");
   const uint64_t granule = uint64_t{1} << std::countr_zero(domain.pgsize_bitmap);
-  // IOVA 0 is never handed out: a zero DMA address looks like a bug.
+  // Policy, as Linux's iommu-dma (whose IOVA domain starts at pfn 1): IOVA 0
+  // is never handed out, because a zero DMA address looks like a driver's
+  // NULL bug. A policy, not a sentinel: nothing reads IOVA 0 as "none".
   const uint64_t start_pfn = std::max<uint64_t>(1, domain.aperture_start / granule);
   auto iovad = IovaDomain::create(granule, start_pfn, domain.aperture_end);
   if (!iovad.ok()) return std::move(iovad).error();

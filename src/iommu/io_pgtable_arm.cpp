@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <bit>
 #include <mutex>
+#include <optional>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -90,7 +91,8 @@ class ArmLpaePgtable final : public IoPgtable {
 
   const Geometry g_;
   const uint64_t addr_mask_;  // OA bits [47:pg_shift] (D8.3.1)
-  PhysAddr pgd_ = 0;
+  // Set by init(); optional because PA 0 is a real table address.
+  std::optional<PhysAddr> pgd_;
   std::mutex install_lock_;  // see the file comment
   mutable std::mutex tables_lock_;  // guards tables_ only; taken innermost
   std::unordered_set<PhysAddr> tables_;  // every table page block we allocated and still own
@@ -99,7 +101,7 @@ class ArmLpaePgtable final : public IoPgtable {
 ArmLpaePgtable::~ArmLpaePgtable() {
   if (!pgd_) return;
   if (cfg_.tlb) cfg_.tlb->tlb_flush_all();
-  free_subtree_now(pgd_, g_.start_level);
+  free_subtree_now(*pgd_, g_.start_level);
 }
 
 Status ArmLpaePgtable::init() {
@@ -113,12 +115,12 @@ Status ArmLpaePgtable::init() {
   const unsigned tsz = 64 - cfg_.ias;
   if (cfg_.fmt == PgtableFormat::arm_lpae_s1) {
     auto& c = cfg_.arm_lpae_s1_cfg;
-    c.ttbr = pgd_;
+    c.ttbr = *pgd_;
     c.tcr = {.ips = ps, .tg = tg_encoding(cfg_.granule), .sh = sh, .orgn = rgn, .irgn = rgn, .tsz = tsz};
     c.mair = kMairNc << (8 * kMairIdxNc) | kMairCache << (8 * kMairIdxCache) | kMairDevice << (8 * kMairIdxDevice);
   } else {
     auto& c = cfg_.arm_lpae_s2_cfg;
-    c.vttbr = pgd_;
+    c.vttbr = *pgd_;
     c.vtcr = {.ps = ps, .tg = tg_encoding(cfg_.granule), .sh = sh, .orgn = rgn, .irgn = rgn,
               .sl = sl0_encoding(cfg_.granule, g_.start_level), .tsz = tsz};
   }
@@ -251,7 +253,7 @@ Status ArmLpaePgtable::map_unchecked(uint64_t iova, PhysAddr paddr, unsigned tar
                                      size_t* mapped) {
   const uint64_t pgsize = block_size(target);
   while (pgcount) {
-    PhysAddr table = pgd_;
+    PhysAddr table = *pgd_;
     for (unsigned lvl = g_.start_level; lvl < target; ++lvl) {
       const uint64_t idx = g_.index(iova, lvl);
       uint64_t pte = TRY(read_pte(table, idx));
@@ -307,7 +309,7 @@ Status ArmLpaePgtable::map_pages(uint64_t iova, PhysAddr paddr, size_t pgsize, s
   if (paddr >= out_limit || size > out_limit - paddr)
     return make_error(Errc::range, fmt::format("map_pages: paddr range [{:#x}, +{:#x}) is beyond the {}-bit output size",
                                                paddr, size, cfg_.oas));
-  TRY(check_free(pgd_, g_.start_level, iova, iova + size));
+  TRY(check_free(*pgd_, g_.start_level, iova, iova + size));
   unsigned target = g_.start_level;
   while (block_size(target) != pgsize) ++target;
   return map_unchecked(iova, paddr, target, pgcount, prot_to_pte(cfg_.fmt, prot), mapped);
@@ -325,7 +327,7 @@ Result<size_t> ArmLpaePgtable::map(uint64_t iova, PhysAddr paddr, size_t size, i
   if (paddr >= out_limit || size > out_limit - paddr)
     return make_error(Errc::range, fmt::format("map: paddr range [{:#x}, +{:#x}) is beyond the {}-bit output size",
                                                paddr, size, cfg_.oas));
-  TRY(check_free(pgd_, g_.start_level, iova, iova + size));
+  TRY(check_free(*pgd_, g_.start_level, iova, iova + size));
   const uint64_t attrs = prot_to_pte(cfg_.fmt, prot);
   size_t done = 0;
   Status st;
@@ -373,7 +375,7 @@ Result<PhysAddr> ArmLpaePgtable::iova_to_phys(uint64_t iova) const {
   if (iova >= input_limit())
     return make_error(Errc::range, fmt::format("iova_to_phys: iova {:#x} is beyond the {}-bit input size", iova,
                                                cfg_.ias));
-  PhysAddr table = pgd_;
+  PhysAddr table = *pgd_;
   for (unsigned lvl = g_.start_level; lvl <= 3; ++lvl) {
     const uint64_t pte = TRY(read_pte(table, g_.index(iova, lvl)));
     if (!(pte & kValid)) break;
@@ -486,7 +488,7 @@ size_t ArmLpaePgtable::unmap(uint64_t iova, size_t size, IotlbGather* gather) {
   if (!check_range(iova, size, "unmap")) return 0;
   IotlbGather local;
   IotlbGather* g = gather ? gather : &local;
-  const UnmapResult r = unmap_level(pgd_, g_.start_level, iova, iova + size, g);
+  const UnmapResult r = unmap_level(*pgd_, g_.start_level, iova, iova + size, g);
   if (!gather) {
     if (cfg_.tlb && (!local.empty() || !local.freelist.empty())) cfg_.tlb->tlb_flush_all();
     (void)free_gathered(local);

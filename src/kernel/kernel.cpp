@@ -194,7 +194,19 @@ Result<IoMem> Kernel::ioremap(Device& dev, size_t index) {
   if (index >= reg->size()) return make_error(Errc::inval, fmt::format("{}: no reg entry {}", dev.name(), index));
   auto base = n->translated_address(index);
   if (!base.ok()) return std::move(base).error();
-  return IoMem(&machine().bus(), *base, (*reg)[index].size);
+  const uint64_t size = (*reg)[index].size;
+  // Registers that are not this device's own are never handed out: a
+  // driver would program RAM or another device's model through them.
+  if (size && *base + (size - 1) < *base)
+    return make_error(Errc::range, fmt::format("{}: reg {} [{:#x}, +{:#x}) wraps past 2^64", dev.name(), index, *base, size));
+  if (platform_) {
+    if (const std::string* why = platform_->refusal(n))
+      return make_error(Errc::nodev, fmt::format("{}: registers not mapped: {}", dev.name(), *why));
+    if (const PlatformModel* o = platform_->model_overlapping(*base, size, n))
+      return make_error(Errc::busy, fmt::format("{}: reg {} [{:#x}, +{:#x}) overlaps the registers of {}", dev.name(),
+                                                index, *base, size, o->node->path()));
+  }
+  return IoMem(&machine().bus(), *base, size);
 }
 
 Result<IrqHandle> Kernel::request_irq(Device& dev, const std::string& name, std::function<void()> handler) {

@@ -110,9 +110,19 @@ Status PciHostModel::populate() {
       if (space == 2) break;
     }
   }
-  if (mem_end_ == mem_next_)
+  // BARs are MMIO: a window over RAM would put registers where DMA and the
+  // CPU see memory, so it is refused like any model overlapping RAM.
+  bool over_ram = false;
+  for (const auto& r : p_.machine().memory().regions())
+    if (!over_ram && mem_end_ > mem_next_ && mem_next_ < r.base + r.size && r.base < mem_end_) {
+      p_.log().err("", "{}: PCI memory window [{:#x}, {:#x}) overlaps RAM [{:#x}, +{:#x}) of {}: PCI functions get no BARs",
+                   host_.path(), mem_next_, mem_end_, r.base, r.size, r.name);
+      over_ram = true;
+      mem_end_ = mem_next_;
+    }
+  if (mem_end_ == mem_next_ && !over_ram)
     p_.log().warn("", "{}: no identity-mapped memory window in ranges: PCI functions get no BARs", host_.path());
-  return walk(host_, static_cast<uint8_t>(ecam_->bus_first()), 0);
+  return walk(host_, static_cast<uint8_t>(ecam_->bus_first()), std::nullopt);
 }
 
 Result<uint64_t> PciHostModel::alloc_bar(uint64_t size) {
@@ -124,11 +134,11 @@ Result<uint64_t> PciHostModel::alloc_bar(uint64_t size) {
 }
 
 Status PciHostModel::add_function(uint8_t bus, uint8_t devfn, const of::Node* node, const std::string& kind,
-                                  uint16_t dma_rid, uint8_t secondary) {
+                                  std::optional<uint16_t> alias, uint8_t secondary) {
   const std::string name = node ? node->path() : fmt::format("{} {}", host_.path(), bdf(bus, devfn));
   Function f;
   f.rid = static_cast<uint16_t>(bus << 8 | devfn);
-  f.dma_rid = dma_rid ? dma_rid : f.rid;
+  f.dma_rid = alias.value_or(f.rid);
   f.node = node;
   f.kind = kind;
   hw::Machine& m = p_.machine();
@@ -138,8 +148,8 @@ Status PciHostModel::add_function(uint8_t bus, uint8_t devfn, const of::Node* no
     f.port = &dt->port();
     f.fn = hw::pci::make_endpoint(name, hw::pci::kDmaTestVendor, hw::pci::kDmaTestDevice, hw::pci::kDmaTestClass, dt);
     f.bar = TRY(alloc_bar(0x1000));
-    f.fn->set_bar_address(0, f.bar);
-    TRY(m.add_device(f.bar, 0x1000, dt));
+    f.fn->set_bar_address(0, *f.bar);
+    TRY(m.add_device(*f.bar, 0x1000, dt));
   } else if (kind == "virtio-iommu") {
     // A virtio-iommu behind a virtio-pci function; the functions the host
     // bridge's iommu-map sends to this node translate through it.
@@ -155,8 +165,8 @@ Status PciHostModel::add_function(uint8_t bus, uint8_t devfn, const of::Node* no
     auto vp = std::make_shared<hw::virtio::VirtioPci>(name, m.memory(), viommu, irq);
     f.fn = vp;
     f.bar = TRY(alloc_bar(hw::virtio::VirtioPci::kBarSize));
-    vp->set_bar_address(hw::virtio::VirtioPci::kBar, f.bar);
-    TRY(m.add_device(f.bar, hw::virtio::VirtioPci::kBarSize, vp));
+    vp->set_bar_address(hw::virtio::VirtioPci::kBar, *f.bar);
+    TRY(m.add_device(*f.bar, hw::virtio::VirtioPci::kBarSize, vp));
     translator = viommu;
   } else if (kind == "root-port" || kind == "pcie-to-pci-bridge") {
     f.fn = kind == "root-port" ? hw::pci::make_root_port(name, node && node->has("modiommu,acs"))
@@ -167,7 +177,7 @@ Status PciHostModel::add_function(uint8_t bus, uint8_t devfn, const of::Node* no
   }
   Status s = ecam_->plug(bus, devfn, f.fn);
   if (!s.ok()) {
-    if (f.bar) (void)m.remove_device(f.bar);
+    if (f.bar) (void)m.remove_device(*f.bar);
     return s;
   }
   if (translator && node) p_.add_translator(node, std::move(translator));
@@ -176,7 +186,7 @@ Status PciHostModel::add_function(uint8_t bus, uint8_t devfn, const of::Node* no
   return {};
 }
 
-Status PciHostModel::walk(const of::Node& parent, uint8_t bus, uint16_t alias) {
+Status PciHostModel::walk(const of::Node& parent, uint8_t bus, std::optional<uint16_t> alias) {
   for (const auto& child : parent.children()) {
     const of::Node& n = *child;
     if (!n.available() || !n.has("compatible")) continue;
@@ -205,7 +215,8 @@ Status PciHostModel::walk(const of::Node& parent, uint8_t bus, uint16_t alias) {
       s = add_function(a->bus, a->devfn, &n, p2p ? "pcie-to-pci-bridge" : "root-port", alias, secondary);
       // Below a PCIe-to-PCI bridge, DMA carries the bridge's secondary bus
       // with devfn 0 (the topmost such bridge wins).
-      const uint16_t below = alias ? alias : p2p ? static_cast<uint16_t>(secondary << 8) : 0;
+      std::optional<uint16_t> below = alias;
+      if (!below && p2p) below = static_cast<uint16_t>(secondary << 8);
       if (s.ok()) s = walk(n, secondary, below);
     } else {
       p_.log().info("", "{}: PCI function {} has no model here (compatible {})", n.path(), bdf(a->bus, a->devfn),
@@ -271,7 +282,7 @@ const PciHostModel::Function* PciHostModel::function(uint16_t rid) const {
 Status PciHostModel::hotplug_add(uint8_t bus, uint8_t devfn, const std::string& kind) {
   if (kind != "dmatest")
     return make_error(Errc::notsup, "hotplug add: unknown kind '" + kind + "' (known: dmatest)");
-  uint16_t alias = 0;
+  std::optional<uint16_t> alias;
   bool bus_exists = bus == ecam_->bus_first();
   {
     std::lock_guard g(lock_);
@@ -307,7 +318,7 @@ Status PciHostModel::hotplug_remove(uint16_t rid) {
     retired_.escapes += dt->port().stats().escapes;
     retired_.transfers += dt->read(hw::DmaTest::kXFER_COUNT, 8);
   }
-  if (f.bar) (void)p_.machine().bus().unmap(f.bar);
+  if (f.bar) (void)p_.machine().bus().unmap(*f.bar);
   return {};
 }
 

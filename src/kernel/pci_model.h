@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,7 +50,7 @@ class MODIOMMU_API PciHostModel {
     std::string kind;                // "dmatest", "root-port", "pcie-to-pci-bridge", "virtio-iommu"
     std::shared_ptr<hw::pci::PciFunction> fn;
     hw::UpstreamPort* port = nullptr;  // DMA functions
-    uint64_t bar = 0;
+    std::optional<uint64_t> bar;  // its memory BAR once assigned (0 is a valid MMIO address)
     unsigned irq = 0;  // INTx: the GIC interrupt ID it is wired to (0: none)
   };
 
@@ -84,9 +85,11 @@ class MODIOMMU_API PciHostModel {
   }
 
  private:
+  // `alias`: the requester ID a PCIe-to-PCI bridge above makes the
+  // function's DMA carry; none: its own. (RID 0, 00:00.0, is a real ID.)
   Status add_function(uint8_t bus, uint8_t devfn, const of::Node* node, const std::string& kind,
-                      uint16_t dma_rid, uint8_t secondary);
-  Status walk(const of::Node& parent, uint8_t bus, uint16_t alias);
+                      std::optional<uint16_t> alias, uint8_t secondary);
+  Status walk(const of::Node& parent, uint8_t bus, std::optional<uint16_t> alias);
   // INTx of a function at bus/devfn with `pin`, through the bridges above it.
   Result<unsigned> intx_irq(uint8_t bus, uint8_t devfn, uint8_t pin) const;
   Result<uint64_t> alloc_bar(uint64_t size);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "hw/dmatest.h"
 #include "hw/smmuv3/smmuv3.h"
 #include "kernel/pci_model.h"
@@ -18,6 +20,16 @@ namespace {
 constexpr uint64_t kDefaultRamBase = 0x40000000;
 constexpr uint64_t kDefaultRamSize = 1ull << 30;
 constexpr uint64_t kKernelRamCap = 4ull << 30;
+
+// [base, base + size) reaches past 2^64 (size 0 reaches nothing).
+bool wraps(uint64_t base, uint64_t size) { return size != 0 && base + (size - 1) < base; }
+
+// Both ranges non-empty and not wrapping.
+bool overlap(uint64_t a, uint64_t a_size, uint64_t b, uint64_t b_size) {
+  return a <= b + (b_size - 1) && b <= a + (a_size - 1);
+}
+
+std::string window(uint64_t base, uint64_t size) { return fmt::format("[{:#x}, +{:#x})", base, size); }
 
 Result<std::pair<uint64_t, uint64_t>> node_window(const of::Node& n) {
   auto reg = n.reg();
@@ -85,6 +97,13 @@ Platform::~Platform() {
 
 Status Platform::add_ram() {
   hw::PhysicalMemory& mem = machine_->memory();
+  // One bank per reg entry, as inclusive [first, last] so that a bank
+  // ending at 2^64 - 1 has no overflowing end.
+  struct Bank {
+    uint64_t first = 0, last = 0;
+    std::string name;  // the memory node(s) it comes from, " + " between
+  };
+  std::vector<Bank> banks;
   for (of::Node* n : tree_.nodes()) {
     auto dt = n->prop("device_type");
     if (!dt || dt->str() != "memory" || !n->available()) continue;
@@ -95,9 +114,35 @@ Status Platform::add_ram() {
     }
     for (const auto& r : *reg) {
       if (r.size == 0) continue;  // filled in by a bootloader on the real board
-      Status s = mem.add_ram(r.address, r.size, n->path());
-      if (!s.ok()) log_.err("", "memory node {}: {}", n->path(), s.error().message);
+      if (wraps(r.address, r.size)) {
+        log_.err("", "memory node {}: RAM {} wraps past 2^64: ignored", n->path(), window(r.address, r.size));
+        continue;
+      }
+      banks.push_back({r.address, r.address + (r.size - 1), n->path()});
     }
+  }
+  // Overlapping banks are one bank: Linux's memblock_add() merges them, and
+  // real trees have them (exynosautov920-sadk's memory node). Say so.
+  std::sort(banks.begin(), banks.end(), [](const Bank& a, const Bank& b) { return a.first < b.first; });
+  std::vector<Bank> merged;
+  for (Bank& b : banks) {
+    if (merged.empty() || b.first > merged.back().last) {
+      merged.push_back(std::move(b));
+      continue;
+    }
+    Bank& m = merged.back();
+    const uint64_t last = std::max(m.last, b.last);
+    log_.warn("", "memory: RAM [{:#x}, {:#x}] of {} overlaps [{:#x}, {:#x}] of {}: merged into [{:#x}, {:#x}]", b.first,
+              b.last, b.name, m.first, m.last, m.name, m.first, last);
+    m.last = last;
+    const std::string sep = " + ";
+    if ((sep + m.name + sep).find(sep + b.name + sep) == std::string::npos) m.name += sep + b.name;
+  }
+  for (const Bank& b : merged) {
+    const uint64_t size = b.last - b.first + 1;  // 0 only for all 2^64 bytes
+    Status s = size ? mem.add_ram(b.first, size, b.name)
+                    : Status(make_error(Errc::range, "RAM [0, 2^64) is beyond the physical address space"));
+    if (!s.ok()) log_.err("", "memory node {}: {}", b.name, s.error().message);
   }
   auto regions = mem.regions();
   if (regions.empty()) {
@@ -114,6 +159,28 @@ Status Platform::add_ram() {
   return {};
 }
 
+void Platform::refuse(const of::Node& n, std::string why) {
+  log_.err("", "{}", why);
+  refused_[&n] = std::move(why);
+}
+
+// A model's registers must be its own: a window that wraps past 2^64,
+// overlaps RAM or overlaps another model's registers gets no model, so that
+// no driver programs RAM or another device through it (two SMMU nodes with
+// one `reg` would otherwise drive the first SMMU twice).
+Status Platform::check_window(const of::Node& n, const std::string& kind, uint64_t base, uint64_t size) const {
+  if (size == 0) return {};
+  const std::string what = fmt::format("{}: {} registers {}", n.path(), kind, window(base, size));
+  if (wraps(base, size)) return make_error(Errc::range, what + " wrap past 2^64: no model");
+  for (const auto& r : machine_->memory().regions())
+    if (overlap(base, size, r.base, r.size))
+      return make_error(Errc::exist, fmt::format("{} overlap RAM {} of {}: no model", what, window(r.base, r.size), r.name));
+  if (const PlatformModel* o = model_overlapping(base, size, &n))
+    return make_error(Errc::exist, fmt::format("{} overlap those of {} {}: no model", what, o->node->path(),
+                                               window(o->base, o->size)));
+  return {};
+}
+
 Result<std::unique_ptr<Platform>> Platform::build(const of::Tree& tree, Log& log) {
   std::unique_ptr<Platform> p(new Platform(tree, log));
   TRY(p->add_ram());
@@ -123,16 +190,28 @@ Result<std::unique_ptr<Platform>> Platform::build(const of::Tree& tree, Log& log
       bool match = false;
       for (const auto& c : f.compatibles) match = match || n->is_compatible(c);
       if (!match) continue;
+      // The node's own window first, before the factory builds anything.
+      if (auto reg = n->reg(); reg.ok() && !reg->empty()) {
+        if (auto base = n->translated_address(0); base.ok()) {
+          if (Status s = p->check_window(*n, f.kind, *base, (*reg)[0].size); !s.ok()) {
+            p->refuse(*n, s.error().message);
+            break;
+          }
+        }
+      }
       auto m = f.create(*n, *p);
       if (!m.ok()) {
-        log.err("", "{}: no {} model: {}", n->path(), f.kind, m.error().message);
+        p->refuse(*n, fmt::format("{}: no {} model: {}", n->path(), f.kind, m.error().message));
         break;
       }
       m->node = n;
       if (m->mmio) {
-        Status s = p->machine_->add_device(m->base, m->size, m->mmio);
+        // The model may claim more than `reg` (a minimum register file).
+        Status s = p->check_window(*n, f.kind, m->base, m->size);
+        if (s.ok()) s = p->machine_->add_device(m->base, m->size, m->mmio);
         if (!s.ok()) {
-          log.err("", "{}: {} model not mapped: {}", n->path(), f.kind, s.error().message);
+          p->pci_hosts_.erase(n);
+          p->refuse(*n, fmt::format("{}: {} model not mapped: {}", n->path(), f.kind, s.error().message));
           break;
         }
       }
@@ -172,6 +251,18 @@ std::shared_ptr<hw::DmaTranslator> Platform::translator(const of::Node* node) co
 
 void Platform::add_translator(const of::Node* node, std::shared_ptr<hw::DmaTranslator> t) {
   translators_[node] = std::move(t);
+}
+
+const std::string* Platform::refusal(const of::Node* node) const {
+  auto it = refused_.find(node);
+  return it == refused_.end() ? nullptr : &it->second;
+}
+
+const PlatformModel* Platform::model_overlapping(uint64_t base, uint64_t size, const of::Node* self) const {
+  if (size == 0 || wraps(base, size)) return nullptr;
+  for (const auto& [n, m] : models_)
+    if (n != self && m.mmio && m.size && overlap(base, size, m.base, m.size)) return &m;
+  return nullptr;
 }
 
 const PlatformModel* Platform::model(const of::Node* node) const {

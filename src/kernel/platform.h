@@ -66,6 +66,14 @@ class MODIOMMU_API Platform {
   std::shared_ptr<hw::DmaTranslator> translator(const of::Node* node) const;
   void add_translator(const of::Node* node, std::shared_ptr<hw::DmaTranslator> t);
   std::vector<const PlatformModel*> models() const;
+  // Why a node that has a model factory got no model: its registers wrap
+  // past 2^64, overlap RAM or another model's, or the factory failed. Null
+  // when it has its model (or never had a factory). No driver may map the
+  // registers of a refused node (Kernel::ioremap).
+  const std::string* refusal(const of::Node* node) const;
+  // The model of another node than `self` whose registers overlap
+  // [base, base + size), if any.
+  const PlatformModel* model_overlapping(uint64_t base, uint64_t size, const of::Node* self) const;
   // GIC interrupt ID for a node's interrupt, by index or by interrupt-names.
   Result<unsigned> irq_number(const of::Node& node, size_t index) const;
   Result<unsigned> irq_number(const of::Node& node, std::string_view name) const;
@@ -83,12 +91,16 @@ class MODIOMMU_API Platform {
  private:
   Platform(const of::Tree& tree, Log& log) : tree_(tree), log_(log) {}
   Status add_ram();
+  // Checks a model's register window before it is created and mapped.
+  Status check_window(const of::Node& n, const std::string& kind, uint64_t base, uint64_t size) const;
+  void refuse(const of::Node& n, std::string why);
   const of::Tree& tree_;
   Log& log_;
   std::unique_ptr<hw::Machine> machine_ = std::make_unique<hw::Machine>();
   std::map<const of::Node*, PlatformModel> models_;
   std::map<const of::Node*, std::shared_ptr<PciHostModel>> pci_hosts_;
   std::map<const of::Node*, std::shared_ptr<hw::DmaTranslator>> translators_;  // PCI-function IOMMUs
+  std::map<const of::Node*, std::string> refused_;
   uint64_t ram_base_ = 0, ram_size_ = 0;
 };
 

@@ -87,6 +87,13 @@ Result<uint64_t> Node::translated_address(size_t index) const {
       uint64_t len = detail::join_cells(c.subspan(i + child.addr + parent.addr, child.size));
       // addr - cbase < len avoids the overflow of cbase + len.
       if (addr >= cbase && addr - cbase < len) {
+        // A parent window past 2^64 would put the node at a small address
+        // (0 and up) where it is not: refuse the translation.
+        if (pbase + (len - 1) < pbase)
+          return node_error(Errc::range, *this, "reg",
+                            "not translatable: ranges entry of " + bus->path() + " (child " + detail::hex(cbase) +
+                                ", parent " + detail::hex(pbase) + ", length " + detail::hex(len) +
+                                ") wraps past 2^64");
         addr = pbase + (addr - cbase);
         found = true;
         break;

@@ -96,6 +96,35 @@ TEST(OfAddress, TranslationErrors) {
   expect_error_names(short_ranges.error().message, "snippet.dts: /bad: ranges");
 }
 
+// A ranges window reaching past 2^64 must not wrap its children round to
+// address 0 (where they would look like RAM or another device).
+TEST(OfAddress, RangesWindowPast2To64IsRefused) {
+  auto t = test::dts(R"(/dts-v1/;
+/ { #address-cells = <2>; #size-cells = <2>;
+  bus { #address-cells = <1>; #size-cells = <1>;
+    ranges = <0x0 0xffffffff 0xfffff000 0x2000>;
+    dma@1000 { reg = <0x1000 0x100>; };
+    dma@0 { reg = <0x0 0x100>; };
+  };
+  top { #address-cells = <1>; #size-cells = <1>;
+    ranges = <0x0 0xffffffff 0xfffff000 0x1000>;
+    dev@0 { reg = <0x0 0x1000>; };
+  };
+};)");
+  ASSERT_TRUE(t);
+  for (const char* path : {"/bus/dma@1000", "/bus/dma@0"}) {
+    auto a = t->find(path)->translated_address();
+    ASSERT_FALSE(a.ok()) << path << " translated to " << (a.ok() ? *a : 0);
+    expect_error_names(a.error().message, std::string("snippet.dts: ") + path);
+    expect_error_names(a.error().message, "ranges entry of /bus");
+    expect_error_names(a.error().message, "wraps past 2^64");
+  }
+  // A window that ends exactly at 2^64 - 1 does not wrap.
+  auto top = t->find("/top/dev@0")->translated_address();
+  ASSERT_TRUE(top.ok()) << top.error().str();
+  EXPECT_EQ(*top, 0xfffffffffffff000ull);
+}
+
 TEST(OfAddress, RegWrongLength) {
   auto t = test::dts(R"(/dts-v1/;
 / { #address-cells = <2>; #size-cells = <1>;

@@ -519,6 +519,25 @@ TEST(IoPgtableCfg, TopTableAllocationFailureIsEnomem) {
   EXPECT_EQ(r.error().code, Errc::nomem);
 }
 
+// RAM from PA 0 (hip07-d05): the root table lands at PA 0, translates, and
+// is freed with the rest (a root at 0 once read as "no root" and leaked).
+TEST(IoPgtableRam0, RootTableAtPa0WorksAndIsFreed) {
+  hw::PhysicalMemory mem;
+  ASSERT_TRUE(mem.add_ram(0, 16 << 20).ok());
+  auto pages = std::move(mm::PageAllocator::create(mem, 0, 16 << 20)).value();
+  IoPgtableCfg cfg;
+  auto pt = IoPgtable::alloc(cfg, mem, *pages);
+  ASSERT_TRUE(pt.ok()) << pt.error().str();
+  EXPECT_EQ((*pt)->ttbr(), 0u);
+  ASSERT_TRUE((*pt)->map(0x10000, 0x200000, 0x1000, IOMMU_READ | IOMMU_WRITE).ok());
+  auto pa = (*pt)->iova_to_phys(0x10123);
+  ASSERT_TRUE(pa.ok()) << pa.error().str();
+  EXPECT_EQ(*pa, 0x200123u);
+  (*pt).reset();
+  EXPECT_TRUE(pages->is_free(0));
+  EXPECT_EQ(pages->stats().allocated_pages, 0u);
+}
+
 // A descriptor corrupted in RAM (say by a stray DMA write) that points at
 // a page io-pgtable does not own must never make it free that page.
 TEST(IoPgtableHostile, CorruptTablePointerNeverFreesForeignPages) {

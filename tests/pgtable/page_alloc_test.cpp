@@ -225,6 +225,26 @@ TEST_F(PageAllocTest, ConcurrentAllocFreeKeepsAccounting) {
 
 namespace modiommu::mm {
 namespace {
+// RAM from PA 0 (hip07-d05): PA 0 is the first block handed out and is
+// freed like any other.
+TEST(PageAllocRam0, Pa0IsAllocatedFirstAndFreed) {
+  hw::PhysicalMemory mem;
+  ASSERT_TRUE(mem.add_ram(0, 1 << 20).ok());
+  auto pa = std::move(PageAllocator::create(mem, 0, 1 << 20)).value();
+  auto first = pa->alloc_pages(0);
+  ASSERT_TRUE(first.ok()) << first.error().str();
+  EXPECT_EQ(*first, 0u);
+  EXPECT_FALSE(pa->is_free(0));
+  EXPECT_TRUE(pa->owns(0));
+  ASSERT_TRUE(pa->free(0).ok());
+  EXPECT_TRUE(pa->is_free(0));
+  EXPECT_FALSE(pa->free(0).ok()) << "double free of PA 0";
+  auto big = pa->alloc(64 << 10, 64 << 10);
+  ASSERT_TRUE(big.ok());
+  EXPECT_EQ(*big, 0u);
+  EXPECT_EQ(pa->stats().allocated_pages, 16u);
+}
+
 TEST(PageAllocIsFree, TracksBlocksAndTheirTailPages) {
   hw::PhysicalMemory mem;
   ASSERT_TRUE(mem.add_ram(0x40000000, 16 << 20).ok());

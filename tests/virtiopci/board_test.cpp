@@ -57,13 +57,15 @@ TEST(VirtioPciBoard, VirtioIommuFunctionIsBuiltWithItsCapsBarAndIntx) {
   EXPECT_EQ(bus.read32(kEcam + (0x30 << 12)), 0x1057u << 16 | 0x1af4u);
   EXPECT_EQ(bus.read(kEcam + (0x30 << 12) + 0x3d, 1), 1u) << "INTA";
   // Firmware placed BAR 4 inside the window and the registers behind it.
-  EXPECT_EQ(fn->bar_address(VirtioPci::kBar), f->bar);
-  EXPECT_GE(f->bar, 0x10000000u);
-  EXPECT_EQ(b.k.machine().device_at(f->bar + VirtioPci::kIsrOff).get(), static_cast<hw::MmioDevice*>(fn.get()));
+  ASSERT_TRUE(f->bar.has_value());
+  const uint64_t bar = *f->bar;
+  EXPECT_EQ(fn->bar_address(VirtioPci::kBar), bar);
+  EXPECT_GE(bar, 0x10000000u);
+  EXPECT_EQ(b.k.machine().device_at(bar + VirtioPci::kIsrOff).get(), static_cast<hw::MmioDevice*>(fn.get()));
   hw::virtio::pcitest::PciDriver d(b.k.machine().memory(), bus, fn, kTestRam);
   for (uint8_t t : {vp::kCfgCommon, vp::kCfgNotify, vp::kCfgIsr, vp::kCfgDevice, vp::kCfgPci})
     EXPECT_EQ(d.cap_count[t], 1) << int(t);
-  EXPECT_EQ(d.regions[vp::kCfgCommon].addr, f->bar + VirtioPci::kCommonOff);
+  EXPECT_EQ(d.regions[vp::kCfgCommon].addr, bar + VirtioPci::kCommonOff);
   EXPECT_EQ(d.rd(vp::kNumQueues, 2), 2u);
   // Slot 6 (6 & 3 = 2), INTA -> SPI 5 -> interrupt ID 37, as on QEMU virt.
   EXPECT_EQ(f->irq, 37u);

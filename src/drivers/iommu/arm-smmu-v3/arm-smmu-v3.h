@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -84,7 +85,8 @@ class Cmdq {
   // Counters for tests and benchmarks.
   uint64_t syncs() const { return syncs_.load(std::memory_order_relaxed); }
   uint64_t commands() const { return commands_.load(std::memory_order_relaxed); }
-  uint64_t slot_pa(uint32_t idx) const { return base_ + uint64_t{idx & ((1u << log2_) - 1)} * kCmdBytes; }
+  // After init(): the ring exists.
+  uint64_t slot_pa(uint32_t idx) const { return *base_ + uint64_t{idx & ((1u << log2_) - 1)} * kCmdBytes; }
   unsigned log2() const { return log2_; }
 
  private:
@@ -94,7 +96,9 @@ class Cmdq {
 
   SmmuDevice& smmu_;
   std::mutex lock_;  // guards prod_ and the ring's unconsumed slots
-  uint64_t base_ = 0;
+  // Every physical address below is optional, not 0 for "none": RAM may
+  // start at PA 0 (hip07-d05), so 0 is a real address.
+  std::optional<uint64_t> base_;
   unsigned log2_ = 0;
   uint32_t prod_ = 0;  // index + wrap bit
   bool stopped_ = false;
@@ -130,7 +134,7 @@ class SmmuDomain : public iommu::IommuDomain, public iommu::IommuFlushOps {
   uint64_t ste_word0() const;
   uint16_t asid() const { return asid_; }
   const SmmuDevice* smmu() const { return smmu_.get(); }
-  uint64_t cd_pa() const { return cd_pa_; }
+  std::optional<uint64_t> cd_pa() const { return cd_pa_; }
   unsigned attached = 0;  // masters pointing at it, SmmuDevice::ste_lock_
 
  private:
@@ -139,7 +143,7 @@ class SmmuDomain : public iommu::IommuDomain, public iommu::IommuFlushOps {
   std::shared_ptr<SmmuDevice> smmu_;
   std::unique_ptr<iommu::IoPgtable> pgtbl_;
   uint16_t asid_ = 0;
-  uint64_t cd_pa_ = 0;
+  std::optional<uint64_t> cd_pa_;  // paging domains, from finalise()
 };
 
 // One SMMU (arm_smmu_device). Shared: domains keep it alive after the SMMU
@@ -205,14 +209,14 @@ class SmmuDevice : public iommu::IommuOps, public std::enable_shared_from_this<S
   // Stream table (3.3): linear, or level 1 + on-demand level-2 tables.
   bool two_level_ = false;
   unsigned strtab_log2_ = 0;  // stream IDs covered
-  uint64_t strtab_pa_ = 0;
-  std::vector<uint64_t> l2_pa_;  // per level-1 slot, 0 = not allocated
+  std::optional<uint64_t> strtab_pa_;
+  std::vector<std::optional<uint64_t>> l2_pa_;  // per level-1 slot, allocated on demand
   std::vector<std::weak_ptr<SmmuMaster>> masters_;
 
   std::recursive_mutex gerror_lock_;
 
   std::mutex evtq_lock_;
-  uint64_t evtq_pa_ = 0;
+  std::optional<uint64_t> evtq_pa_;
   unsigned evtq_log2_ = 0;
   uint32_t evtq_cons_ = 0;  // index + wrap + OVACKFLG as last written
 

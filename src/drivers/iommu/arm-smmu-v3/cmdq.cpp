@@ -65,8 +65,8 @@ Status Cmdq::init(unsigned log2) {
 }
 
 void Cmdq::free() {
-  if (base_) (void)smmu_.kernel().pages().free(base_);
-  base_ = 0;
+  if (base_) (void)smmu_.kernel().pages().free(*base_);
+  base_.reset();
 }
 
 void Cmdq::stop() {
@@ -74,7 +74,7 @@ void Cmdq::stop() {
   stopped_ = true;
 }
 
-uint64_t Cmdq::base_reg() const { return Q_BASE_RWA | (base_ & Q_BASE_ADDR_MASK) | log2_; }
+uint64_t Cmdq::base_reg() const { return Q_BASE_RWA | (*base_ & Q_BASE_ADDR_MASK) | log2_; }
 
 bool Cmdq::consumed(uint32_t target, uint32_t cons) const {
   const uint32_t mask = (2u << log2_) - 1;
@@ -109,7 +109,8 @@ Status Cmdq::push_locked(const Cmd& c) {
 
 Status Cmdq::issue_sync(const std::vector<Cmd>& cmds) {
   std::lock_guard g(lock_);
-  if (stopped_ || !base_) return make_error(Errc::nodev, smmu_.name() + ": command queue is stopped");
+  if (stopped_) return make_error(Errc::nodev, smmu_.name() + ": command queue is stopped");
+  if (!base_) return make_error(Errc::nodev, smmu_.name() + ": command queue not allocated");
   for (const Cmd& c : cmds) TRY(push_locked(c));
   TRY(push_locked(cmd_sync()));
   // Slots are written before PROD moves: the SMMU reads only published slots.

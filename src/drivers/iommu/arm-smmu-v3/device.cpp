@@ -99,7 +99,7 @@ Status SmmuDevice::reset() {
   TRY(disable());
   regs_.writel(CR1, CR1_VALUE);
   regs_.writel(CR2, CR2_RECINVSID | CR2_PTM);
-  regs_.writeq(STRTAB_BASE, STRTAB_BASE_RA | (strtab_pa_ & STE0_S1CTXPTR_MASK));
+  regs_.writeq(STRTAB_BASE, STRTAB_BASE_RA | (*strtab_pa_ & STE0_S1CTXPTR_MASK));
   regs_.writel(STRTAB_BASE_CFG, strtab_cfg_value(two_level_, strtab_log2_));
 
   regs_.writeq(CMDQ_BASE, cmdq_.base_reg());
@@ -115,7 +115,7 @@ Status SmmuDevice::reset() {
   tlbi.push_back(cmd_tlbi_nsnh_all());
   TRY(cmdq_.issue_sync(tlbi));
 
-  regs_.writeq(EVTQ_BASE, Q_BASE_RWA | (evtq_pa_ & Q_BASE_ADDR_MASK) | evtq_log2_);
+  regs_.writeq(EVTQ_BASE, Q_BASE_RWA | (*evtq_pa_ & Q_BASE_ADDR_MASK) | evtq_log2_);
   regs_.writel(EVTQ_PROD, 0);
   regs_.writel(EVTQ_CONS, 0);
   en |= CR0_EVTQEN;

@@ -46,11 +46,12 @@ Status SmmuDomain::finalise() {
                       put(tcr.orgn, CD0_ORGN0, 2) | put(tcr.sh, CD0_SH0, 2) | CD0_EPD1 | put(tcr.ips, CD0_IPS, 3) |
                       CD0_AA64 | CD0_R | CD0_A | CD0_ASET | put(asid_, CD0_ASID, 16) | CD0_V;
   auto& mem = pages.memory();
+  const uint64_t cd = *cd_pa_;
   // V lives in word 0, written last.
-  TRY(mem.write64(cd_pa_ + 8, pgtbl_->ttbr() & CD1_TTB0_MASK));
-  TRY(mem.write64(cd_pa_ + 16, 0));
-  TRY(mem.write64(cd_pa_ + 24, pgtbl_->mair()));
-  TRY(mem.write64(cd_pa_, w0));
+  TRY(mem.write64(cd + 8, pgtbl_->ttbr() & CD1_TTB0_MASK));
+  TRY(mem.write64(cd + 16, 0));
+  TRY(mem.write64(cd + 24, pgtbl_->mair()));
+  TRY(mem.write64(cd, w0));
   return {};
 }
 
@@ -61,7 +62,7 @@ SmmuDomain::~SmmuDomain() {
     if (smmu_->live()) (void)smmu_->cmdq().issue_sync(cmd_tlbi_nh_asid(asid_));
     pgtbl_.reset();  // its final tlb_flush_all is harmless
   }
-  if (cd_pa_) (void)smmu_->kernel().pages().free(cd_pa_);
+  if (cd_pa_) (void)smmu_->kernel().pages().free(*cd_pa_);
   if (asid_) smmu_->asid_free(asid_);
 }
 
@@ -70,8 +71,10 @@ uint64_t SmmuDomain::ste_word0() const {
     case iommu::DomainType::identity: return STE0_V | put(STE_CFG_BYPASS, STE0_CONFIG, 3);
     case iommu::DomainType::blocked: return STE0_V | put(STE_CFG_ABORT, STE0_CONFIG, 3);
     default:
+      // Not finalised: no CD to point at, so the stream aborts.
+      if (!cd_pa_) return STE0_V | put(STE_CFG_ABORT, STE0_CONFIG, 3);
       // 5.2: stage 1 only, S1Fmt linear with S1CDMax 0: one CD.
-      return STE0_V | put(STE_CFG_S1, STE0_CONFIG, 3) | (cd_pa_ & STE0_S1CTXPTR_MASK);
+      return STE0_V | put(STE_CFG_S1, STE0_CONFIG, 3) | (*cd_pa_ & STE0_S1CTXPTR_MASK);
   }
 }
 
@@ -141,7 +144,7 @@ Result<uint16_t> SmmuDevice::asid_alloc() {
   if (asid_used_.size() != n) asid_used_.assign(n, false);
   for (uint32_t i = 0; i < n; ++i) {
     uint32_t a = (asid_next_ + i) % n;
-    if (a == 0 || asid_used_[a]) continue;
+    if (a == 0 || asid_used_[a]) continue;  // ASID 0 is never handed out: asid_ 0 means none
     asid_used_[a] = true;
     asid_next_ = a + 1;
     return static_cast<uint16_t>(a);

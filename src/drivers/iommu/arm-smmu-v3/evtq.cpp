@@ -64,7 +64,7 @@ void SmmuDevice::handle_events() {
     // queue's worth, so a hostile PROD cannot keep us here.
     for (uint32_t n = 0; (cons & qmask) != (prod & qmask) && n <= imask; ++n) {
       uint64_t w[4];
-      if (!k_.pages().memory().read(evtq_pa_ + uint64_t{cons & imask} * kEvtBytes, w, sizeof w).ok()) break;
+      if (!k_.pages().memory().read(*evtq_pa_ + uint64_t{cons & imask} * kEvtBytes, w, sizeof w).ok()) break;
       iommu::FaultInfo f;
       const uint8_t type = static_cast<uint8_t>(bits(w[0], 0, 8));
       f.stream_id = static_cast<uint32_t>(bits(w[0], 32, 32));

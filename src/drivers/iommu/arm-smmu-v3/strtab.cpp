@@ -41,7 +41,7 @@ Status SmmuDevice::strtab_init() {
     const size_t bytes = std::max<size_t>(l1_entries * kL1DescBytes, 64);
     // 6.3.23: the table is aligned to its size. Zeroed: SPAN 0 = invalid (5.1).
     strtab_pa_ = TRY(pages.alloc(bytes, std::max<size_t>(bytes, 4096)));
-    l2_pa_.assign(l1_entries, 0);
+    l2_pa_.assign(l1_entries, std::nullopt);
   } else {
     // A linear table of at most 2^16 STEs (4 MiB, the largest block).
     strtab_log2_ = std::min(feat_.sid_bits, 16u);
@@ -49,7 +49,7 @@ Status SmmuDevice::strtab_init() {
     const size_t bytes = n * kSteBytes;
     strtab_pa_ = TRY(pages.alloc(bytes, std::max<size_t>(bytes, 4096)));
     auto words = abort_stes(n);
-    TRY(pages.memory().write(strtab_pa_, words.data(), words.size() * 8));
+    TRY(pages.memory().write(*strtab_pa_, words.data(), words.size() * 8));
   }
   if (strtab_log2_ < feat_.sid_bits)
     k_.log().warn(name(), "stream table covers {} of {} stream ID bits", strtab_log2_, feat_.sid_bits);
@@ -71,7 +71,7 @@ Status SmmuDevice::init_l2(uint32_t l1_idx) {
   Status s = pages.memory().write(pa, words.data(), words.size() * 8);
   // 5.1: publish the level-2 table only once it is complete: one store of
   // the level-1 descriptor (L2Ptr [51:6], Span = SPLIT + 1).
-  if (s.ok()) s = pages.memory().write64(strtab_pa_ + uint64_t{l1_idx} * kL1DescBytes,
+  if (s.ok()) s = pages.memory().write64(*strtab_pa_ + uint64_t{l1_idx} * kL1DescBytes,
                                           (pa & STE0_S1CTXPTR_MASK) | (kStrtabSplit + 1));
   if (!s.ok()) {
     (void)pages.free(pa);
@@ -86,13 +86,14 @@ Result<uint64_t> SmmuDevice::ste_pa(uint32_t sid, bool alloc) {
   if (strtab_log2_ < 32 && (uint64_t{sid} >> strtab_log2_))
     return make_error(Errc::inval, fmt::format("{}: stream ID {:#x} beyond the stream table ({} bits)", name(), sid,
                                                strtab_log2_));
-  if (!two_level_) return strtab_pa_ + uint64_t{sid} * kSteBytes;
+  if (!strtab_pa_) return make_error(Errc::nodev, fmt::format("{}: no stream table", name()));
+  if (!two_level_) return *strtab_pa_ + uint64_t{sid} * kSteBytes;
   const uint32_t l1 = sid >> kStrtabSplit;
   if (!l2_pa_[l1]) {
     if (!alloc) return make_error(Errc::noent, fmt::format("{}: no level-2 stream table for {:#x}", name(), sid));
     TRY(init_l2(l1));
   }
-  return l2_pa_[l1] + uint64_t{sid & ((1u << kStrtabSplit) - 1)} * kSteBytes;
+  return *l2_pa_[l1] + uint64_t{sid & ((1u << kStrtabSplit) - 1)} * kSteBytes;
 }
 
 // ste_lock_ held. One store, then the SMMU drops its cached copy (4.3.1).
@@ -104,16 +105,13 @@ Status SmmuDevice::write_ste(uint32_t sid, uint64_t word0) {
 
 void SmmuDevice::free_tables() {
   auto& pages = k_.pages();
-  for (uint64_t& pa : l2_pa_)
-    if (pa) {
-      (void)pages.free(pa);
-      pa = 0;
-    }
+  for (const std::optional<uint64_t>& pa : l2_pa_)
+    if (pa) (void)pages.free(*pa);
   l2_pa_.clear();
-  if (strtab_pa_) (void)pages.free(strtab_pa_);
-  strtab_pa_ = 0;
-  if (evtq_pa_) (void)pages.free(evtq_pa_);
-  evtq_pa_ = 0;
+  if (strtab_pa_) (void)pages.free(*strtab_pa_);
+  strtab_pa_.reset();
+  if (evtq_pa_) (void)pages.free(*evtq_pa_);
+  evtq_pa_.reset();
   cmdq_.free();
 }
 

@@ -7,6 +7,7 @@
 // bridge removes every device below it first.
 #include <map>
 #include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -92,8 +93,10 @@ class EcamHost : public PciHost {
   // Enumerate; add devices for new functions, remove those that are gone.
   Status rescan() override {
     std::map<uint16_t, PciInfo> found;
-    std::map<uint16_t, uint16_t> parent;  // rid -> upstream bridge rid (0xffff: root bus)
-    scan_bus(static_cast<uint8_t>(first_), 0xffff, found, parent, 0);
+    // rid -> upstream bridge rid; none on the root bus (every 16-bit value,
+    // 0xffff included, is a valid requester ID).
+    std::map<uint16_t, std::optional<uint16_t>> parent;
+    scan_bus(static_cast<uint8_t>(first_), std::nullopt, found, parent, 0);
     std::vector<uint16_t> gone;
     for (auto& [rid, d] : devs_)
       if (!found.count(rid)) gone.push_back(rid);
@@ -106,7 +109,7 @@ class EcamHost : public PciHost {
     for (auto& [rid, info] : found) {
       if (devs_.count(rid)) continue;
       PciDevice* up = nullptr;
-      if (parent[rid] != 0xffff && devs_.count(parent[rid])) up = static_cast<PciDevice*>(devs_[parent[rid]]);
+      if (const std::optional<uint16_t> p = parent[rid]; p && devs_.count(*p)) up = static_cast<PciDevice*>(devs_[*p]);
       const of::Node* node = find_node(info, up);
       auto d = std::make_shared<PciDevice>(info, &k_.pci().bus(), node, &dev_, up);
       Device* added = k_.core().add_device(d);
@@ -136,8 +139,8 @@ class EcamHost : public PciHost {
     return size == 4 ? v : v & ((1u << (8 * size)) - 1);
   }
 
-  void scan_bus(uint8_t bus, uint16_t upstream, std::map<uint16_t, PciInfo>& found, std::map<uint16_t, uint16_t>& parent,
-                int depth) {
+  void scan_bus(uint8_t bus, std::optional<uint16_t> upstream, std::map<uint16_t, PciInfo>& found,
+                std::map<uint16_t, std::optional<uint16_t>>& parent, int depth) {
     if (bus < first_ || bus > last_ || depth > 16) return;
     for (unsigned dev = 0; dev < 32; ++dev) {
       for (unsigned fn = 0; fn < 8; ++fn) {
