@@ -1,7 +1,5 @@
 #include "core/of_platform.h"
 
-#include <set>
-
 #include "of/tree.h"
 
 namespace modiommu {
@@ -25,35 +23,32 @@ bool is_bus_node(const of::Node& n) {
   return false;
 }
 
-void populate_node(DriverCore& core, Bus& bus, const of::Node& node, Device* parent, std::set<std::string>& names,
-                   size_t& count, std::vector<Device*>& created) {
+void populate_node(DriverCore& core, Bus& bus, const of::Node& node, Device* parent, size_t& count,
+                   std::vector<Device*>& created) {
   if (!node.available() || !node.has("compatible")) return;
   std::string name = of_device_name(node);
-  if (names.count(name)) {
+  if (core.name_in_use(name)) {
     // Two nodes translating to one name (e.g. no reg): make it unique but stable.
     std::string p = node.parent() ? node.parent()->name() : "";
     name = name + ":" + p;
-    for (int i = 2; names.count(name); ++i) name = of_device_name(node) + ":" + std::to_string(i);
+    for (int i = 2; core.name_in_use(name); ++i) name = of_device_name(node) + ":" + std::to_string(i);
   }
-  names.insert(name);
   auto dev = std::make_shared<PlatformDevice>(name, &bus, &node, parent);
   Device* d = core.add_device(dev);
   created.push_back(d);
   ++count;
   if (is_bus_node(node))
-    for (const auto& child : node.children()) populate_node(core, bus, *child, d, names, count, created);
+    for (const auto& child : node.children()) populate_node(core, bus, *child, d, count, created);
 }
 
 }  // namespace
 
 Result<size_t> of_platform_populate(DriverCore& core, Bus& platform_bus, const of::Tree& tree, Log& log) {
   size_t count = 0;
-  std::set<std::string> names;
-  for (Device* d : core.devices()) names.insert(d->name());
   std::vector<Device*> created;
   core.hold_probes();
   for (const auto& child : tree.root()->children())
-    populate_node(core, platform_bus, *child, nullptr, names, count, created);
+    populate_node(core, platform_bus, *child, nullptr, count, created);
   for (Device* d : created) of_firmware_links(core, *d, log);
   core.release_probes();
   return count;
