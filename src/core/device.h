@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -109,8 +110,10 @@ class MODIOMMU_API Device {
   std::string driver_override_;
   std::vector<const Driver*> declined_;
   std::string declined_why_;  // the last decline's message
-  std::vector<DeviceLink*> supplier_links_;  // links where this device is the consumer
-  std::vector<DeviceLink*> consumer_links_;  // links where this device is the supplier
+  // By link creation order (DeviceLink::seq): an IOMMU has a link per
+  // consumer, so removing one must not scan them all.
+  std::map<uint64_t, DeviceLink*> supplier_links_;  // links where this device is the consumer
+  std::map<uint64_t, DeviceLink*> consumer_links_;  // links where this device is the supplier
   std::vector<std::pair<std::string, std::function<void()>>> devres_;
   std::shared_ptr<void> drvdata_;
 };

@@ -34,8 +34,10 @@ Bus* DriverCore::find_bus(const std::string& name) const {
 Device* DriverCore::add_device(std::shared_ptr<Device> dev) {
   std::unique_lock g(lock_);
   Device* d = dev.get();
-  seq_[d] = next_seq_++;
-  devices_.push_back(std::move(dev));
+  const uint64_t seq = next_seq_++;
+  seq_[d] = seq;
+  devices_.emplace(seq, std::move(dev));
+  index_device(*d, seq, true);
   if (d->fwnode()) by_fwnode_[d->fwnode()].push_back(d);
   log_.debug(d->name(), "device added ({})", d->path());
   kick(WaitKey::fwnode(d->fwnode()));
@@ -76,11 +78,12 @@ void DriverCore::remove_device(Device& dev) {
   retry_queue_.erase(seq_[&dev]);
   std::erase(linux_pending_, &dev);
   std::vector<Device*> orphans;
-  for (DeviceLink* l : std::vector<DeviceLink*>(dev.consumer_links_)) {
+  while (!dev.consumer_links_.empty()) {
+    DeviceLink* l = dev.consumer_links_.begin()->second;
     orphans.push_back(l->consumer);
     unlink(l);
   }
-  for (DeviceLink* l : std::vector<DeviceLink*>(dev.supplier_links_)) unlink(l);
+  while (!dev.supplier_links_.empty()) unlink(dev.supplier_links_.begin()->second);
   if (dev.fwnode()) {
     auto f = by_fwnode_.find(dev.fwnode());
     if (f != by_fwnode_.end()) {
@@ -91,16 +94,16 @@ void DriverCore::remove_device(Device& dev) {
   if (hooks_.device_removed) hooks_.device_removed(dev);
   dev.removed_ = true;
   log_.info(dev.name(), "device removed");
-  seq_.erase(&dev);
   // Keep the object alive for this call; the shared_ptr owners elsewhere
   // (DMA threads) may keep it longer.
   std::shared_ptr<Device> keep;
-  for (auto it = devices_.begin(); it != devices_.end(); ++it)
-    if (it->get() == &dev) {
-      keep = *it;
-      devices_.erase(it);
-      break;
-    }
+  if (auto s = seq_.find(&dev); s != seq_.end()) {
+    index_device(dev, s->second, false);
+    auto it = devices_.find(s->second);
+    keep = std::move(it->second);
+    devices_.erase(it);
+    seq_.erase(s);
+  }
   kick(WaitKey::device(&dev));
   for (Device* c : orphans)
     if (!c->removed_ && c->state_ != DeviceState::bound) schedule(*c);
@@ -110,28 +113,53 @@ void DriverCore::remove_device(Device& dev) {
 std::vector<Device*> DriverCore::children(const Device& parent) const {
   std::lock_guard g(lock_);
   std::vector<Device*> out;
-  for (auto& d : devices_)
-    if (d->parent() == &parent) out.push_back(d.get());
+  auto it = children_.find(&parent);
+  if (it != children_.end())
+    for (auto& [seq, d] : it->second) out.push_back(d);
   return out;
+}
+
+void DriverCore::index_device(Device& dev, uint64_t seq, bool add) {
+  auto put = [&](auto& index, const auto& key) {
+    if (add) {
+      index[key].emplace(seq, &dev);
+      return;
+    }
+    auto it = index.find(key);
+    if (it == index.end()) return;
+    it->second.erase(seq);
+    if (it->second.empty()) index.erase(it);
+  };
+  put(by_name_, dev.name());
+  std::string fwpath;
+  if (dev.fwnode()) {
+    fwpath = dev.fwnode()->path();
+    put(by_node_name_, dev.fwnode()->name());
+    put(by_fwpath_, fwpath);
+  }
+  if (std::string p = dev.path(); !dev.fwnode() || p != fwpath) put(by_path_, p);
+  put(children_, static_cast<const Device*>(dev.parent()));
 }
 
 // The devices `name` names, at the first level that has any: device
 // names, then node names or paths, then bus paths. More than one is an
 // ambiguous name; a second device of the same node (virtio behind its
-// transport) is not a second match.
+// transport) is not a second match. Index lookups, in add order.
 std::vector<Device*> DriverCore::lookup_locked(std::string_view name) const {
   std::vector<Device*> out;
-  for (auto& d : devices_)
-    if (d->name() == name) out.push_back(d.get());
+  auto all = [&](const auto& index) {
+    auto it = index.find(name);
+    if (it == index.end()) return;
+    for (const auto& [seq, d] : it->second)
+      if (!d->fwnode() || std::none_of(out.begin(), out.end(), [&](Device* o) { return o->fwnode() == d->fwnode(); }))
+        out.push_back(d);
+  };
+  all(by_name_);
   if (!out.empty()) return out;
-  for (auto& d : devices_) {
-    const auto* n = d->fwnode();
-    if (!n || (n->name() != name && n->path() != name)) continue;
-    if (std::none_of(out.begin(), out.end(), [&](Device* o) { return o->fwnode() == n; })) out.push_back(d.get());
-  }
+  all(by_node_name_);
+  all(by_fwpath_);
   if (!out.empty()) return out;
-  for (auto& d : devices_)
-    if (d->path() == name) out.push_back(d.get());
+  all(by_path_);
   return out;
 }
 
@@ -152,6 +180,11 @@ Result<Device*> DriverCore::resolve_device(std::string_view name) const {
                                                m.size(), fmt::join(paths, ", ")));
   }
   return m.front();
+}
+
+bool DriverCore::name_in_use(std::string_view name) const {
+  std::lock_guard g(lock_);
+  return by_name_.find(name) != by_name_.end();
 }
 
 Device* DriverCore::find_device_by_fwnode(const void* node) const {
@@ -176,7 +209,8 @@ Driver* DriverCore::find_driver(std::string_view name) const {
 std::vector<Device*> DriverCore::devices() const {
   std::lock_guard g(lock_);
   std::vector<Device*> out;
-  for (auto& d : devices_) out.push_back(d.get());
+  out.reserve(devices_.size());
+  for (auto& [seq, d] : devices_) out.push_back(d.get());
   return out;
 }
 
@@ -188,7 +222,7 @@ std::vector<Driver*> DriverCore::drivers() const {
 std::vector<DeviceLink> DriverCore::links() const {
   std::lock_guard g(lock_);
   std::vector<DeviceLink> out;
-  for (auto& l : links_) out.push_back(*l);
+  for (auto& [seq, l] : links_) out.push_back(*l);
   return out;
 }
 
@@ -204,7 +238,7 @@ Status DriverCore::register_driver(Driver* drv) {
   // driver_attach(): devices that had no driver, or whose probe failed, get
   // a try. Deferred ones already have a driver and wait for something known.
   std::vector<Device*> cands;
-  for (auto& d : devices_)
+  for (auto& [seq, d] : devices_)
     if (d->bus() == drv->bus && !d->manual_unbind_ &&
         (d->state_ == DeviceState::unbound || d->state_ == DeviceState::failed) && drv->bus->match(*d, *drv))
       cands.push_back(d.get());
@@ -220,12 +254,12 @@ void DriverCore::unregister_driver(Driver* drv) {
   std::lock_guard g(lock_);
   // driver_detach(): newest device first, each one's consumers before it.
   std::vector<Device*> bound;
-  for (auto& d : devices_)
+  for (auto& [seq, d] : devices_)
     if (d->driver_ == drv) bound.push_back(d.get());
   for (auto it = bound.rbegin(); it != bound.rend(); ++it)
     if ((*it)->driver_ == drv) unbind_locked(**it, false, nullptr);
   // Deferred devices whose pending probe was this driver's go back to waiting for a driver.
-  for (auto& d : devices_) {
+  for (auto& [seq, d] : devices_) {
     if (d->state_ == DeviceState::deferred && d->driver_ == drv) d->driver_ = nullptr;
     std::erase(d->declined_, drv);  // the same object may register again: a fresh chance
   }
@@ -336,9 +370,9 @@ void DriverCore::driver_bound(Device& dev) {
   dev.deferred_reason_.clear();
   dev.manual_unbind_ = false;
   ++stats_.binds;
-  for (DeviceLink* l : dev.supplier_links_)
+  for (auto& [n, l] : dev.supplier_links_)
     if (l->state != LinkState::relaxed) l->state = LinkState::active;
-  for (DeviceLink* l : dev.consumer_links_)
+  for (auto& [n, l] : dev.consumer_links_)
     if (l->state == LinkState::dormant) l->state = LinkState::available;
   log_.info(dev.name(), "bound to driver {}", dev.driver_->name);
   if (hooks_.post_bind) hooks_.post_bind(dev);
@@ -353,7 +387,7 @@ void DriverCore::driver_bound(Device& dev) {
 bool DriverCore::check_suppliers(Device& dev) {
   std::vector<WaitKey> waits;
   std::string reason;
-  for (DeviceLink* l : dev.supplier_links_) {
+  for (auto& [n, l] : dev.supplier_links_) {
     if (l->state == LinkState::relaxed) continue;
     Device& s = *l->supplier;
     if (s.state_ == DeviceState::bound) continue;
@@ -459,7 +493,7 @@ void DriverCore::linux_trigger() {
 std::vector<std::pair<Device*, std::string>> DriverCore::deferred() const {
   std::lock_guard g(lock_);
   std::vector<std::pair<Device*, std::string>> out;
-  for (auto& d : devices_)
+  for (auto& [seq, d] : devices_)
     if (d->state_ == DeviceState::deferred) out.emplace_back(d.get(), reason(*d));
   return out;
 }
@@ -469,8 +503,8 @@ std::string DriverCore::reason(const Device& dev) const {
   if (dev.state_ != DeviceState::deferred) return dev.deferred_reason_;
   for (const auto& w : dev.waits_)
     if (w.kind == WaitKey::Kind::device) {
-      for (auto& d : devices_)
-        if (d.get() == w.ptr) return dev.deferred_reason_ + ": " + availability(*d);
+      auto s = seq_.find(static_cast<const Device*>(w.ptr));
+      if (s != seq_.end()) return dev.deferred_reason_ + ": " + availability(*devices_.at(s->second));
       return dev.deferred_reason_ + ": it was removed";
     }
   return dev.deferred_reason_;
@@ -478,7 +512,7 @@ std::string DriverCore::reason(const Device& dev) const {
 
 void DriverCore::requeue_after(Device& dev, Device& supplier, std::string why) {
   std::lock_guard g(lock_);
-  for (DeviceLink* l : dev.supplier_links_)
+  for (auto& [n, l] : dev.supplier_links_)
     if (l->supplier == &supplier && l->state == LinkState::relaxed) l->state = LinkState::dormant;
   if (dev.state_ == DeviceState::bound) unbind_locked(dev, false, nullptr);
   clear_waits(dev);
@@ -566,19 +600,18 @@ Status DriverCore::unbind(Device& dev) {
 void DriverCore::unbind_locked(Device& dev, bool manual, const Device* because) {
   if (dev.state_ != DeviceState::bound) return;
   // Consumers first (device_links_unbind_consumers()). One at a time, from
-  // the live list: unbinding one may remove another (a parent depopulates
-  // its children), together with its link.
-  for (DeviceLink* l : dev.consumer_links_)
+  // the live list in link order: unbinding one may remove another (a parent
+  // depopulates its children), together with its link.
+  for (auto& [n, l] : dev.consumer_links_)
     if (l->state != LinkState::relaxed) l->state = LinkState::supplier_unbind;
-  for (;;) {
-    Device* next = nullptr;
-    for (DeviceLink* l : dev.consumer_links_)
-      if (l->state == LinkState::supplier_unbind && l->consumer->state_ == DeviceState::bound) {
-        next = l->consumer;
-        break;
-      }
-    if (!next) break;
-    unbind_locked(*next, false, &dev);
+  for (uint64_t from = 0;;) {
+    auto it = dev.consumer_links_.lower_bound(from);
+    while (it != dev.consumer_links_.end() &&
+           !(it->second->state == LinkState::supplier_unbind && it->second->consumer->state_ == DeviceState::bound))
+      ++it;
+    if (it == dev.consumer_links_.end()) break;
+    from = it->first + 1;
+    unbind_locked(*it->second->consumer, false, &dev);
   }
   // Children its driver populated go before it (of_platform_depopulate in remove()).
   if (hooks_.pre_unbind) hooks_.pre_unbind(dev);
@@ -595,9 +628,9 @@ void DriverCore::unbind_locked(Device& dev, bool manual, const Device* because) 
   dev.drvdata_.reset();
   dev.driver_ = nullptr;
   ++stats_.unbinds;
-  for (DeviceLink* l : dev.consumer_links_)
+  for (auto& [n, l] : dev.consumer_links_)
     if (l->state != LinkState::relaxed) l->state = LinkState::dormant;
-  for (DeviceLink* l : dev.supplier_links_)
+  for (auto& [n, l] : dev.supplier_links_)
     if (l->state == LinkState::active) l->state = LinkState::available;
   log_.info(dev.name(), "unbound from driver {}", drv->name);
   if (manual) {
@@ -628,7 +661,7 @@ bool DriverCore::would_cycle(const Device& consumer, const Device& supplier,
       std::reverse(path.begin(), path.end());  // supplier ... consumer
       return true;
     }
-    for (DeviceLink* l : d->supplier_links_)
+    for (auto& [n, l] : d->supplier_links_)
       if (!parent.count(l->supplier)) {
         parent[l->supplier] = d;
         stack.push_back(l->supplier);
@@ -640,7 +673,7 @@ bool DriverCore::would_cycle(const Device& consumer, const Device& supplier,
 Result<DeviceLink*> DriverCore::link_add(Device& consumer, Device& supplier, LinkKind kind, std::string why) {
   std::lock_guard g(lock_);
   if (&consumer == &supplier) return make_error(Errc::loop, "device link from " + consumer.name() + " to itself");
-  for (DeviceLink* l : consumer.supplier_links_)
+  for (auto& [n, l] : consumer.supplier_links_)
     if (l->supplier == &supplier) {
       if (kind == LinkKind::managed && l->kind == LinkKind::firmware) {
         l->kind = LinkKind::managed;  // a driver's explicit link supersedes the inferred one
@@ -667,22 +700,26 @@ Result<DeviceLink*> DriverCore::link_add(Device& consumer, Device& supplier, Lin
   else
     l->state = LinkState::dormant;
   log_.debug(consumer.name(), "linked to supplier {} ({}, {})", supplier.name(), link_kind_name(kind), l->why);
-  consumer.supplier_links_.push_back(l.get());
-  supplier.consumer_links_.push_back(l.get());
-  links_.push_back(std::move(l));
-  return links_.back().get();
+  l->seq = next_link_seq_++;
+  DeviceLink* out = l.get();
+  consumer.supplier_links_.emplace(out->seq, out);
+  supplier.consumer_links_.emplace(out->seq, out);
+  links_.emplace(out->seq, std::move(l));
+  return out;
 }
 
 void DriverCore::unlink(DeviceLink* l) {
-  std::erase(l->consumer->supplier_links_, l);
-  std::erase(l->supplier->consumer_links_, l);
-  std::erase_if(links_, [&](auto& p) { return p.get() == l; });
+  l->consumer->supplier_links_.erase(l->seq);
+  l->supplier->consumer_links_.erase(l->seq);
+  links_.erase(l->seq);  // frees l
 }
 
 void DriverCore::link_del(Device& consumer, Device& supplier) {
   std::lock_guard g(lock_);
-  for (DeviceLink* l : std::vector<DeviceLink*>(consumer.supplier_links_))
-    if (l->supplier == &supplier) unlink(l);
+  std::vector<DeviceLink*> gone;
+  for (auto& [n, l] : consumer.supplier_links_)
+    if (l->supplier == &supplier) gone.push_back(l);
+  for (DeviceLink* l : gone) unlink(l);
   if (consumer.state_ == DeviceState::deferred) schedule(consumer);
   drain();
 }
@@ -690,14 +727,14 @@ void DriverCore::link_del(Device& consumer, Device& supplier) {
 std::vector<Device*> DriverCore::suppliers(const Device& consumer) const {
   std::lock_guard g(lock_);
   std::vector<Device*> out;
-  for (DeviceLink* l : consumer.supplier_links_) out.push_back(l->supplier);
+  for (auto& [n, l] : consumer.supplier_links_) out.push_back(l->supplier);
   return out;
 }
 
 std::vector<Device*> DriverCore::consumers(const Device& supplier) const {
   std::lock_guard g(lock_);
   std::vector<Device*> out;
-  for (DeviceLink* l : supplier.consumer_links_) out.push_back(l->consumer);
+  for (auto& [n, l] : supplier.consumer_links_) out.push_back(l->consumer);
   return out;
 }
 

@@ -94,6 +94,8 @@ class MODIOMMU_API DriverCore {
   // every device an ambiguous name matches.
   Result<Device*> resolve_device(std::string_view name) const;
   Device* find_device_by_fwnode(const void* node) const;
+  // Is some device called exactly `name`? (device names are made unique)
+  bool name_in_use(std::string_view name) const;
   // Every device of a firmware node, in the order they were added: the
   // node's own device first, then devices its driver created for the same
   // node (a virtio device behind its transport shares the transport's node).
@@ -187,13 +189,24 @@ class MODIOMMU_API DriverCore {
   mutable std::recursive_mutex lock_;
 
   std::vector<Bus*> buses_;
-  std::vector<std::shared_ptr<Device>> devices_;
+  // Indexes: every lookup and removal is O(log n), never a scan of all
+  // devices (10^5 devices boot in seconds). Devices are keyed by their add
+  // sequence, so iterating devices_ gives add order.
+  using BySeq = std::map<uint64_t, Device*>;
+  std::map<uint64_t, std::shared_ptr<Device>> devices_;
   std::map<const Device*, uint64_t> seq_;
   uint64_t next_seq_ = 0;
+  std::map<std::string, BySeq, std::less<>> by_name_;       // Device::name()
+  std::map<std::string, BySeq, std::less<>> by_node_name_;  // fwnode name ("dma@10000000")
+  std::map<std::string, BySeq, std::less<>> by_fwpath_;     // fwnode path ("/soc/dma@10000000")
+  std::map<std::string, BySeq, std::less<>> by_path_;       // Device::path() where not the fwnode path
+  std::map<const Device*, BySeq> children_;                 // parent -> children
   std::vector<Driver*> drivers_;
-  std::vector<std::unique_ptr<DeviceLink>> links_;
+  std::map<uint64_t, std::unique_ptr<DeviceLink>> links_;  // by DeviceLink::seq
+  uint64_t next_link_seq_ = 0;
   std::map<const void*, std::vector<Device*>> by_fwnode_;  // in add order
   void unlink(DeviceLink* l);
+  void index_device(Device& dev, uint64_t seq, bool add);
 
   // targeted: WaitKey -> waiters (by add sequence, so retries are ordered)
   std::map<WaitKey, std::map<uint64_t, Device*>> waiters_;

@@ -1,6 +1,7 @@
 // struct device_link: consumer -> supplier (BEHAVIOUR.md 2).
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "base/api.h"
@@ -26,6 +27,7 @@ struct DeviceLink {
   LinkKind kind = LinkKind::managed;
   LinkState state = LinkState::dormant;
   std::string why;  // "iommus", "test-consumer supplier", ...
+  uint64_t seq = 0;  // creation order, set by the driver core (its index key)
 };
 
 }  // namespace modiommu

@@ -1,7 +1,5 @@
 #include "core/of_platform.h"
 
-#include <set>
-
 #include "of/tree.h"
 
 namespace modiommu {
@@ -39,33 +37,32 @@ bool master_in_subtree(const of::Node& n) {
 
 // A name no device has yet: Linux's "<address>.<name>", made unique but
 // stable when two nodes translate to the same one (e.g. no reg).
-std::string unique_name(const of::Node& node, const std::set<std::string>& names) {
+std::string unique_name(const DriverCore& core, const of::Node& node) {
   std::string name = of_device_name(node);
-  if (!names.count(name)) return name;
+  if (!core.name_in_use(name)) return name;
   std::string p = node.parent() ? node.parent()->name() : "";
   name = name + ":" + p;
-  for (int i = 2; names.count(name); ++i) name = of_device_name(node) + ":" + std::to_string(i);
+  for (int i = 2; core.name_in_use(name); ++i) name = of_device_name(node) + ":" + std::to_string(i);
   return name;
 }
 
 // `override_driver`: also make devices of compatible-less nodes that do DMA
 // (or hold one that does), bound to that driver.
 void populate_node(DriverCore& core, Bus& bus, const of::Node& node, Device* parent, bool by_parent,
-                   std::set<std::string>& names, std::vector<Device*>& created,
+                   std::vector<Device*>& created,
                    const std::string& override_driver = {}) {
   if (!node.available()) return;
   const bool firmware_child = !node.has("compatible");
   if (firmware_child && (override_driver.empty() || !master_in_subtree(node))) return;
   if (by_parent && core.find_device_by_fwnode(&node)) return;  // already a device (a bus made it)
-  std::string name = unique_name(node, names);
-  names.insert(name);
+  std::string name = unique_name(core, node);
   auto dev = std::make_shared<PlatformDevice>(name, &bus, &node, parent);
   if (by_parent) dev->set_populated_by_parent();
   if (firmware_child) dev->set_driver_override(override_driver);
   Device* d = core.add_device(dev);
   created.push_back(d);
   if (is_bus_node(node))
-    for (const auto& child : node.children()) populate_node(core, bus, *child, d, by_parent, names, created);
+    for (const auto& child : node.children()) populate_node(core, bus, *child, d, by_parent, created);
 }
 
 bool has_populatable_child(const of::Node& node, bool firmware_children) {
@@ -77,12 +74,10 @@ bool has_populatable_child(const of::Node& node, bool firmware_children) {
 }  // namespace
 
 Result<size_t> of_platform_populate(DriverCore& core, Bus& platform_bus, const of::Tree& tree, Log& log) {
-  std::set<std::string> names;
-  for (Device* d : core.devices()) names.insert(d->name());
   std::vector<Device*> created;
   core.hold_probes();
   for (const auto& child : tree.root()->children())
-    populate_node(core, platform_bus, *child, nullptr, false, names, created);
+    populate_node(core, platform_bus, *child, nullptr, false, created);
   for (Device* d : created) of_firmware_links(core, *d, log);
   core.release_probes();
   return created.size();
@@ -93,13 +88,11 @@ size_t of_platform_populate_children(DriverCore& core, Bus& platform_bus, Device
   const bool firmware_children = parent.driver() && parent.driver()->makes_firmware_children;
   if (!node || !has_populatable_child(*node, firmware_children)) return 0;
   const std::string override_driver = firmware_children ? parent.driver()->name : std::string();
-  std::set<std::string> names;
-  for (Device* d : core.devices()) names.insert(d->name());
   std::vector<Device*> created;
   // Links before probes, as at boot: a child must not probe past its IOMMU.
   core.hold_probes();
   for (const auto& child : node->children())
-    populate_node(core, platform_bus, *child, &parent, true, names, created, override_driver);
+    populate_node(core, platform_bus, *child, &parent, true, created, override_driver);
   for (Device* d : created) of_firmware_links(core, *d, log);
   if (!created.empty()) log.debug(parent.name(), "populated {} child device(s)", created.size());
   core.release_probes();

@@ -9,8 +9,12 @@ DmaTest::DmaTest(std::string name, PhysicalMemory& mem, size_t buf_size, IrqLine
     : name_(std::move(name)),
       port_(mem),
       irq_(irq),
-      buf_(std::clamp<size_t>(buf_size, 4096, 1 << 20)),
-      scratch_(buf_.size()) {}
+      buf_size_(std::clamp<size_t>(buf_size, 4096, 1 << 20)) {}
+
+uint8_t* DmaTest::lazy(std::unique_ptr<PageBuffer>& b) {
+  if (!b) b = std::make_unique<PageBuffer>(buf_size_);
+  return b->data();
+}
 
 DmaTest::~DmaTest() { stop(); }
 
@@ -47,14 +51,15 @@ bool DmaTest::run_once(const Program& p) {
   DmaFault f;
   {
     std::lock_guard b(buf_lock_);
-    if (p.len == 0 || p.len > buf_.size() || p.dir > kMemToMem) {
+    if (p.len == 0 || p.len > buf_size_ || p.dir > kMemToMem) {
       badprog = true;
     } else if (p.dir == kMemToDev) {
-      ok = port_.read(p.src, buf_.data(), p.len, &f).ok();
+      ok = port_.read(p.src, lazy(buf_), p.len, &f).ok();
     } else if (p.dir == kDevToMem) {
-      ok = port_.write(p.dst, buf_.data(), p.len, &f).ok();
+      ok = port_.write(p.dst, lazy(buf_), p.len, &f).ok();
     } else {
-      ok = port_.read(p.src, scratch_.data(), p.len, &f).ok() && port_.write(p.dst, scratch_.data(), p.len, &f).ok();
+      uint8_t* tmp = lazy(scratch_);
+      ok = port_.read(p.src, tmp, p.len, &f).ok() && port_.write(p.dst, tmp, p.len, &f).ok();
     }
   }
   bool irq = false;
@@ -121,7 +126,7 @@ uint64_t DmaTest::read(uint64_t offset, unsigned size) {
       len = len_;
     }
     std::lock_guard b(buf_lock_);
-    v = checksum(buf_.data(), std::min<size_t>(len, buf_.size()));
+    v = checksum(lazy(buf_), std::min<size_t>(len, buf_size_));
   } else {
     std::lock_guard g(regs_lock_);
     switch (base) {
@@ -134,7 +139,7 @@ uint64_t DmaTest::read(uint64_t offset, unsigned size) {
       case kFAULT_ADDR: v = fault_addr_; break;
       case kXFER_COUNT: v = xfers_.load(std::memory_order_relaxed); break;
       case kFAULT_COUNT: v = faults_.load(std::memory_order_relaxed); break;
-      case kBUF_SIZE: v = buf_.size() | (uint64_t{fault_info_} << 32); break;
+      case kBUF_SIZE: v = buf_size_ | (uint64_t{fault_info_} << 32); break;
       default: v = 0; break;
     }
   }
@@ -187,7 +192,7 @@ void DmaTest::write(uint64_t offset, uint64_t value, unsigned size) {
       seed = pattern_;
     }
     std::lock_guard b(buf_lock_);
-    pattern_fill(seed, buf_.data(), buf_.size());
+    pattern_fill(seed, lazy(buf_), buf_size_);
   }
   if (stop_loop) stop();
   if (start) start_continuous();

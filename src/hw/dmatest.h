@@ -103,8 +103,12 @@ class MODIOMMU_API DmaTest : public MmioDevice {
   UpstreamPort port_;
   IrqLine* irq_;
 
+  // The local buffer and the memory-to-memory bounce buffer are allocated
+  // on first use: a master that never moves data costs no host memory.
+  uint8_t* lazy(std::unique_ptr<PageBuffer>& b);  // buf_lock_ held
+  const size_t buf_size_;
   std::mutex buf_lock_;  // guards buf_, scratch_
-  PageBuffer buf_, scratch_;
+  std::unique_ptr<PageBuffer> buf_, scratch_;
 
   mutable std::mutex regs_lock_;  // guards the fields below
   uint64_t src_ = 0, dst_ = 0, pattern_ = 0, fault_addr_ = 0;

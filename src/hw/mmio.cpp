@@ -17,7 +17,11 @@ Status MmioBus::map(uint64_t base, uint64_t size, std::shared_ptr<MmioDevice> de
   if (base + size < base)
     return make_error(Errc::range, fmt::format("MMIO map of '{}' [{:#x}, +{:#x}) wraps the address space", name, base, size));
   std::unique_lock g(lock_);
-  for (const auto& [b, m] : maps_) {
+  // Mappings never overlap, so only the neighbours around `base` can.
+  auto next = maps_.lower_bound(base);
+  for (auto it : {next, next == maps_.begin() ? maps_.end() : std::prev(next)}) {
+    if (it == maps_.end()) continue;
+    const Mapping& m = it->second;
     if (base < m.base + m.size && m.base < base + size)
       return make_error(Errc::exist, fmt::format("MMIO range of '{}' [{:#x}, +{:#x}) overlaps '{}' [{:#x}, +{:#x})", name,
                                                  base, size, m.device->name(), m.base, m.size));

@@ -31,7 +31,8 @@ std::vector<IommuInstance*> IommuCore::iommus() const {
 }
 
 DeviceIommu* IommuCore::device_iommu(const Device& dev) const {
-  return dynamic_cast<DeviceIommu*>(dev.iommu_data.get());
+  // iommu_data is set by this core only, always to a DeviceIommu.
+  return static_cast<DeviceIommu*>(dev.iommu_data.get());
 }
 
 IommuDomain* IommuCore::device_domain(const Device& dev) const {
@@ -216,8 +217,7 @@ Result<IommuGroup*> IommuCore::join_group(Device& dev, DeviceIommu& di) {
   const void* key = pci ? static_cast<const void*>(pci_group_anchor(*pci)) : inst->ops->group_key(dev, di.fwspec);
   IommuGroup* grp = nullptr;
   if (key)
-    for (auto& gp : groups_)
-      if (gp->iommu == inst && gp->key == key) grp = gp.get();
+    if (auto it = keyed_groups_.find({inst, key}); it != keyed_groups_.end()) grp = it->second;
   if (!grp) {
     auto ng = std::make_unique<IommuGroup>();
     ng->id = next_group_++;
@@ -232,18 +232,39 @@ Result<IommuGroup*> IommuCore::join_group(Device& dev, DeviceIommu& di) {
     if ((ng->default_type == DomainType::dma || ng->default_type == DomainType::dma_lazy) && dma_domain_init_)
       TRY(dma_domain_init_(*ng->default_domain, dev));
     grp = ng.get();
-    groups_.push_back(std::move(ng));
+    if (key) keyed_groups_[{inst, key}] = grp;
+    groups_.emplace(grp->id, std::move(ng));
   }
   IommuDomain* target = grp->owner_domain ? grp->owner_domain : grp->default_domain.get();
   Status s = inst->ops->attach_dev(*target, dev, di.fwspec);
   if (!s.ok()) {
-    if (grp->devices.empty()) std::erase_if(groups_, [&](auto& p) { return p.get() == grp; });
+    if (grp->devices.empty()) drop_group(grp);
     return std::move(s).error();
   }
   grp->domain = target;
   grp->devices.push_back(&dev);
   di.group = grp;
+  index_streams(dev, di, true);
   return grp;
+}
+
+void IommuCore::drop_group(IommuGroup* grp) {
+  if (grp->key) keyed_groups_.erase({grp->iommu, grp->key});
+  groups_.erase(grp->id);
+}
+
+void IommuCore::index_streams(Device& dev, const DeviceIommu& di, bool add) {
+  for (uint32_t sid : di.fwspec.ids) {
+    const std::pair<const IommuInstance*, uint32_t> k{di.fwspec.iommu, sid};
+    if (add) {
+      streams_[k].push_back(&dev);
+      continue;
+    }
+    auto it = streams_.find(k);
+    if (it == streams_.end()) continue;
+    std::erase(it->second, &dev);
+    if (it->second.empty()) streams_.erase(it);
+  }
 }
 
 void IommuCore::dma_cleanup(Device& dev) {
@@ -266,12 +287,13 @@ void IommuCore::release_locked(Device& dev, DeviceIommu& di) {
     di.probed = false;
   }
   if (IommuGroup* grp = di.group) {
+    index_streams(dev, di, false);
     std::erase(grp->devices, &dev);
     di.group = nullptr;
     if (grp->devices.empty()) {
       log_.debug(dev.name(), "IOMMU group {} is empty: freeing its domains", grp->id);
       if (dma_domain_fini_ && grp->default_domain && grp->default_domain->dma_cookie) dma_domain_fini_(*grp->default_domain);
-      std::erase_if(groups_, [&](auto& p) { return p.get() == grp; });
+      drop_group(grp);
     }
   }
 }
@@ -284,17 +306,15 @@ void IommuCore::report_fault(IommuInstance& inst, const FaultInfo& info) {
   uint64_t n = 0;
   {
     std::lock_guard g(lock_);
-    for (auto& grp : groups_) {
-      if (grp->iommu != &inst) continue;
-      for (Device* d : grp->devices) {
+    // Every device with the stream ID counts the fault (PCI aliases share
+    // one); the last one is named.
+    if (auto it = streams_.find({&inst, info.stream_id}); it != streams_.end())
+      for (Device* d : it->second) {
         DeviceIommu* di = device_iommu(*d);
-        if (di && std::count(di->fwspec.ids.begin(), di->fwspec.ids.end(), info.stream_id)) {
-          dev = d;
-          dom = grp->domain;
-          n = ++di->faults;
-        }
+        dev = d;
+        dom = di->group->domain;
+        n = ++di->faults;
       }
-    }
   }
   if (!dev) {
     log_.warn(inst.name, "{} for unknown stream ID {:#x} at iova {:#x}", info.reason, info.stream_id, info.iova);
@@ -368,7 +388,7 @@ std::optional<DeviceIommuInfo> IommuCore::info(const Device& dev) const {
 std::vector<const IommuGroup*> IommuCore::groups() const {
   std::lock_guard g(lock_);
   std::vector<const IommuGroup*> out;
-  for (auto& p : groups_) out.push_back(p.get());
+  for (auto& [id, p] : groups_) out.push_back(p.get());
   return out;
 }
 

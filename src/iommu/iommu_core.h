@@ -121,6 +121,7 @@ class MODIOMMU_API IommuCore {
   Status legacy_barrier(Device& dev);  // lock_ held
   Status attach_group_domain(IommuGroup& g, IommuDomain& d);
   void release_locked(Device& dev, DeviceIommu& di);
+  void index_streams(Device& dev, const DeviceIommu& di, bool add);
   Result<IommuGroup*> join_group(Device& dev, DeviceIommu& di);
 
   DriverCore& core_;
@@ -130,7 +131,12 @@ class MODIOMMU_API IommuCore {
   std::function<void(IommuDomain&)> dma_domain_fini_;
   mutable std::recursive_mutex lock_;
   std::vector<IommuInstance*> instances_;
-  std::vector<std::unique_ptr<IommuGroup>> groups_;
+  std::map<int, std::unique_ptr<IommuGroup>> groups_;  // by id: creation order
+  // Groups a driver or PCI topology keys (group_key, pci_group_anchor).
+  std::map<std::pair<const IommuInstance*, const void*>, IommuGroup*> keyed_groups_;
+  // (IOMMU, stream ID) -> devices in a group with it, for fault reports.
+  std::map<std::pair<const IommuInstance*, uint32_t>, std::vector<Device*>> streams_;
+  void drop_group(IommuGroup* grp);
   int next_group_ = 0;
 };
 

@@ -114,6 +114,7 @@ Status Kernel::boot(const std::string& platform_path) {
 }
 
 Status Kernel::boot(std::unique_ptr<of::Tree> tree) {
+  ModuleLoader::IndexHold hold(*modules_);
   tree_ = std::move(tree);
   log_.info("", "booting {}", tree_->source());
   auto plat = Platform::build(*tree_, log_);
@@ -281,6 +282,7 @@ void Kernel::check_table_walks() {
 }
 
 void Kernel::boot_complete() {
+  ModuleLoader::IndexHold hold(*modules_);
   if (!opts_.await_module_sources) modules_->set_sources_final(true);
   core_.boot_complete(opts_.await_module_sources);
   core_.process();

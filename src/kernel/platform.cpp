@@ -48,7 +48,14 @@ ModelFactoryRegistrar smmuv3_factory({"smmu-v3", {"arm,smmu-v3"}, [](const of::N
   if (auto e = p.irq_number(n, "eventq"); e.ok()) irqs.eventq = &m.irq(*e);
   if (auto e = p.irq_number(n, "gerror"); e.ok()) irqs.gerror = &m.irq(*e);
   if (auto e = p.irq_number(n, "cmdq-sync"); e.ok()) irqs.cmdq_sync = &m.irq(*e);
-  auto smmu = std::make_shared<hw::smmuv3::SmmuV3>(n.path(), m.memory(), hw::smmuv3::Features{}, irqs);
+  hw::smmuv3::Features f;
+  // IDR1.SIDSIZE is the implementation's (QEMU: 16, MMU-600: up to 32).
+  if (auto bits = n.u32("modiommu,sid-bits")) {
+    if (*bits < 1 || *bits > 32)
+      return make_error(Errc::inval, fmt::format("{}: modiommu,sid-bits = {} is not 1..32", n.path(), *bits));
+    f.sid_bits = *bits;
+  }
+  auto smmu = std::make_shared<hw::smmuv3::SmmuV3>(n.path(), m.memory(), f, irqs);
   PlatformModel pm;
   pm.kind = "smmu-v3";
   pm.base = win.first;

@@ -162,12 +162,22 @@ Result<ModuleIndex> ModuleLoader::index(const std::string& dir) {
   return *TRY(index_locked(c));
 }
 
+void ModuleLoader::hold_index(int delta) {
+  std::lock_guard<std::mutex> g(lock_);
+  index_holds_ += delta;
+  if (index_holds_ == 0) validated_.clear();
+}
+
 Result<ModuleIndex*> ModuleLoader::index_locked(const std::string& dir) {
   auto it = indexes_.find(dir);
-  if (it != indexes_.end() && !index_is_stale(it->second)) return &it->second;
+  if (it != indexes_.end() && (validated_.count(dir) || !index_is_stale(it->second))) {
+    if (index_holds_ > 0) validated_.insert(dir);
+    return &it->second;
+  }
   ModuleIndex idx = TRY(load_index(dir, HostSymbols::self()));
   auto& slot = indexes_[dir];
   slot = std::move(idx);
+  if (index_holds_ > 0) validated_.insert(dir);
   return &slot;
 }
 

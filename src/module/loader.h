@@ -25,6 +25,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,20 @@ class MODIOMMU_API ModuleLoader {
   // Directories are searched in announcement order.
   Status announce_module_dir(const std::string& dir);
   std::vector<std::string> module_dirs() const;
+  // Every lookup checks a directory's index against its files (a listing
+  // and a stat of each). While an IndexHold is alive a directory is checked
+  // once: a boot looks up every device's aliases, and the files do not
+  // change under it.
+  class IndexHold {
+   public:
+    explicit IndexHold(ModuleLoader& l) : l_(l) { l_.hold_index(+1); }
+    ~IndexHold() { l_.hold_index(-1); }
+    IndexHold(const IndexHold&) = delete;
+    IndexHold& operator=(const IndexHold&) = delete;
+
+   private:
+    ModuleLoader& l_;
+  };
   // No more module directories will appear (BEHAVIOUR.md 1: "module sources
   // final"); the policy uses it to decide instead of timing out.
   void set_sources_final(bool final);
@@ -146,6 +161,9 @@ class MODIOMMU_API ModuleLoader {
   std::map<std::string, std::string> weak_exports_;  // weak definitions -> first module providing one
   std::vector<std::string> dirs_;
   std::map<std::string, ModuleIndex> indexes_;
+  int index_holds_ = 0;              // IndexHold scopes alive (lock_)
+  std::set<std::string> validated_;  // directories checked within them (lock_)
+  void hold_index(int delta);
   bool sources_final_ = false;
   bool autoload_ = true;
   std::vector<std::string> blacklist_;

@@ -115,6 +115,38 @@ TEST(Populate, BusOnlyPolicyAndDriversThatPopulateNothing) {
   ParentMachine quiet(PopulatePolicy::drivers, false);
   EXPECT_EQ(dev(quiet.k, "1000.glue")->state(), DeviceState::bound);
   EXPECT_EQ(quiet.k.core().find_device("1010.supplier"), nullptr);
+
+// The core's lookup indexes (name, node name, node path, parent) follow
+// removals and keep add order: the first device added wins a shared node name.
+TEST(Populate, LookupsFollowRemovalAndKeepAddOrder) {
+  Kernel k;
+  ASSERT_TRUE(k.boot(dts(R"(
+    busa { compatible = "simple-bus"; #address-cells = <1>; #size-cells = <1>; ranges = <0 0x10000 0x1000>;
+      dev@0 { compatible = "vendor,thing"; reg = <0 0x100>; };
+      dev@100 { compatible = "vendor,thing"; reg = <0x100 0x100>; };
+    };
+    busb { compatible = "simple-bus"; #address-cells = <1>; #size-cells = <1>; ranges = <0 0x20000 0x1000>;
+      dev@0 { compatible = "vendor,thing"; reg = <0 0x100>; };
+    };
+  )")).ok());
+  Device* busa = dev(k, "busa");
+  Device* busb = dev(k, "busb");
+  ASSERT_TRUE(busa && busb);
+  EXPECT_EQ(k.core().find_device("dev@0"), k.core().find_device("10000.dev"));
+  ASSERT_EQ(k.core().children(*busa).size(), 2u);
+  EXPECT_EQ(k.core().children(*busa)[0]->name(), "10000.dev");
+  EXPECT_EQ(k.core().children(*busa)[1]->name(), "10100.dev");
+  k.core().remove_device(*busa);
+  EXPECT_EQ(k.core().find_device("10000.dev"), nullptr);
+  EXPECT_EQ(k.core().find_device("/busa/dev@0"), nullptr);
+  EXPECT_EQ(k.core().find_device("busa"), nullptr);
+  EXPECT_FALSE(k.core().name_in_use("10100.dev"));
+  EXPECT_EQ(k.core().find_device("dev@0"), k.core().find_device("20000.dev"));
+  EXPECT_NE(k.core().find_device("20000.dev"), nullptr);
+  ASSERT_EQ(k.core().children(*busb).size(), 1u);
+  std::vector<std::string> left;
+  for (Device* d : k.core().devices()) left.push_back(d->name());
+  EXPECT_EQ(left, (std::vector<std::string>{"busb", "20000.dev"}));
 }
 
 TEST(Probe, MatchingDriverBindsAndUnmatchedStaysUnbound) {

@@ -205,6 +205,7 @@ class MODIOMMU_API SmmuV3 : public MmioDevice, public DmaTranslator {
   std::mutex tlb_lock_;
   SeqSlots tlb_;  // IOTLB: k0 = tag | kValid, k1 = page, v = pa | R | W << 1
   std::atomic<uint64_t> tlb_sizes_{0};  // bit n set: entries of 2^n bytes may exist
+  size_t tlb_valid_ = 0;  // valid IOTLB slots (tlb_lock_): an empty IOTLB is not scanned
   std::atomic<uint64_t> tlb_gen_{0};
 
   std::mutex evtq_lock_;

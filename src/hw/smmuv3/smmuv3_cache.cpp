@@ -71,6 +71,15 @@ void SmmuV3::cfg_invalidate(uint32_t first_sid, uint64_t count) {
     for (uint64_t i = 0; i < count; ++i) cfg_cache_.erase(static_cast<uint32_t>(first_sid + i));
   }
   uint64_t k0, k1, v;
+  if (count < cfg_fast_.size()) {
+    // Direct-mapped by stream ID: only each ID's own slot can hold it.
+    for (uint64_t i = 0; i < count; ++i) {
+      const uint32_t sid = static_cast<uint32_t>(first_sid + i);
+      const size_t slot = cfg_fast_.index(sid);
+      if (cfg_fast_.peek(slot, &k0, &k1, &v) && (k0 & 0xffffffffu) == sid) cfg_fast_.clear(slot);
+    }
+    return;
+  }
   for (size_t i = 0; i < cfg_fast_.size(); ++i)
     if (cfg_fast_.peek(i, &k0, &k1, &v) && in_range(k0 & 0xffffffffu)) cfg_fast_.clear(i);
 }
@@ -81,8 +90,11 @@ void SmmuV3::tlb_invalidate_if(const std::function<bool(uint64_t, uint64_t)>& pr
   std::lock_guard g(tlb_lock_);
   tlb_gen_.fetch_add(1, std::memory_order_acq_rel);
   uint64_t k0, k1, v;
-  for (size_t i = 0; i < tlb_.size(); ++i)
-    if (tlb_.peek(i, &k0, &k1, &v) && pred(k0 & ~SeqSlots::kValid, k1)) tlb_.clear(i);
+  for (size_t i = 0; i < tlb_.size() && tlb_valid_ > 0; ++i)
+    if (tlb_.peek(i, &k0, &k1, &v) && pred(k0 & ~SeqSlots::kValid, k1)) {
+      tlb_.clear(i);
+      --tlb_valid_;
+    }
 }
 
 void SmmuV3::tlb_invalidate_va(uint64_t kind, uint16_t vmid, uint16_t asid, uint64_t va) {
@@ -95,7 +107,10 @@ void SmmuV3::tlb_invalidate_va(uint64_t kind, uint16_t vmid, uint16_t asid, uint
     const uint64_t tag = tlb_tag(kind, vmid, asid, s), page = va >> s;
     const size_t i = tlb_.index(iotlb_slot(tag, page));
     uint64_t k0, k1, v;
-    if (tlb_.peek(i, &k0, &k1, &v) && k0 == (tag | SeqSlots::kValid) && k1 == page) tlb_.clear(i);
+    if (tlb_.peek(i, &k0, &k1, &v) && k0 == (tag | SeqSlots::kValid) && k1 == page) {
+      tlb_.clear(i);
+      --tlb_valid_;
+    }
   }
 }
 
@@ -104,7 +119,10 @@ void SmmuV3::tlb_insert(uint64_t tag, uint64_t page, uint64_t val, unsigned size
   if (tlb_gen_.load(std::memory_order_acquire) != gen) return;  // invalidated meanwhile: drop
   // Direct-mapped: a colliding entry is evicted, which is always permitted.
   tlb_sizes_.fetch_or(uint64_t{1} << size_log2, std::memory_order_acq_rel);
-  tlb_.store(tlb_.index(iotlb_slot(tag, page)), tag | SeqSlots::kValid, page, val);
+  const size_t i = tlb_.index(iotlb_slot(tag, page));
+  uint64_t k0, k1, v;
+  if (!tlb_.peek(i, &k0, &k1, &v)) ++tlb_valid_;
+  tlb_.store(i, tag | SeqSlots::kValid, page, val);
 }
 
 }  // namespace modiommu::hw::smmuv3

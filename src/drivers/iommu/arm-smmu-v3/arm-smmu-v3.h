@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -211,7 +212,13 @@ class SmmuDevice : public iommu::IommuOps, public std::enable_shared_from_this<S
   unsigned strtab_log2_ = 0;  // stream IDs covered
   std::optional<uint64_t> strtab_pa_;
   std::vector<std::optional<uint64_t>> l2_pa_;  // per level-1 slot, allocated on demand
-  std::vector<std::weak_ptr<SmmuMaster>> masters_;
+  // Stream ID -> the masters using it (arm_smmu_streams, an rb-tree in
+  // Linux): clash checks and releases look up their own IDs only. Several
+  // masters share one ID only as PCI aliases within one group.
+  std::map<uint32_t, std::vector<std::weak_ptr<SmmuMaster>>> streams_;
+  // Every live master once (streams_ lists a master per ID), for the rare
+  // whole-SMMU walks.
+  std::vector<std::shared_ptr<SmmuMaster>> live_masters() const;
 
   std::recursive_mutex gerror_lock_;
 

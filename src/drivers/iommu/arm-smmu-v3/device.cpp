@@ -2,6 +2,7 @@
 // (leave it aborting: BEHAVIOUR.md 3) and the IommuOps the IOMMU core calls
 // for its masters. Lock order: see arm-smmu-v3.h.
 #include <algorithm>
+#include <set>
 #include <thread>
 
 #include "base/fault_inject.h"
@@ -169,10 +170,9 @@ Status SmmuDevice::probe() {
 void SmmuDevice::remove() {
   {
     std::lock_guard g(ste_lock_);
-    for (auto& wm : masters_)
-      if (auto m = wm.lock())
-        k_.log().err(name(), "remove with master {} still attached: its device link should have released it first",
-                     m->dev ? m->dev->name() : "?");
+    for (auto& m : live_masters())
+      k_.log().err(name(), "remove with master {} still attached: its device link should have released it first",
+                   m->dev ? m->dev->name() : "?");
   }
   if (registered_) k_.iommu().unregister_iommu(inst_);  // releases any left (loudly)
   registered_ = false;
@@ -207,20 +207,32 @@ Status SmmuDevice::of_xlate(Device& dev, iommu::Fwspec& fwspec, const std::vecto
   return {};
 }
 
+std::vector<std::shared_ptr<SmmuMaster>> SmmuDevice::live_masters() const {
+  std::vector<std::shared_ptr<SmmuMaster>> out;
+  std::set<const SmmuMaster*> seen;
+  for (const auto& [sid, users] : streams_)
+    for (const auto& w : users)
+      if (auto m = w.lock(); m && seen.insert(m.get()).second) out.push_back(std::move(m));
+  return out;
+}
+
 Status SmmuDevice::probe_device(Device& dev, iommu::Fwspec& fwspec) {
   if (fwspec.ids.empty()) return make_error(Errc::inval, dev.name() + ": no stream IDs");
   std::lock_guard g(ste_lock_);
-  std::erase_if(masters_, [](auto& w) { return w.expired(); });
-  for (auto& wm : masters_) {
-    auto m = wm.lock();
-    // PCI functions behind one PCIe-to-PCI bridge share its alias stream ID;
-    // they share an IOMMU group (hence a domain), so one STE serves them.
-    const PciDevice *a = to_pci(&dev), *b = to_pci(m->dev);
-    if (a && b && pci_group_anchor(*a) == pci_group_anchor(*b)) continue;
-    for (uint32_t sid : fwspec.ids)
-      if (std::count(m->sids.begin(), m->sids.end(), sid))
-        return make_error(Errc::busy, fmt::format("{}: stream ID {:#x} of {} is already used by {}", name(), sid,
-                                                  dev.name(), m->dev->name()));
+  const PciDevice* pci = to_pci(&dev);
+  for (uint32_t sid : fwspec.ids) {
+    auto it = streams_.find(sid);
+    if (it == streams_.end()) continue;
+    std::erase_if(it->second, [](auto& w) { return w.expired(); });
+    for (auto& wm : it->second) {
+      auto m = wm.lock();
+      // PCI functions behind one PCIe-to-PCI bridge share its alias stream ID;
+      // they share an IOMMU group (hence a domain), so one STE serves them.
+      const PciDevice* other = to_pci(m->dev);
+      if (pci && other && pci_group_anchor(*pci) == pci_group_anchor(*other)) continue;
+      return make_error(Errc::busy, fmt::format("{}: stream ID {:#x} of {} is already used by {}", name(), sid,
+                                                dev.name(), m->dev->name()));
+    }
   }
   // Level-2 tables on demand (3.4.3); their STEs start out aborting.
   std::vector<Cmd> cfgi;
@@ -232,7 +244,7 @@ Status SmmuDevice::probe_device(Device& dev, iommu::Fwspec& fwspec) {
   auto m = std::make_shared<SmmuMaster>();
   m->dev = &dev;
   m->sids = fwspec.ids;
-  masters_.push_back(m);
+  for (uint32_t sid : m->sids) streams_[sid].push_back(m);
   fwspec.priv = m;
   return {};
 }
@@ -241,26 +253,27 @@ void SmmuDevice::release_device(Device& dev, iommu::Fwspec& fwspec) {
   auto m = std::static_pointer_cast<SmmuMaster>(fwspec.priv);
   if (!m) return;
   std::lock_guard g(ste_lock_);
-  if (live()) {
-    std::vector<Cmd> cfgi;
-    for (uint32_t sid : m->sids) {
+  std::vector<Cmd> cfgi;
+  for (uint32_t sid : m->sids) {
+    auto it = streams_.find(sid);
+    if (it != streams_.end()) {
+      std::erase_if(it->second, [&](auto& w) { auto p = w.lock(); return !p || p == m; });
       // A stream ID another master still uses (a shared PCI alias) stays.
-      const bool shared = std::any_of(masters_.begin(), masters_.end(), [&](auto& w) {
-        auto o = w.lock();
-        return o && o != m && std::count(o->sids.begin(), o->sids.end(), sid);
-      });
-      if (shared) continue;
-      auto pa = ste_pa(sid, false);
-      if (!pa.ok()) continue;
-      (void)k_.pages().memory().write64(*pa, STE0_V | put(STE_CFG_ABORT, STE0_CONFIG, 3));
-      cfgi.push_back(cmd_cfgi_ste(sid));
+      if (!it->second.empty()) continue;
+      streams_.erase(it);
     }
+    if (!live()) continue;
+    auto pa = ste_pa(sid, false);
+    if (!pa.ok()) continue;
+    (void)k_.pages().memory().write64(*pa, STE0_V | put(STE_CFG_ABORT, STE0_CONFIG, 3));
+    cfgi.push_back(cmd_cfgi_ste(sid));
+  }
+  if (live()) {
     Status s = cmdq_.issue_sync(cfgi);
     if (!s.ok()) k_.log().err(name(), "{}: release could not invalidate its STEs: {}", dev.name(), s.error().str());
   }
   if (m->domain) m->domain->attached--;
   m->domain = nullptr;
-  std::erase_if(masters_, [&](auto& w) { auto p = w.lock(); return !p || p == m; });
   fwspec.priv.reset();
 }
 
@@ -297,9 +310,8 @@ void SmmuDevice::detach_all(SmmuDomain& d) {
   k_.log().err(name(), "domain (ASID {}) freed while {} master(s) still use it: aborting their traffic", d.asid(),
                d.attached);
   std::vector<Cmd> cfgi;
-  for (auto& wm : masters_) {
-    auto m = wm.lock();
-    if (!m || m->domain != &d) continue;
+  for (auto& m : live_masters()) {
+    if (m->domain != &d) continue;
     m->domain = nullptr;
     if (!live()) continue;  // tables already freed with the SMMU disabled
     for (uint32_t sid : m->sids) {

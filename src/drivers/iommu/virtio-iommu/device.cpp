@@ -118,7 +118,7 @@ Status VIommu::probe() {
 void VIommu::remove() {
   {
     std::lock_guard g(attach_lock_);
-    for (auto& m : masters_)
+    for (auto& [key, m] : masters_)
       k_.log().err(name_, "remove with master {} still attached: its device link should have released it first",
                    m->dev ? m->dev->name() : "?");
   }
@@ -181,7 +181,8 @@ Status VIommu::probe_device(Device& dev, iommu::Fwspec& fwspec) {
   }
   std::lock_guard g(attach_lock_);
   TRY(check_ids_free_locked(dev, m->ids));  // again: another master may have come meanwhile
-  masters_.push_back(m);
+  m->seq = next_master_seq_++;
+  masters_.emplace(m->seq, m);
   fwspec.priv = m;
   return {};
 }
@@ -197,7 +198,7 @@ Status VIommu::check_ids_free(const Device& dev, const std::vector<uint32_t>& id
 // ID in use. PCI functions behind one PCIe-to-PCI bridge share its alias
 // ID and their group, hence the domain: they are the exception.
 Status VIommu::check_ids_free_locked(const Device& dev, const std::vector<uint32_t>& ids) const {
-  for (const auto& m : masters_) {
+  for (const auto& [seq, m] : masters_) {
     const PciDevice *a = to_pci(&dev), *b = to_pci(m->dev);
     if (a && b && pci_group_anchor(*a) == pci_group_anchor(*b)) continue;
     for (uint32_t ep : ids)
@@ -219,9 +220,10 @@ void VIommu::release_device(Device& dev, iommu::Fwspec& fwspec) {
     if (!s.ok()) k_.log().err(name_, "{}: release could not detach it: {}", dev.name(), s.error().str());
     d->nr_endpoints_ -= std::min<unsigned>(d->nr_endpoints_, static_cast<unsigned>(m->ids.size()));
     m->domain = nullptr;
+    std::erase(d->members_, m.get());
     rebuild_resv_locked(*d);
   }
-  std::erase(masters_, m);
+  masters_.erase(m->seq);
   fwspec.priv.reset();
 }
 
@@ -271,8 +273,8 @@ Status VIommu::detach_ids(VIommuDomain& d, const std::vector<uint32_t>& ids, con
 std::vector<uint32_t> VIommu::unshared_ids_locked(const Master& m, const VIommuDomain& d) const {
   std::vector<uint32_t> out;
   for (uint32_t ep : m.ids) {
-    const bool shared = std::any_of(masters_.begin(), masters_.end(), [&](const auto& o) {
-      return o.get() != &m && o->domain == &d && std::count(o->ids.begin(), o->ids.end(), ep);
+    const bool shared = std::any_of(d.members_.begin(), d.members_.end(), [&](const Master* o) {
+      return o != &m && std::count(o->ids.begin(), o->ids.end(), ep);
     });
     if (!shared) out.push_back(ep);
   }
@@ -281,8 +283,7 @@ std::vector<uint32_t> VIommu::unshared_ids_locked(const Master& m, const VIommuD
 
 void VIommu::rebuild_resv_locked(VIommuDomain& d) {
   d.resv_.clear();
-  for (auto& m : masters_)
-    if (m->domain == &d) d.resv_.insert(d.resv_.end(), m->resv.begin(), m->resv.end());
+  for (const Master* m : d.members_) d.resv_.insert(d.resv_.end(), m->resv.begin(), m->resv.end());
 }
 
 Status VIommu::attach_dev(iommu::IommuDomain& domain, Device& dev, iommu::Fwspec& fwspec) {
@@ -327,10 +328,12 @@ Status VIommu::attach_dev(iommu::IommuDomain& domain, Device& dev, iommu::Fwspec
   if (old) {
     old->nr_endpoints_ -= std::min<unsigned>(old->nr_endpoints_, static_cast<unsigned>(m->ids.size()));
     m->domain = nullptr;
+    std::erase(old->members_, m.get());
     rebuild_resv_locked(*old);
   }
   d->nr_endpoints_ += static_cast<unsigned>(m->ids.size());
   m->domain = d;
+  d->members_.push_back(m.get());
   rebuild_resv_locked(*d);
   for (const auto& r : m->resv) {
     auto it = d->map_.upper_bound(r.end);
@@ -344,8 +347,9 @@ Status VIommu::attach_dev(iommu::IommuDomain& domain, Device& dev, iommu::Fwspec
 void VIommu::detach_all(VIommuDomain& d) {
   std::lock_guard g(attach_lock_);
   std::lock_guard dl(d.lock_);
-  for (auto& m : masters_) {
-    if (m->domain != &d) continue;
+  // One master at a time leaves, so the last user of a shared ID detaches it.
+  while (!d.members_.empty()) {
+    Master* m = d.members_.front();
     k_.log().err(name_, "domain {} freed while {} still uses it: detaching it (its traffic aborts)", d.id(),
                  m->dev ? m->dev->name() : "?");
     if (live()) {
@@ -353,6 +357,7 @@ void VIommu::detach_all(VIommuDomain& d) {
       if (!s.ok()) k_.log().err(name_, "{}", s.error().str());
     }
     m->domain = nullptr;
+    d.members_.erase(d.members_.begin());
   }
   d.nr_endpoints_ = 0;
   d.resv_.clear();

@@ -86,6 +86,7 @@ struct Master {
   std::vector<uint32_t> ids;
   std::vector<ResvRegion> resv;
   VIommuDomain* domain = nullptr;  // VIommu::attach_lock_
+  uint64_t seq = 0;                // its key in VIommu::masters_ (probe order)
 };
 
 // The text of a request status (5.13.6), and it as an error.
@@ -127,6 +128,9 @@ class VIommuDomain : public iommu::IommuDomain {
   std::map<uint64_t, Mapping> map_;    // by virt_start, non-overlapping
   unsigned nr_endpoints_ = 0;          // endpoint IDs attached on the device
   std::vector<ResvRegion> resv_;       // of the masters attached
+  // The masters attached (VIommu::attach_lock_): shared-ID and reserved-
+  // region questions look at these, not at every master of the IOMMU.
+  std::vector<Master*> members_;
 };
 
 class VIommu : public iommu::IommuOps, public std::enable_shared_from_this<VIommu> {
@@ -189,7 +193,8 @@ class VIommu : public iommu::IommuOps, public std::enable_shared_from_this<VIomm
   std::atomic<bool> live_{false};
 
   mutable std::mutex attach_lock_;
-  std::vector<std::shared_ptr<Master>> masters_;
+  std::map<uint64_t, std::shared_ptr<Master>> masters_;  // by Master::seq
+  uint64_t next_master_seq_ = 0;
 
   std::mutex req_lock_;
   virtio::VirtioDevice::DmaBuf req_buf_;  // one request at a time

@@ -38,13 +38,17 @@ uint64_t fnv1a(const uint8_t* p, size_t n) {
 
 class Endpoint : public DmaEndpoint {
  public:
-  Endpoint(Kernel& k, Device& dev, IoMem regs, PhysAddrBuf buf) : k_(k), dev_(dev), regs_(regs), buf_(buf) {}
-  ~Endpoint() override { (void)stop(); }
+  Endpoint(Kernel& k, Device& dev, IoMem regs, size_t bufsize) : k_(k), dev_(dev), regs_(regs) { buf_.size = bufsize; }
+  ~Endpoint() override {
+    (void)stop();
+    if (have_buf_) (void)k_.pages().free(buf_.pa);
+  }
 
   Status transfer(DmaXfer dir, size_t bytes) override {
     std::lock_guard g(lock_);
     if (running_) return make_error(Errc::busy, dev_.name() + ": continuous DMA is running (dma-stop first)");
     TRY(check_len(bytes));
+    TRY(ensure_buffer());
     return dir == DmaXfer::write ? do_write(bytes) : do_read(bytes);
   }
 
@@ -52,6 +56,7 @@ class Endpoint : public DmaEndpoint {
     std::lock_guard g(lock_);
     if (running_) return make_error(Errc::busy, dev_.name() + ": continuous DMA already running");
     TRY(check_len(bytes));
+    TRY(ensure_buffer());
     const auto ddir = dir == DmaXfer::write ? iommu::DmaDirection::from_device : iommu::DmaDirection::to_device;
     const uint64_t iova = TRY(k_.dma().map_single(dev_, buf_.pa, bytes, ddir));
     if (dir == DmaXfer::write) {
@@ -115,6 +120,15 @@ class Endpoint : public DmaEndpoint {
   Status check_len(size_t bytes) const {
     if (bytes == 0 || bytes > buf_.size)
       return make_error(Errc::inval, fmt::format("{}: transfer size {} must be 1..{} bytes", dev_.name(), bytes, buf_.size));
+    return {};
+  }
+
+  // The DMA buffer is allocated on the first transfer (lock_ held): a
+  // master that never moves data costs no memory.
+  Status ensure_buffer() {
+    if (have_buf_) return {};
+    buf_.pa = TRY(k_.pages().alloc(buf_.size));
+    have_buf_ = true;
     return {};
   }
 
@@ -185,8 +199,9 @@ class Endpoint : public DmaEndpoint {
   Kernel& k_;
   Device& dev_;
   IoMem regs_;
-  PhysAddrBuf buf_;
   mutable std::mutex lock_;
+  PhysAddrBuf buf_;  // pa valid once have_buf_
+  bool have_buf_ = false;
   bool running_ = false;
   Run run_;
   uint64_t xfers_before_ = 0;
@@ -214,10 +229,8 @@ class DmaTestDriver : public Driver {
                                                  regs.readl(kRegId)));
     const size_t bufsize = regs.readl(kRegBufSize);
     if (bufsize == 0) return make_error(Errc::nodev, dev.name() + ": device reports a 0-byte buffer");
-    const uint64_t pa = TRY(k_.pages().alloc(bufsize));
-    dev.devm_add("dma buffer", [this, pa] { (void)k_.pages().free(pa); });
     dev.dma_mask = ~uint64_t{0};
-    auto ep = std::make_shared<Endpoint>(k_, dev, regs, PhysAddrBuf{pa, bufsize});
+    auto ep = std::make_shared<Endpoint>(k_, dev, regs, bufsize);
     dev.set_drvdata(ep);
     k_.register_endpoint(dev, ep.get(), owner);
     return {};
