@@ -51,6 +51,9 @@ struct CoreHooks {
   std::function<Status(Device&)> pre_probe;
   // After the driver's remove (dma_cleanup): release the IOMMU etc.
   std::function<void(Device&)> post_remove;
+  // Device added to the system, before its first probe (a bus notifier's
+  // BUS_NOTIFY_ADD_DEVICE: the IOMMU core gives PCI devices their groups).
+  std::function<void(Device&)> device_added;
   // Device removed from the system.
   std::function<void(Device&)> device_removed;
   // A module in the index that could drive this device, described for

@@ -43,6 +43,11 @@ Kernel::Kernel(KernelOptions opts) : opts_(std::move(opts)) {
     iommu_.dma_cleanup(d);
     update_dma_policy(d);
   };
+  core_.hooks().device_added = [this](Device& d) {
+    iommu_.add_device(d);
+    update_dma_policy(d);
+  };
+  core_.hooks().device_removed = [this](Device& d) { iommu_.remove_device(d); };
   modules_ = std::make_unique<ModuleLoader>(*this);
   modules_->add_notifier([this](ModuleEvent ev, Module& m) {
     switch (ev) {

@@ -218,7 +218,16 @@ Status PciHostModel::walk(const of::Node& parent, uint8_t bus, uint16_t alias) {
 }
 
 void PciHostModel::wire(Function& f) {
-  if (!f.port) return;
+  if (!f.port) {
+    // A bridge does no DMA of its own, but the IOMMU knows it as an endpoint
+    // all the same (QEMU's virtio-iommu knows every function on the buses it
+    // translates), so the OS can put it in its group.
+    if (!f.fn->is_bridge()) return;
+    auto mapped = of::map_id(host_, f.dma_rid);
+    if (!mapped.ok() || mapped->kind != of::MappedId::Kind::mapped || !mapped->iommu->available()) return;
+    if (auto t = p_.translator(mapped->iommu)) t->declare_stream(mapped->id);
+    return;
+  }
   f.port->set_direct();
   auto mapped = of::map_id(host_, f.dma_rid);
   if (!mapped.ok()) {
