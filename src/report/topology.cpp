@@ -154,6 +154,11 @@ Topology extract_topology(Kernel& k) {
         if (auto it = iommu_index.find(pa.target); it != iommu_index.end()) t.iommus[it->second].masters++;
         m.declared.push_back(declared_ref(k, pa));
       }
+    if (refs.ok() && refs->refs.empty())
+      m.tree_note = !host ? "no host bridge node"
+                    : host->has("iommu-map")
+                        ? fmt::format("requester ID {:#06x} is outside the iommu-map of {}", pd->info().rid(), host->path())
+                        : "no iommu-map on " + host->path();
     fill_actual(k, m, *d);
     m.outcome = classify(k, m, true, d);
     t.masters.push_back(std::move(m));
@@ -203,6 +208,7 @@ nlohmann::json to_json(const Topology& t) {
                {"mismatch", m.mismatch},
                {"outcome", outcome_name(m.outcome)}};
     if (!m.binding_error.empty()) jm["binding_error"] = m.binding_error;
+    if (!m.tree_note.empty()) jm["tree_note"] = m.tree_note;
     j["masters"].push_back(std::move(jm));
   }
   j["iommu_maps"] = json::array();
