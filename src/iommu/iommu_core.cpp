@@ -291,6 +291,22 @@ Result<IommuGroup*> IommuCore::join_group(Device& dev, DeviceIommu& di) {
   if (key)
     for (auto& gp : groups_)
       if (gp->iommu == inst && gp->key == key) grp = gp.get();
+  // Linux's get_pci_function_alias_group(): functions of one slot (a
+  // multi-function device) that do not isolate themselves by ACS share the
+  // group of the first of them to join. Only for a function that neither an
+  // alias nor an upstream port without ACS has grouped already.
+  if (!grp && pci && key == static_cast<const Device*>(pci) && !pci_function_acs_isolated(*pci))
+    for (Device* d : core_.devices()) {
+      const PciDevice* sib = to_pci(d);
+      if (!sib || sib == pci || sib->host() != pci->host() || sib->info().bus != pci->info().bus ||
+          (sib->info().devfn >> 3) != (pci->info().devfn >> 3) || pci_function_acs_isolated(*sib))
+        continue;
+      DeviceIommu* sdi = device_iommu(*d);
+      if (sdi && sdi->group && sdi->group->iommu == inst) {
+        grp = sdi->group;
+        break;
+      }
+    }
   if (!grp) {
     auto ng = std::make_unique<IommuGroup>();
     ng->id = next_group_++;

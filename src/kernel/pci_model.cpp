@@ -172,7 +172,15 @@ Status PciHostModel::add_function(uint8_t bus, uint8_t devfn, const of::Node* no
   }
   if (translator && node) p_.add_translator(node, std::move(translator));
   std::lock_guard g(lock_);
-  fns_[f.rid] = std::move(f);
+  const uint16_t rid = f.rid;
+  fns_[rid] = std::move(f);
+  // Two or more functions in one slot make a multi-function device (QEMU's
+  // multifunction=on): each says so in its header.
+  std::vector<hw::pci::PciFunction*> slot;
+  for (auto& [r, sf] : fns_)
+    if ((r >> 3) == (rid >> 3)) slot.push_back(sf.fn.get());
+  if (slot.size() > 1)
+    for (auto* sf : slot) sf->set_multifunction(true);
   return {};
 }
 

@@ -4,6 +4,7 @@
 // its group with everything below it, a PCIe-to-PCI bridge shares its group
 // with the functions it aliases. Under SMMUv3 and virtio-iommu alike, in
 // the C++ API, the --json state and `check`'s master counts.
+#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
@@ -100,6 +101,42 @@ TEST(PciGroups, DriverlessFunctionsAreGroupedAtAdd) {
   k.boot_complete();
   EXPECT_EQ(k.core().find_device("0000:02:00.0")->state(), DeviceState::unbound);
   EXPECT_EQ(groups_of(k), kBundled) << show(groups_of(k));
+}
+
+// Multi-function devices without ACS (Linux's get_pci_function_alias_group()):
+// the functions of one slot share a group, on the root bus and below a root
+// port with ACS alike; a function in another slot stays alone.
+TEST(PciGroups, FunctionsOfOneSlotShareWithoutAcs) {
+  std::ifstream in(e2e::platform("virt-pci-smmuv3.dts"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string dts = ss.str();
+  const std::string root_fn = "dma@1,0 {";
+  const std::string below_fn = "dma@0,0 {";
+  ASSERT_NE(dts.find(root_fn), std::string::npos);
+  dts.insert(dts.find(root_fn),
+             "dma@1,1 { compatible = \"modiommu,dmatest-pci\"; reg = <0x0900 0x0 0x0 0x0 0x0>; };\n\t\t");
+  ASSERT_NE(dts.find(below_fn), std::string::npos);
+  dts.insert(dts.find(below_fn),
+             "dma@0,1 { compatible = \"modiommu,dmatest-pci\"; reg = <0x10100 0x0 0x0 0x0 0x0>; };\n\t\t\t");
+  auto tree = of::Tree::from_dts(dts, "multifunction.dts");
+  ASSERT_TRUE(tree.ok()) << tree.error().str();
+  Kernel k(e2e::module_options({"dmatest"}, /*autoload=*/true));
+  ASSERT_TRUE(k.boot(std::move(tree).value()).ok());
+  k.boot_complete();
+  Groups want = kBundled;
+  want.erase({"0000:00:01.0"});
+  want.erase({"0000:01:00.0"});
+  want.insert({"0000:00:01.0", "0000:00:01.1"});
+  want.insert({"0000:01:00.0", "0000:01:00.1"});
+  EXPECT_EQ(groups_of(k), want) << show(groups_of(k));
+  // Enumeration found function 1 (function 0 says multi-function) and it works.
+  std::ostringstream out;
+  sim::Scenario sc{k, out};
+  EXPECT_TRUE(sc.run_line("dma 0000:00:01.1 write 64K").ok()) << out.str();
+  EXPECT_TRUE(sc.run_line("dma 0000:01:00.1 read 64K").ok()) << out.str();
+  EXPECT_TRUE(sc.run_line("expect escapes 0").ok()) << out.str();
+  EXPECT_EQ(sc.expect_failures(), 0u) << out.str();
 }
 
 // rmmod of the IOMMU driver under DMA: consumers (ports included) first,
