@@ -33,6 +33,7 @@ void print_masters(const report::TreeCheck& r) {
       last = d.iommu_path;
     }
     if (!m.binding_error.empty()) said = "bad binding: " + m.binding_error;
+    if (said.empty()) said = m.tree_note.empty() ? "no IOMMU" : "no IOMMU (" + m.tree_note + ")";
     std::string got = m.attached_iommu.empty() ? (m.bypass ? "NO isolation (bypass)" : "no IOMMU")
                                                : fmt::format("{} IDs {:#x} group {} {}", m.attached_iommu,
                                                              fmt::join(m.stream_ids, ","), m.group, m.domain);

@@ -40,6 +40,7 @@ Device* DriverCore::add_device(std::shared_ptr<Device> dev) {
   index_device(*d, seq, true);
   if (d->fwnode()) by_fwnode_[d->fwnode()].push_back(d);
   log_.debug(d->name(), "device added ({})", d->path());
+  if (hooks_.device_added) hooks_.device_added(*d);
   kick(WaitKey::fwnode(d->fwnode()));
   if (!d->bus()) return d;
   bool any = false;

@@ -56,6 +56,9 @@ struct CoreHooks {
   // Before a bound device's driver is removed, after its consumers unbound
   // (its populated children are removed here).
   std::function<void(Device&)> pre_unbind;
+  // Device added to the system, before its first probe (a bus notifier's
+  // BUS_NOTIFY_ADD_DEVICE: the IOMMU core gives PCI devices their groups).
+  std::function<void(Device&)> device_added;
   // Device removed from the system.
   std::function<void(Device&)> device_removed;
   // A module in the index that could drive this device, described for

@@ -54,6 +54,8 @@ bool pci_acs_path_isolated(const PciDevice& dev) {
   return true;
 }
 
+bool pci_function_acs_isolated(const PciDevice& dev) { return (dev.info().acs_ctrl & kAcsRequired) == kAcsRequired; }
+
 const Device* pci_group_anchor(const PciDevice& dev) {
   const Device* anchor = &dev;
   // Aliases: the topmost PCIe-to-PCI bridge speaks for all below it.

@@ -96,6 +96,9 @@ MODIOMMU_API void pci_for_each_dma_alias(const PciDevice& dev, const std::functi
 // pci_acs_path_enabled() from dev's upstream port to the root: every port on
 // the way isolates peers (SV, RR, CR, UF).
 MODIOMMU_API bool pci_acs_path_isolated(const PciDevice& dev);
+// ACS on the function itself (Linux REQ_ACS_FLAGS: SV, RR, CR, UF): a
+// function of a multi-function device without it can reach its siblings.
+MODIOMMU_API bool pci_function_acs_isolated(const PciDevice& dev);
 // The device whose group dev joins (Linux pci_device_group()): the topmost
 // PCIe-to-PCI bridge above it if any (aliases share a group), else the
 // highest port on the path without ACS isolation (everything below it can

@@ -45,6 +45,7 @@ IommuDomain* IommuCore::device_domain(const Device& dev) const {
 Status IommuCore::register_iommu(IommuInstance& inst) {
   std::vector<Device*> movers;
   {
+    std::lock_guard cg(core_.lock());
     std::lock_guard g(lock_);
     if (!inst.dev || !inst.fwnode || !inst.ops)
       return make_error(Errc::inval, "IOMMU registration needs a device, a firmware node and ops");
@@ -55,6 +56,12 @@ Status IommuCore::register_iommu(IommuInstance& inst) {
     for (Device* d : core_.devices()) {
       DeviceIommu* di = device_iommu(*d);
       if (di && di->bypass_fallback && di->fallback_iommu == inst.fwnode) movers.push_back(d);
+      // bus_iommu_probe(): PCI devices added before this IOMMU (or released
+      // when it last went) join their groups now, bound or not.
+      if (!di && to_pci(d)) {
+        Status s = probe_pci_locked(*d);
+        if (!s.ok()) log_.warn(d->name(), "joining its IOMMU group on {}: {}", inst.name, s.error().message);
+      }
     }
   }
   // BEHAVIOUR.md 1: a device that fell back to running without this IOMMU
@@ -74,7 +81,9 @@ void IommuCore::unregister_iommu(IommuInstance& inst) {
   for (Device* d : core_.devices()) {
     DeviceIommu* di = device_iommu(*d);
     if (!di || di->fwspec.iommu != &inst) continue;
-    if (di->probed)
+    // Unbound PCI devices (ports, driverless functions) are still in their
+    // groups by design: they leave now and rejoin when it registers again.
+    if (di->probed && d->state() == DeviceState::bound)
       log_.err(d->name(), "still attached to {} at unregister: released now (its device link should have unbound it)",
                inst.name);
     release_locked(*d, *di);
@@ -129,6 +138,18 @@ Status IommuCore::legacy_barrier(Device& dev) {
                                fmt::join(pending, "; ")));
 }
 
+// BEHAVIOUR.md 2: every consumer gets a managed link to its IOMMU, so the
+// IOMMU cannot unbind before its consumers.
+Status IommuCore::link_consumer(Device& dev, IommuInstance& inst) {
+  auto link = core_.link_add(dev, *inst.dev, LinkKind::managed, "iommu");
+  if (!link.ok()) return std::move(link).error();
+  // Deliberate bug for the simulator's own test (tests/dsim): a relaxed link
+  // is not followed at unbind, so the consumer stays bound across the
+  // IOMMU's unregistration. Armed only by that test.
+  if (fault_point("iommu.skip_consumer_unbind")) (*link)->state = LinkState::relaxed;
+  return {};
+}
+
 Status IommuCore::dma_configure(Device& dev) {
   auto refs = firmware_iommu_refs(dev);
   if (!refs.ok()) return make_error(Errc::inval, "bad IOMMU binding: " + refs.error().message);
@@ -136,6 +157,8 @@ Status IommuCore::dma_configure(Device& dev) {
   const auto& list = refs->refs;
 
   std::lock_guard g(lock_);
+  // Already in its group (a PCI device joins at add): only the link is owed.
+  if (DeviceIommu* cur = device_iommu(dev); cur && cur->group) return link_consumer(dev, *cur->fwspec.iommu);
   auto di = std::make_shared<DeviceIommu>();
   IommuInstance* inst = nullptr;
   if (refs->legacy) TRY(legacy_barrier(dev));
@@ -185,18 +208,14 @@ Status IommuCore::dma_configure(Device& dev) {
   }
   if (!inst) return {};  // every target disabled: not behind an IOMMU
 
-  // BEHAVIOUR.md 2: every consumer gets a managed link to its IOMMU, so the
-  // IOMMU cannot unbind before its consumers.
-  auto link = core_.link_add(dev, *inst->dev, LinkKind::managed, "iommu");
-  if (!link.ok()) return std::move(link).error();
-  // Deliberate bug for the simulator's own test (tests/dsim): a relaxed link
-  // is not followed at unbind, so the consumer stays bound across the
-  // IOMMU's unregistration. Armed only by that test.
-  if (fault_point("iommu.skip_consumer_unbind")) (*link)->state = LinkState::relaxed;
-
+  TRY(link_consumer(dev, *inst));
   OwnerPin pin(inst->owner);
   if (!pin.ok()) return dev.defer(WaitKey::device(inst->dev), "IOMMU driver of " + inst->name + " is unloading");
-  TRY(inst->ops->probe_device(dev, di->fwspec));
+  return attach_new(dev, std::move(di), *inst);
+}
+
+Status IommuCore::attach_new(Device& dev, std::shared_ptr<DeviceIommu> di, IommuInstance& inst) {
+  TRY(inst.ops->probe_device(dev, di->fwspec));
   di->probed = true;
   dev.iommu_data = di;
   auto grp = join_group(dev, *di);
@@ -205,9 +224,63 @@ Status IommuCore::dma_configure(Device& dev) {
     dev.iommu_data.reset();
     return std::move(grp).error();
   }
-  log_.info(dev.name(), "behind {} (stream IDs {}), group {}, {} domain", inst->name,
-            fmt::join(di->fwspec.ids, ","), (*grp)->id, domain_type_name((*grp)->domain->type()));
+  log_.info(dev.name(), "behind {} (stream IDs {}), group {}, {} domain", inst.name, fmt::join(di->fwspec.ids, ","),
+            (*grp)->id, domain_type_name((*grp)->domain->type()));
   return {};
+}
+
+Status IommuCore::probe_pci_locked(Device& dev) {
+  auto refs = firmware_iommu_refs(dev);
+  if (!refs.ok()) return {};  // a malformed map: dma_configure reports it when a driver probes
+  IommuInstance* inst = nullptr;
+  for (const auto& pa : refs->refs) {
+    if (!pa.target->available()) continue;
+    auto it = std::find_if(instances_.begin(), instances_.end(), [&](IommuInstance* i) { return i->fwnode == pa.target; });
+    if (it == instances_.end()) return {};  // not registered yet: joins when it registers
+    if (inst && inst != *it) return {};     // two IOMMUs: dma_configure refuses it when a driver probes
+    inst = *it;
+  }
+  if (!inst) return {};
+  OwnerPin pin(inst->owner);
+  if (!pin.ok()) return {};  // its driver is unloading: joins when it registers again
+  auto di = std::make_shared<DeviceIommu>();
+  di->fwspec.iommu = inst;
+  di->fwspec.iommu_fwnode = inst->fwnode;
+  for (const auto& pa : refs->refs)
+    if (pa.target->available()) TRY(inst->ops->of_xlate(dev, di->fwspec, pa.args));
+  return attach_new(dev, std::move(di), *inst);
+}
+
+void IommuCore::add_device(Device& dev) {
+  const PciDevice* pd = to_pci(&dev);
+  if (!pd) return;
+  // Linux's of_map_id() says so too ("no iommu-map translation for id").
+  const of::Node* host = pd->host() ? pd->host()->fwnode() : nullptr;
+  if (host && host->has("iommu-map")) {
+    pci_for_each_dma_alias(*pd, [&](uint16_t rid) {
+      auto m = of::map_id(*host, rid);
+      if (!m.ok() || m->kind != of::MappedId::Kind::no_match) return;
+      std::vector<std::string> entries;
+      if (auto map = of::iommu_map(*host); map.ok())
+        for (const auto& e : *map)
+          entries.push_back(fmt::format("{:#x}-{:#x} -> {}", e.rid_base, e.rid_base + e.length - 1, e.iommu->path()));
+      log_.info(dev.name(), "requester ID {:#06x} is outside every entry of {}'s iommu-map ({}): not behind an IOMMU",
+                rid, host->path(), fmt::join(entries, ", "));
+    });
+  }
+  std::lock_guard cg(core_.lock());
+  std::lock_guard g(lock_);
+  if (device_iommu(dev)) return;
+  Status s = probe_pci_locked(dev);
+  if (!s.ok()) log_.warn(dev.name(), "joining its IOMMU group: {}", s.error().message);
+}
+
+void IommuCore::remove_device(Device& dev) {
+  std::lock_guard g(lock_);
+  DeviceIommu* di = device_iommu(dev);
+  if (!di) return;
+  release_locked(dev, *di);
+  dev.iommu_data.reset();
 }
 
 Result<IommuGroup*> IommuCore::join_group(Device& dev, DeviceIommu& di) {
@@ -218,6 +291,22 @@ Result<IommuGroup*> IommuCore::join_group(Device& dev, DeviceIommu& di) {
   IommuGroup* grp = nullptr;
   if (key)
     if (auto it = keyed_groups_.find({inst, key}); it != keyed_groups_.end()) grp = it->second;
+  // Linux's get_pci_function_alias_group(): functions of one slot (a
+  // multi-function device) that do not isolate themselves by ACS share the
+  // group of the first of them to join. Only for a function that neither an
+  // alias nor an upstream port without ACS has grouped already.
+  if (!grp && pci && key == static_cast<const Device*>(pci) && !pci_function_acs_isolated(*pci))
+    for (Device* d : core_.devices()) {
+      const PciDevice* sib = to_pci(d);
+      if (!sib || sib == pci || sib->host() != pci->host() || sib->info().bus != pci->info().bus ||
+          (sib->info().devfn >> 3) != (pci->info().devfn >> 3) || pci_function_acs_isolated(*sib))
+        continue;
+      DeviceIommu* sdi = device_iommu(*d);
+      if (sdi && sdi->group && sdi->group->iommu == inst) {
+        grp = sdi->group;
+        break;
+      }
+    }
   if (!grp) {
     auto ng = std::make_unique<IommuGroup>();
     ng->id = next_group_++;
@@ -272,6 +361,10 @@ void IommuCore::dma_cleanup(Device& dev) {
   DeviceIommu* di = device_iommu(dev);
   if (!di) return;
   if (di->bypass_fallback) return;  // kept: it is moved under its IOMMU if that ever registers
+  // A PCI device stays in its group, driver or not, until it is removed
+  // (Linux keeps dev->iommu_group from add to del): a group is only usable
+  // by VFIO when all its members are known.
+  if (di->group && to_pci(&dev)) return;
   release_locked(dev, *di);
   dev.iommu_data.reset();
 }

@@ -94,9 +94,18 @@ class MODIOMMU_API IommuCore {
   IommuInstance* find_iommu(const of::Node* fwnode) const;
   std::vector<IommuInstance*> iommus() const;
 
-  // Driver core hooks (of_dma_configure / dma_cleanup).
+  // Driver core hooks (of_dma_configure / dma_cleanup). A PCI device keeps
+  // its group across unbind: it leaves it when it is removed.
   Status dma_configure(Device& dev);
   void dma_cleanup(Device& dev);
+  // The bus notifier (iommu_probe_device() at BUS_NOTIFY_ADD_DEVICE): a PCI
+  // device behind a registered IOMMU joins its group when it is added,
+  // whether a driver binds it or not, as Linux does; one whose IOMMU is not
+  // registered yet joins when it registers (bus_iommu_probe()). A requester
+  // ID outside every iommu-map entry is logged.
+  void add_device(Device& dev);
+  // Device removed from the system: it leaves its group.
+  void remove_device(Device& dev);
 
   // Faults reported by a driver for a stream ID on its IOMMU.
   void report_fault(IommuInstance& inst, const FaultInfo& info);
@@ -123,6 +132,11 @@ class MODIOMMU_API IommuCore {
   void release_locked(Device& dev, DeviceIommu& di);
   void index_streams(Device& dev, const DeviceIommu& di, bool add);
   Result<IommuGroup*> join_group(Device& dev, DeviceIommu& di);
+  // probe_device, then the group; lock_ held. Logs the outcome.
+  Status link_consumer(Device& dev, IommuInstance& inst);
+  Status attach_new(Device& dev, std::shared_ptr<DeviceIommu> di, IommuInstance& inst);
+  // iommu_probe_device() for a PCI device whose IOMMU is registered; lock_ held.
+  Status probe_pci_locked(Device& dev);
 
   DriverCore& core_;
   Log& log_;

@@ -50,6 +50,11 @@ Kernel::Kernel(KernelOptions opts) : opts_(std::move(opts)) {
     if (d.driver() && d.driver()->populates_children) of_platform_populate_children(core_, platform_bus_, d, log_);
   };
   core_.hooks().pre_unbind = [this](Device& d) { of_platform_depopulate(core_, d); };
+  core_.hooks().device_added = [this](Device& d) {
+    iommu_.add_device(d);
+    update_dma_policy(d);
+  };
+  core_.hooks().device_removed = [this](Device& d) { iommu_.remove_device(d); };
   modules_ = std::make_unique<ModuleLoader>(*this);
   modules_->add_notifier([this](ModuleEvent ev, Module& m) {
     switch (ev) {

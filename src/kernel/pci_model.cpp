@@ -182,7 +182,15 @@ Status PciHostModel::add_function(uint8_t bus, uint8_t devfn, const of::Node* no
   }
   if (translator && node) p_.add_translator(node, std::move(translator));
   std::lock_guard g(lock_);
-  fns_[f.rid] = std::move(f);
+  const uint16_t rid = f.rid;
+  fns_[rid] = std::move(f);
+  // Two or more functions in one slot make a multi-function device (QEMU's
+  // multifunction=on): each says so in its header.
+  std::vector<hw::pci::PciFunction*> slot;
+  for (auto& [r, sf] : fns_)
+    if ((r >> 3) == (rid >> 3)) slot.push_back(sf.fn.get());
+  if (slot.size() > 1)
+    for (auto* sf : slot) sf->set_multifunction(true);
   return {};
 }
 
@@ -229,7 +237,16 @@ Status PciHostModel::walk(const of::Node& parent, uint8_t bus, std::optional<uin
 }
 
 void PciHostModel::wire(Function& f) {
-  if (!f.port) return;
+  if (!f.port) {
+    // A bridge does no DMA of its own, but the IOMMU knows it as an endpoint
+    // all the same (QEMU's virtio-iommu knows every function on the buses it
+    // translates), so the OS can put it in its group.
+    if (!f.fn->is_bridge()) return;
+    auto mapped = of::map_id(host_, f.dma_rid);
+    if (!mapped.ok() || mapped->kind != of::MappedId::Kind::mapped || !mapped->iommu->available()) return;
+    if (auto t = p_.translator(mapped->iommu)) t->declare_stream(mapped->id);
+    return;
+  }
   f.port->set_direct();
   auto mapped = of::map_id(host_, f.dma_rid);
   if (!mapped.ok()) {

@@ -186,7 +186,7 @@ std::string format_tree_line(const TreeCheck& r) {
 std::string format_summary(const CheckSummary& s, double seconds) {
   std::string out;
   out += fmt::format("{} trees: {} parsed, {} booted ({:.2f} s)\n", s.trees, s.parsed, s.booted, seconds);
-  out += fmt::format("{} DMA masters (iommus / mmu-masters): {} resolved to an IOMMU here ({} isolated), "
+  out += fmt::format("{} DMA masters (iommus / mmu-masters / PCI functions): {} resolved to an IOMMU here ({} isolated), "
                      "{} attached to another IOMMU than the tree names\n",
                      s.masters, s.masters_resolved, s.masters_isolated, s.mismatches);
   std::string by;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "core/pci.h"
 #include "report/iommu_kinds.h"
 
 namespace modiommu::report {
@@ -61,9 +62,10 @@ Outcome classify_absent(Kernel& k, MasterReport& m, const of::Node& n) {
   return Outcome::not_populated;
 }
 
-Outcome classify(Kernel& k, MasterReport& m, const of::Node& n, const Device* d) {
+// `n`: the master's node (null for a PCI function, which exists once enumerated).
+Outcome classify(Kernel& k, MasterReport& m, const of::Node* n, const Device* d) {
   if (!m.binding_error.empty()) return Outcome::bad_binding;
-  if (!d) return classify_absent(k, m, n);
+  if (!d) return n ? classify_absent(k, m, *n) : Outcome::not_populated;
   if (m.state == "bound") {
     if (m.bypass) return Outcome::bypass;
     if (!m.attached_iommu.empty()) return Outcome::isolated;
@@ -75,6 +77,43 @@ Outcome classify(Kernel& k, MasterReport& m, const of::Node& n, const Device* d)
     // that can still come only if a cycle or a missing supplier holds it.
     return k.core().sources_final() ? Outcome::never_probes : Outcome::waiting;
   return Outcome::unbound;
+}
+
+DeclaredRef declared_ref(Kernel& k, const of::PhandleArgs& pa) {
+  DeclaredRef r;
+  r.iommu_path = pa.target->path();
+  const IommuKind* kind = iommu_kind(*pa.target);
+  r.kind = kind ? kind->family : "unknown";
+  r.iommu_enabled = pa.target->available();
+  if (Device* idev = k.iommu().iommu_device(pa.target)) r.iommu_device = idev->name();
+  r.cells = pa.args;
+  auto dec = decode_specifier(*pa.target, pa.args);
+  r.decoded = dec.text;
+  r.decoded_ok = dec.ok;
+  return r;
+}
+
+// What the driver core and the IOMMU core did with a master's device.
+void fill_actual(Kernel& k, MasterReport& m, const Device& d) {
+  m.device = d.name();
+  m.populated_by = d.populated_by_parent() && d.parent() ? d.parent()->name() : "bus";
+  m.state = device_state_name(d.state());
+  if (d.state() == DeviceState::bound && d.driver()) m.driver = d.driver()->name;
+  if (d.state() == DeviceState::deferred || d.state() == DeviceState::failed) m.reason = k.core().reason(d);
+  if (auto info = k.iommu().info(d)) {
+    m.attached_iommu = info->iommu;
+    m.stream_ids = info->stream_ids;
+    m.group = info->group;
+    if (info->domain) m.domain = iommu::domain_type_name(*info->domain);
+    m.bypass = info->bypass_fallback;
+  }
+  std::string want;
+  for (const auto& r : m.declared)
+    if (r.iommu_enabled) {
+      want = r.iommu_device.empty() ? r.iommu_path : r.iommu_device;
+      break;
+    }
+  m.mismatch = !m.attached_iommu.empty() && m.attached_iommu != want;
 }
 
 }  // namespace
@@ -127,45 +166,41 @@ Topology extract_topology(Kernel& k) {
     else {
       m.legacy = refs->legacy;
       for (const auto& pa : refs->refs) {
-        DeclaredRef r;
-        r.iommu_path = pa.target->path();
-        const IommuKind* kind = iommu_kind(*pa.target);
-        r.kind = kind ? kind->family : "unknown";
-        r.iommu_enabled = pa.target->available();
-        if (Device* idev = k.iommu().iommu_device(pa.target)) r.iommu_device = idev->name();
-        r.cells = pa.args;
-        auto dec = decode_specifier(*pa.target, pa.args);
-        r.decoded = dec.text;
-        r.decoded_ok = dec.ok;
         if (auto it = iommu_index.find(pa.target); it != iommu_index.end()) t.iommus[it->second].masters++;
-        m.declared.push_back(std::move(r));
+        m.declared.push_back(declared_ref(k, pa));
       }
     }
     Device* d = k.core().find_device_by_fwnode(n);
-    if (d) {
-      m.device = d->name();
-      m.populated_by = d->populated_by_parent() && d->parent() ? d->parent()->name() : "bus";
-      m.state = device_state_name(d->state());
-      if (d->state() == DeviceState::bound && d->driver()) m.driver = d->driver()->name;
-      if (d->state() == DeviceState::deferred || d->state() == DeviceState::failed) m.reason = k.core().reason(*d);
-      if (auto info = k.iommu().info(*d)) {
-        m.attached_iommu = info->iommu;
-        m.stream_ids = info->stream_ids;
-        m.group = info->group;
-        if (info->domain) m.domain = iommu::domain_type_name(*info->domain);
-        m.bypass = info->bypass_fallback;
+    if (d) fill_actual(k, m, *d);
+    else m.state = "absent";
+    m.outcome = classify(k, m, n, d);
+    t.masters.push_back(std::move(m));
+  }
+  // PCI functions (bridges are not masters) are masters when their host
+  // bridge has an iommu-map, or on any PCI bus with --generic-endpoints;
+  // what they declare is each requester ID through the iommu-map.
+  for (Device* d : k.core().devices()) {
+    const PciDevice* pd = to_pci(d);
+    if (!pd || pd->info().bridge) continue;
+    const of::Node* host = pd->host() ? pd->host()->fwnode() : nullptr;
+    if (!k.options().generic_endpoints && !(host && host->has("iommu-map"))) continue;
+    MasterReport m;
+    m.path = d->path();
+    m.compatible = d->compatible();
+    auto refs = firmware_iommu_refs(*d);
+    if (!refs.ok()) m.binding_error = refs.error().str();
+    else
+      for (const auto& pa : refs->refs) {
+        if (auto it = iommu_index.find(pa.target); it != iommu_index.end()) t.iommus[it->second].masters++;
+        m.declared.push_back(declared_ref(k, pa));
       }
-      std::string want;
-      for (const auto& r : m.declared)
-        if (r.iommu_enabled) {
-          want = r.iommu_device.empty() ? r.iommu_path : r.iommu_device;
-          break;
-        }
-      m.mismatch = !m.attached_iommu.empty() && m.attached_iommu != want;
-    } else {
-      m.state = "absent";
-    }
-    m.outcome = classify(k, m, *n, d);
+    if (refs.ok() && refs->refs.empty())
+      m.tree_note = !host ? "no host bridge node"
+                    : host->has("iommu-map")
+                        ? fmt::format("requester ID {:#06x} is outside the iommu-map of {}", pd->info().rid(), host->path())
+                        : "no iommu-map on " + host->path();
+    fill_actual(k, m, *d);
+    m.outcome = classify(k, m, nullptr, d);
     t.masters.push_back(std::move(m));
   }
   return t;
@@ -214,6 +249,7 @@ nlohmann::json to_json(const Topology& t) {
                {"mismatch", m.mismatch},
                {"outcome", outcome_name(m.outcome)}};
     if (!m.binding_error.empty()) jm["binding_error"] = m.binding_error;
+    if (!m.tree_note.empty()) jm["tree_note"] = m.tree_note;
     j["masters"].push_back(std::move(jm));
   }
   j["iommu_maps"] = json::array();

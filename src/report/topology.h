@@ -66,6 +66,9 @@ struct MasterReport {
   bool legacy = false; // named by a legacy mmu-masters list
   std::vector<DeclaredRef> declared;
   std::string binding_error;
+  // Why the tree puts it behind no IOMMU, when that is not obvious (a PCI
+  // function: "requester ID 0x0030 is outside the iommu-map of /pcie@10000000").
+  std::string tree_note;
   // Actual, from the IOMMU core.
   std::string attached_iommu;
   std::vector<uint32_t> stream_ids;

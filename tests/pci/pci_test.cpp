@@ -89,6 +89,12 @@ TEST(Pci, GroupsFollowAcsAndAliases) {
   EXPECT_EQ(p.group("0000:02:00.0"), p.group("0000:02:01.0"));  // no ACS: peers can talk
   EXPECT_EQ(p.group("0000:03:01.0"), p.group("0000:03:02.0"));  // behind a PCIe-to-PCI bridge
   EXPECT_NE(p.group("0000:00:01.0"), p.group("0000:01:00.0"));
+  // Ports and bridges are in groups too (Linux's pci_device_group()): the ACS
+  // port alone, the others with what is below them.
+  EXPECT_GE(p.group("0000:00:02.0"), 0);
+  EXPECT_NE(p.group("0000:00:02.0"), p.group("0000:01:00.0"));
+  EXPECT_EQ(p.group("0000:00:03.0"), p.group("0000:02:00.0"));
+  EXPECT_EQ(p.group("0000:00:04.0"), p.group("0000:03:01.0"));
   // Requester IDs through iommu-map, plus the bridge's alias (bus 3, devfn 0).
   auto info = p.k.iommu().info(*p.dev("0000:03:02.0"));
   ASSERT_TRUE(info);
@@ -118,6 +124,11 @@ TEST(Pci, IommuMapEdgeCases) {
     ASSERT_TRUE(p.ok);
     EXPECT_TRUE(p.k.iommu().info(*p.dev("0000:01:00.0")));
     EXPECT_FALSE(p.k.iommu().info(*p.dev("0000:02:00.0")));
+    // Linux logs a requester ID no entry maps; so does this, naming the map.
+    EXPECT_NE(p.log.find("0000:02:00.0: requester ID 0x0200 is outside every entry of /pcie@10000000's iommu-map "
+                         "(0x0-0x1ff -> /iommu@9050000)"),
+              std::string::npos)
+        << p.log;
     EXPECT_TRUE(p.dma("0000:02:00.0", 4096).ok());
     EXPECT_EQ(sim::dma_totals(p.k).escapes, 0u);
   }

@@ -118,3 +118,29 @@ TEST(Graph, MastersWaitingForTheirIommuSitInItsCluster) {
 }
 
 }  // namespace
+
+namespace {
+
+// PCI: a root port without ACS and a PCIe-to-PCI bridge are drawn inside
+// the group box of the functions below them (they are members, as in Linux).
+TEST(Graph, PciPortsSitInTheirGroupBox) {
+  KernelOptions o = options(/*autoload=*/true, false);
+  o.preload = {"dmatest"};
+  Kernel k(o);
+  ASSERT_TRUE(k.boot(source_dir() + "/platforms/virt-pci-smmuv3.dts").ok());
+  k.boot_complete();
+  const std::string dot = report::emit_dot(k);
+  for (const auto& [port, below] : {std::pair{"0000:00:03.0", "0000:02:01.0"}, std::pair{"0000:00:04.0", "0000:03:02.0"}}) {
+    auto info = k.iommu().info(*k.core().find_device(port));
+    ASSERT_TRUE(info && info->group >= 0) << port;
+    EXPECT_EQ(info->group, k.iommu().info(*k.core().find_device(below))->group) << port;
+    const auto box = dot.find(fmt::format("subgraph cluster_group{} ", info->group));
+    ASSERT_NE(box, std::string::npos) << dot;
+    const auto end = dot.find("    }\n", box);
+    const auto at = dot.find(std::string("[label=\"") + port);
+    EXPECT_GT(at, box) << port;
+    EXPECT_LT(at, end) << port;
+  }
+}
+
+}  // namespace

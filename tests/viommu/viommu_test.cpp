@@ -8,6 +8,7 @@
 #include <atomic>
 #include <thread>
 
+#include "core/pci.h"
 #include "drivers/virtio/virtio.h"
 #include "viommu_kernel.h"
 
@@ -513,10 +514,16 @@ TEST(VirtioIommu, PciAliasSharedEndpointSurvivesOneFunctionLeaving) {
   for (Device* d : {a, b, root})
     EXPECT_TRUE(v.k.with_endpoint(*d, [](DmaEndpoint& ep) { return ep.transfer(DmaXfer::write, 8192); }).ok())
         << d->name();
-  ASSERT_TRUE(v.k.core().unbind(*a).ok());
+  // A function leaves (hot removal); the other keeps the alias. Unbinding
+  // alone would not detach: a PCI device stays in its group until removed.
+  PciHost* host = v.k.pci().host_of(*to_pci(a));
+  ASSERT_NE(host, nullptr);
+  ASSERT_TRUE(host->remove_function(0x308).ok());
   EXPECT_EQ(v.model()->endpoint_domain(alias), dom) << "the other function still uses the alias";
   EXPECT_TRUE(v.k.with_endpoint(*b, [](DmaEndpoint& ep) { return ep.transfer(DmaXfer::read, 8192); }).ok());
   ASSERT_TRUE(v.k.core().unbind(*b).ok());
+  EXPECT_EQ(v.model()->endpoint_domain(alias), dom) << "unbound, still in its group";
+  ASSERT_TRUE(host->remove_function(0x310).ok());
   EXPECT_LT(v.model()->endpoint_domain(alias), 0) << "the last user detached it";
   EXPECT_EQ(v.escapes(), 0u);
 }

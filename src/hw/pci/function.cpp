@@ -100,6 +100,11 @@ void PciFunction::set_config_writable(uint32_t off, unsigned len) {
 
 void PciFunction::set_interrupt_pin(uint8_t pin) { set_config_bytes(INTERRUPT_LINE + 1, pin, 1); }
 
+void PciFunction::set_multifunction(bool on) {
+  const uint32_t header = config_bytes(HEADER_TYPE, 1);
+  set_config_bytes(HEADER_TYPE, on ? header | 0x80u : header & 0x7fu, 1);
+}
+
 void PciFunction::set_subsystem(uint16_t vendor, uint16_t device) {
   // 0x2c Subsystem Vendor ID, 0x2e Subsystem ID (PCI Local Bus 3.0 6.2.4).
   set_config_bytes(0x2c, uint32_t{device} << 16 | vendor, 4);

@@ -63,6 +63,9 @@ class MODIOMMU_API PciFunction {
   void set_interrupt_pin(uint8_t pin);
   // Subsystem Vendor ID / Subsystem ID (0x2c/0x2e, read-only).
   void set_subsystem(uint16_t vendor, uint16_t device);
+  // Header Type bit 7: one function of a multi-function device (software
+  // scans functions 1-7 of a slot only when function 0 says so).
+  void set_multifunction(bool on);
 
  protected:
   // Hooks for models with registers in configuration space (e.g. virtio's

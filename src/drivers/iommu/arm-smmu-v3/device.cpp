@@ -171,8 +171,10 @@ void SmmuDevice::remove() {
   {
     std::lock_guard g(ste_lock_);
     for (auto& m : live_masters())
-      k_.log().err(name(), "remove with master {} still attached: its device link should have released it first",
-                   m->dev ? m->dev->name() : "?");
+      // Unbound PCI devices stay in their groups: unregister releases them.
+      if (!m->dev || m->dev->state() == DeviceState::bound)
+        k_.log().err(name(), "remove with master {} still attached: its device link should have released it first",
+                     m->dev ? m->dev->name() : "?");
   }
   if (registered_) k_.iommu().unregister_iommu(inst_);  // releases any left (loudly)
   registered_ = false;

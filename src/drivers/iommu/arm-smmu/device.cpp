@@ -218,7 +218,8 @@ void SmmuDevice::remove() {
   {
     std::lock_guard g(lock_);
     for (auto& wm : masters_)
-      if (auto m = wm.lock())
+      // Unbound PCI devices stay in their groups: unregister releases them.
+      if (auto m = wm.lock(); m && (!m->dev || m->dev->state() == DeviceState::bound))
         k_.log().err(name(), "remove with master {} still attached: its device link should have released it first",
                      m->dev ? m->dev->name() : "?");
   }

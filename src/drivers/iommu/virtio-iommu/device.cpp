@@ -119,7 +119,9 @@ void VIommu::remove() {
   {
     std::lock_guard g(attach_lock_);
     for (auto& [key, m] : masters_)
-      k_.log().err(name_, "remove with master {} still attached: its device link should have released it first",
+      // Unbound PCI devices stay in their groups: unregister releases them.
+      if (!m->dev || m->dev->state() == DeviceState::bound)
+        k_.log().err(name_, "remove with master {} still attached: its device link should have released it first",
                    m->dev ? m->dev->name() : "?");
   }
   // The consumers are gone: no fault is reported from here on (a late

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/driver.h"
+#include "core/pci.h"
 #include "kernel/kernel.h"
 #include "module/loader.h"
 #include "module/module.h"
@@ -53,6 +54,8 @@ class GenericEndpoint : public Driver {
   }
 
   static bool dma_master(const Device& dev) {
+    // PCI functions are masters; bridges are not (pcieport drives them).
+    if (const PciDevice* pd = to_pci(&dev)) return !pd->info().bridge;
     if (dev.bus() && dev.bus()->name() == "pci") return true;
     return dev.fwnode() && master_node(*dev.fwnode());
   }
