@@ -38,8 +38,11 @@ function(modiommu_test name)
   # Where the tree and the build are (the host binary, build/modules).
   target_compile_definitions(${name} PRIVATE MODIOMMU_TEST_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
                                              MODIOMMU_TEST_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  # One variable per property: gtest_discover_tests splits a ;-list into
+  # separate arguments. The larger corpus is only for the `corpus` tests.
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
-    PROPERTIES ENVIRONMENT "MODIOMMU_SOURCE_DIR=${PROJECT_SOURCE_DIR};MODIOMMU_CORPUS_DIR=")
+    PROPERTIES ENVIRONMENT "MODIOMMU_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
+               ENVIRONMENT_MODIFICATION "MODIOMMU_CORPUS_DIR=unset:")
 endfunction()
 
 # modiommu_corpus_tests(TARGET FILTER): the tests of TARGET matching the
@@ -50,8 +53,7 @@ function(modiommu_corpus_tests name filter)
     return()
   endif()
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 TEST_FILTER "${filter}" TEST_PREFIX "corpus."
-    PROPERTIES LABELS corpus
-               ENVIRONMENT "MODIOMMU_SOURCE_DIR=${PROJECT_SOURCE_DIR};MODIOMMU_CORPUS_DIR=${MODIOMMU_CORPUS_DIR_ABS}")
+    PROPERTIES LABELS corpus ENVIRONMENT "MODIOMMU_CORPUS_DIR=${MODIOMMU_CORPUS_DIR_ABS}")
 endfunction()
 
 # modiommu_fuzzer(NAME SOURCES ... [LIBS ...]): a libFuzzer target.

@@ -19,6 +19,7 @@ done
 CORPUS_ARGS=()
 if [ -n "${MODIOMMU_CORPUS_DIR:-}" ]; then
   CORPUS_ARGS=(-DMODIOMMU_CORPUS_DIR="$(cd "$MODIOMMU_CORPUS_DIR" && pwd)")
+  unset MODIOMMU_CORPUS_DIR  # CTest gives it to the `corpus` tests alone
 else
   echo "=== no MODIOMMU_CORPUS_DIR: the tests over a larger device-tree corpus are not run (the bundled tests/corpus is)"
 fi

@@ -43,9 +43,9 @@ std::vector<std::filesystem::path> smmu_trees() {
 
 TEST(ArmSmmuCorpus, EveryMasterBehindItsSmmuWithTheTreesStreamIds) {
   const auto trees = smmu_trees();
-  // The larger corpus has 94 trees with such nodes, the bundled one 6; the
+  // The larger corpus has 94 trees with such nodes, the bundled one 7; the
   // test must see them.
-  ASSERT_GE(trees.size(), test::large_corpus() ? 90u : 6u) << "corpus missing at " << test::corpus_dir();
+  ASSERT_GE(trees.size(), test::large_corpus() ? 90u : 7u) << "corpus missing at " << test::corpus_dir();
   size_t masters = 0;
   for (const auto& path : trees) {
     SCOPED_TRACE(path.string());
@@ -86,7 +86,7 @@ TEST(ArmSmmuCorpus, EveryMasterBehindItsSmmuWithTheTreesStreamIds) {
     EXPECT_EQ(errors, "");
   }
   // Hundreds of masters across the corpus; a silent skip would show here.
-  EXPECT_GT(masters, 300u);
+  EXPECT_GT(masters, test::large_corpus() ? 300u : 20u);
   std::printf("%zu trees, %zu masters behind ARM SMMU v1/v2/500\n", trees.size(), masters);
 }
 

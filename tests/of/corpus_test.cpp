@@ -17,7 +17,7 @@ TEST(OfCorpus, CorpusPresent) {
   // A missing corpus is a failure, not a skip.
   ASSERT_TRUE(std::filesystem::is_directory(test::corpus_dir())) << test::corpus_dir();
   // The bundled trees, or the ~220 Linux 6.1 arm64 dtbs of the larger corpus.
-  EXPECT_GE(test::corpus_dtbs().size(), test::large_corpus() ? 200u : test::kBundledTrees - 3)
+  EXPECT_GE(test::corpus_dtbs().size(), modiommu::test::large_corpus() ? 200u : modiommu::test::kBundledTrees - 3)
       << test::corpus_dir();
 }
 
@@ -194,7 +194,7 @@ TEST(OfCorpus, ProjectPlatformsLoad) {
 }
 
 TEST(OfCorpus, QemuVirtSmmuv3CoversWholeRootComplex) {
-  auto t = Tree::load_file(test::bundled_corpus_dir() + "/qemu-virt/virt-smmuv3.dts");
+  auto t = Tree::load_file(modiommu::test::bundled_corpus_dir() + "/qemu-virt/virt-smmuv3.dts");
   ASSERT_TRUE(t.ok()) << t.error().str();
   auto hosts = (*t)->find_compatible("pci-host-ecam-generic");
   ASSERT_EQ(hosts.size(), 1u);
@@ -213,7 +213,7 @@ TEST(OfCorpus, QemuVirtSmmuv3CoversWholeRootComplex) {
 }
 
 TEST(OfCorpus, QemuVirtVirtioIommuLeavesItselfOut) {
-  auto t = Tree::load_file(test::bundled_corpus_dir() + "/qemu-virt/virt-virtio-iommu.dts");
+  auto t = Tree::load_file(modiommu::test::bundled_corpus_dir() + "/qemu-virt/virt-virtio-iommu.dts");
   ASSERT_TRUE(t.ok()) << t.error().str();
   Node* viommu = (*t)->find("/pcie@10000000/virtio_iommu@6,0");
   ASSERT_NE(viommu, nullptr);
@@ -229,7 +229,7 @@ TEST(OfCorpus, QemuVirtVirtioIommuLeavesItselfOut) {
     EXPECT_EQ(m->iommu, viommu);
     EXPECT_EQ(m->id, rid);
   }
-  auto none = Tree::load_file(test::bundled_corpus_dir() + "/qemu-virt/virt-noiommu.dts");
+  auto none = Tree::load_file(modiommu::test::bundled_corpus_dir() + "/qemu-virt/virt-noiommu.dts");
   ASSERT_TRUE(none.ok());
   auto nomap = map_id(*(*none)->find("/pcie@10000000"), 0x10);
   ASSERT_TRUE(nomap.ok());

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "corpus_dir.h"
 #include "of/tree.h"
 
 namespace modiommu::of::test {

@@ -285,9 +285,9 @@ TEST_P(DtsVsDtb, SameTreeEitherWay) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, DtsVsDtb,
                          ::testing::Values(test::data_path("basic.dts"), test::data_path("iommu.dts"),
-                                           test::bundled_corpus_dir() + "/qemu-virt/virt-smmuv3.dts",
-                                           test::bundled_corpus_dir() + "/qemu-virt/virt-virtio-iommu.dts",
-                                           test::bundled_corpus_dir() + "/qemu-virt/virt-noiommu.dts"));
+                                           modiommu::test::bundled_corpus_dir() + "/qemu-virt/virt-smmuv3.dts",
+                                           modiommu::test::bundled_corpus_dir() + "/qemu-virt/virt-virtio-iommu.dts",
+                                           modiommu::test::bundled_corpus_dir() + "/qemu-virt/virt-noiommu.dts"));
 
 }  // namespace
 }  // namespace modiommu::of

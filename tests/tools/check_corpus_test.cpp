@@ -144,7 +144,7 @@ TEST_F(CorpusCheck, MastersAndIommusMatchDtcPerTree) {
   EXPECT_TRUE(pci_masters[0].ends_with("qemu-virt/virt-virtio-iommu.dts 0000:00:06.0 not-behind-iommu")) << pci_masters[0];
   auto s = report::summarise(*results_);
   EXPECT_EQ(s.masters, total_masters + pci_masters.size());
-  EXPECT_GT(total_masters, modiommu::test::large_corpus() ? 1000u : 100u);
+  EXPECT_GT(total_masters, modiommu::test::large_corpus() ? 1000u : 50u);
   ASSERT_EQ(s.kinds.size(), kinds.size());
   for (const auto& [compat, n] : kinds) {
     ASSERT_TRUE(s.kinds.count(compat)) << compat;
@@ -215,7 +215,7 @@ TEST_F(CorpusCheck, ActualAttachmentAgreesWithTheTree) {
         EXPECT_TRUE(i.registered) << r.file << ": " << i.path << ": " << i.availability;
         ++smmuv3;
       }
-  EXPECT_EQ(smmuv3, 2u);
+  EXPECT_EQ(smmuv3, modiommu::test::large_corpus() ? 2u : 6u);  // fvp-base-revc, QEMU virt (+ hip07-d05: 4)
   std::cout << isolated << " corpus masters isolated behind an IOMMU driven here\n";
 }
 
@@ -228,7 +228,9 @@ TEST_F(CorpusCheck, EveryEnabledMasterHasARealOutcome) {
     for (const auto& m : r.topo.masters) {
       EXPECT_NE(m.outcome, report::Outcome::not_populated) << r.file << ": " << m.path << ": " << m.reason;
       EXPECT_NE(m.state, "deferred") << r.file << ": " << m.path << ": " << m.reason;
-      if (m.outcome == report::Outcome::disabled) EXPECT_TRUE(m.device.empty()) << m.path;
+      if (m.outcome == report::Outcome::disabled) {
+        EXPECT_TRUE(m.device.empty()) << m.path;
+      }
       if (!m.device.empty()) {
         EXPECT_FALSE(m.populated_by.empty()) << m.path;
         by_parent += m.populated_by != "bus";
@@ -243,7 +245,7 @@ TEST_F(CorpusCheck, PoliciesAgree) {
   for (const auto& r : *results_)
     EXPECT_EQ(r.never_probe_fail, r.bypass_masters + r.never_probe_bypass) << r.file;
   auto s = report::summarise(*results_);
-  EXPECT_GT(s.bypass_masters, 100u);  // most corpus IOMMUs have no driver here
+  EXPECT_GT(s.bypass_masters, modiommu::test::large_corpus() ? 100u : 20u);  // most corpus IOMMUs have no driver here
 }
 
 }  // namespace
