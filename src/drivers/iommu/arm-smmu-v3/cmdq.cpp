@@ -109,8 +109,10 @@ Status Cmdq::push_locked(const Cmd& c) {
 
 Status Cmdq::issue_sync(const std::vector<Cmd>& cmds) {
   std::lock_guard g(lock_);
-  if (stopped_) return make_error(Errc::nodev, smmu_.name() + ": command queue is stopped");
-  if (!base_) return make_error(Errc::nodev, smmu_.name() + ": command queue not allocated");
+  // EIO, never ENODEV: in a probe ENODEV would read as "not my device" and
+  // the failure would pass in silence.
+  if (stopped_) return make_error(Errc::io, smmu_.name() + ": command queue is stopped");
+  if (!base_) return make_error(Errc::io, smmu_.name() + ": command queue not allocated");
   for (const Cmd& c : cmds) TRY(push_locked(c));
   TRY(push_locked(cmd_sync()));
   // Slots are written before PROD moves: the SMMU reads only published slots.
