@@ -515,6 +515,8 @@ void DriverCore::requeue_after(Device& dev, Device& supplier, std::string why) {
   std::lock_guard g(lock_);
   for (auto& [n, l] : dev.supplier_links_)
     if (l->supplier == &supplier && l->state == LinkState::relaxed) l->state = LinkState::dormant;
+  // Unbound by hand: it stays unbound; a later bind goes under the IOMMU.
+  if (dev.manual_unbind_ && dev.state_ != DeviceState::bound) return;
   if (dev.state_ == DeviceState::bound) unbind_locked(dev, false, nullptr);
   clear_waits(dev);
   set_deferred(dev, {WaitKey::device(&supplier)}, std::move(why));
