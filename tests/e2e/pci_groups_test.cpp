@@ -12,34 +12,16 @@
 #include "../common/host_json.h"
 #include "e2e_util.h"
 #include "report/check.h"
+#include "iommu_groups.h"
 #include "sim/scenario.h"
 
 using namespace modiommu;
 
 namespace {
 
-using Groups = std::set<std::set<std::string>>;
-
-Groups groups_of(Kernel& k) {
-  std::lock_guard g(k.core().lock());
-  Groups out;
-  for (const iommu::IommuGroup* grp : k.iommu().groups()) {
-    std::set<std::string> members;
-    for (const Device* d : grp->devices) members.insert(d->name());
-    out.insert(members);
-  }
-  return out;
-}
-
-std::string show(const Groups& gs) {
-  std::string s;
-  for (const auto& g : gs) {
-    s += "{";
-    for (const auto& n : g) s += n + " ";
-    s += "} ";
-  }
-  return s;
-}
+using test::Groups;
+using test::groups_of;
+using test::show;
 
 const Groups kBundled = {{"0000:00:01.0"},
                          {"0000:00:02.0"},  // root port with ACS: alone

@@ -12,6 +12,7 @@
 #include "corpus_dir.h"
 #include "e2e_util.h"
 #include "report/check.h"
+#include "iommu_groups.h"
 #include "sim/scenario.h"
 
 using namespace modiommu;
@@ -76,30 +77,9 @@ struct Booted {
   }
 };
 
-using Groups = std::set<std::set<std::string>>;
-
-// The IOMMU groups as sets of device names (what `lsgroup` and the JSON's
-// iommu_group per device say).
-Groups groups_of(Kernel& k) {
-  std::lock_guard g(k.core().lock());
-  Groups out;
-  for (const iommu::IommuGroup* grp : k.iommu().groups()) {
-    std::set<std::string> members;
-    for (const Device* d : grp->devices) members.insert(d->name());
-    out.insert(members);
-  }
-  return out;
-}
-
-std::string show(const Groups& gs) {
-  std::string s;
-  for (const auto& g : gs) {
-    s += "{";
-    for (const auto& n : g) s += n + " ";
-    s += "} ";
-  }
-  return s;
-}
+using test::Groups;
+using test::groups_of;
+using test::show;
 
 // What real Linux 6.12 formed on these machines (iommu_probe_device at
 // device add; root ports without ACS share with their endpoints), under
