@@ -37,9 +37,10 @@ run_preset() {
 run_preset release
 if [ $SAN = 1 ]; then
   # The sanitizers run every test but the second pass over the larger
-  # corpus (label corpus): the bundled trees take the same code paths.
-  run_preset asan -LE corpus
-  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" run_preset tsan -LE corpus
+  # corpus (label corpus: the bundled trees take the same code paths) and
+  # the long simulator runs (label long: the same engine runs in unit tests).
+  run_preset asan -LE "corpus|long"
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" run_preset tsan -LE "corpus|long"
 fi
 if [ $FUZZ = 1 ]; then
   scripts/fuzz.sh 30
