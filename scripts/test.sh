@@ -43,5 +43,5 @@ if [ $SAN = 1 ]; then
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" run_preset tsan -LE "corpus|long"
 fi
 if [ $FUZZ = 1 ]; then
-  scripts/fuzz.sh 30
+  scripts/fuzz.sh "${FUZZ_SECONDS:-20}"  # per target; CI keeps the whole run under an hour
 fi
