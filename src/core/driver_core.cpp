@@ -151,9 +151,11 @@ std::vector<Device*> DriverCore::lookup_locked(std::string_view name) const {
   auto all = [&](const auto& index) {
     auto it = index.find(name);
     if (it == index.end()) return;
-    for (const auto& [seq, d] : it->second)
+    for (const auto& entry : it->second) {
+      Device* d = entry.second;  // not a structured binding: clang 14 cannot capture those
       if (!d->fwnode() || std::none_of(out.begin(), out.end(), [&](Device* o) { return o->fwnode() == d->fwnode(); }))
         out.push_back(d);
+    }
   };
   all(by_name_);
   if (!out.empty()) return out;
