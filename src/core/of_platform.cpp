@@ -4,6 +4,11 @@
 
 namespace modiommu {
 
+bool of_dma_master(const of::Node& n) {
+  auto refs = of::iommu_refs(n);
+  return !refs.ok() || !refs->refs.empty();  // a malformed binding still describes a master
+}
+
 std::string of_device_name(const of::Node& node) {
   std::string base = node.name();
   auto at = base.find('@');
@@ -23,13 +28,8 @@ bool is_bus_node(const of::Node& n) {
   return false;
 }
 
-bool dma_master_node(const of::Node& n) {
-  auto refs = of::iommu_refs(n);
-  return !refs.ok() || !refs->refs.empty();  // a malformed binding still describes a master
-}
-
 bool master_in_subtree(const of::Node& n) {
-  if (dma_master_node(n)) return true;
+  if (of_dma_master(n)) return true;
   for (const auto& c : n.children())
     if (c->available() && master_in_subtree(*c)) return true;
   return false;

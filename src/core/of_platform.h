@@ -26,6 +26,11 @@ class MODIOMMU_API PlatformDevice : public Device {
 // without unit address>", else the node name ("10000000.dma", "timer").
 MODIOMMU_API std::string of_device_name(const of::Node& node);
 
+// The node describes a DMA master: its `iommus` (or a legacy SMMU's
+// mmu-masters list) names an IOMMU, or its binding is malformed (dma_configure
+// then reports it).
+MODIOMMU_API bool of_dma_master(const of::Node& node);
+
 // Creates a device for every available node with `compatible` below the
 // root, recursing into simple-bus style nodes (of_default_bus_match_table),
 // then the firmware links. Probing is held until both are done. Returns the

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/driver.h"
+#include "core/of_platform.h"
 #include "core/pci.h"
 #include "kernel/kernel.h"
 #include "module/loader.h"
@@ -57,20 +58,14 @@ class GenericEndpoint : public Driver {
     // PCI functions are masters; bridges are not (pcieport drives them).
     if (const PciDevice* pd = to_pci(&dev)) return !pd->info().bridge;
     if (dev.bus() && dev.bus()->name() == "pci") return true;
-    return dev.fwnode() && master_node(*dev.fwnode());
-  }
-
-  static bool master_node(const of::Node& n) {
-    auto refs = of::iommu_refs(n);
-    // A malformed binding still describes a master: dma_configure reports it.
-    return !refs.ok() || !refs->refs.empty();
+    return dev.fwnode() && of_dma_master(*dev.fwnode());
   }
 
   // A DMA master among the nodes that populating `n`'s children would
   // create (children that are devices already, a bus's, do not count).
   bool master_below(const of::Node& n) const {
     for (const auto& c : n.children())
-      if (c->available() && !k_.core().find_device_by_fwnode(c.get()) && (master_node(*c) || master_below(*c)))
+      if (c->available() && !k_.core().find_device_by_fwnode(c.get()) && (of_dma_master(*c) || master_below(*c)))
         return true;
     return false;
   }
@@ -134,7 +129,7 @@ Status generic_endpoint_init(Kernel& k, Module& m) {
     if (bus == &k.platform_bus() && k.options().populate_policy() == PopulatePolicy::drivers && k.tree())
       for (const of::Node* n : k.tree()->nodes())
         if (n->parent() && n->available() && !n->compatible().empty() && !k.core().find_device_by_fwnode(n) &&
-            (GenericEndpoint::master_node(*n) || drv->master_below(*n)) && !drv->served_elsewhere(*n))
+            (of_dma_master(*n) || drv->master_below(*n)) && !drv->served_elsewhere(*n))
           names.insert(n->compatible().front());
     if (names.empty()) continue;
     drv->of_match.assign(names.begin(), names.end());
