@@ -31,11 +31,16 @@ struct MODIOMMU_API ElfSymbol {
   bool exported() const;
 };
 
+// What to read of a file: everything, or the symbol table alone (a host
+// executable's exports: its relocations are never needed, and in a large
+// sanitizer build they were most of every kernel's start-up time).
+enum class ElfRead { all, symbols };
+
 class MODIOMMU_API ElfFile {
  public:
   // `where` names the file in messages.
-  static Result<ElfFile> parse(std::string where, std::vector<uint8_t> bytes);
-  static Result<ElfFile> open(const std::string& path);
+  static Result<ElfFile> parse(std::string where, std::vector<uint8_t> bytes, ElfRead what = ElfRead::all);
+  static Result<ElfFile> open(const std::string& path, ElfRead what = ElfRead::all);
 
   const std::string& where() const { return where_; }
   uint16_t machine() const { return machine_; }  // EM_*
@@ -61,7 +66,8 @@ class MODIOMMU_API ElfFile {
   Result<std::string> read_cstring(uint64_t vaddr, size_t max_len) const;
   // The pointer-sized value at vaddr as the dynamic linker would leave it
   // for a load at address 0: relative relocations (RELA, REL, RELR) and
-  // absolute relocations against defined symbols applied.
+  // absolute relocations against defined symbols applied. An error for a
+  // file read with ElfRead::symbols.
   Result<uint64_t> read_pointer(uint64_t vaddr) const;
 
  private:
@@ -90,6 +96,7 @@ class MODIOMMU_API ElfFile {
   // Dynamic section entries (tag -> value; last wins, DT_NEEDED apart).
   std::unordered_map<int64_t, uint64_t> dyn_;
   bool has_dynamic_ = false;
+  bool relocations_read_ = false;
   // r_offset -> final pointer value for a load at 0.
   std::unordered_map<uint64_t, uint64_t> relocated_;
 };

@@ -8,7 +8,7 @@
 namespace modiommu {
 
 Result<HostSymbols> HostSymbols::from_file(const std::string& path) {
-  ElfFile elf = TRY(ElfFile::open(path));
+  ElfFile elf = TRY(ElfFile::open(path, ElfRead::symbols));
   HostSymbols h;
   for (auto& s : elf.exports(true)) h.exe_.insert(std::move(s));
   return h;

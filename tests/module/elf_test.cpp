@@ -6,6 +6,7 @@
 #include <cstring>
 #include <random>
 
+#include "module/abi.h"
 #include "module/elf.h"
 #include "module/host.h"
 #include "module/info.h"
@@ -52,6 +53,23 @@ TEST(Elf, HostExportsFromProcSelfExe) {
   EXPECT_TRUE(h.provides("modiommu_test_host_marker"));
   EXPECT_TRUE(h.provides("malloc"));  // from libc, through the dynamic linker
   EXPECT_FALSE(h.provides("modiommu_no_such_symbol"));
+}
+
+TEST(Elf, SymbolsAloneGiveTheSameExportsAndNoPointers) {
+  auto all = ElfFile::open(mod("plain"));
+  auto syms = ElfFile::open(mod("plain"), ElfRead::symbols);
+  ASSERT_OK(all);
+  ASSERT_OK(syms);
+  EXPECT_EQ(syms->exports(true), all->exports(true));
+  EXPECT_EQ(syms->imports(true), all->imports(true));
+  // The descriptor needs relocated pointers: refused, not read unrelocated.
+  const ElfSymbol* desc = all->find_symbol(kModuleDescriptorSymbol);
+  ASSERT_NE(desc, nullptr);
+  EXPECT_OK(all->read_pointer(desc->value));
+  auto p = syms->read_pointer(desc->value);
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.error().message.find("symbols alone"), std::string::npos) << p.error().message;
+  EXPECT_FALSE(module_info_from_elf(*syms).ok());
 }
 
 TEST(Elf, DescriptorReadWithoutRunningCode) {
