@@ -37,8 +37,10 @@ void print_masters(const report::TreeCheck& r) {
     std::string got = m.attached_iommu.empty() ? (m.bypass ? "NO isolation (bypass)" : "no IOMMU")
                                                : fmt::format("{} IDs {:#x} group {} {}", m.attached_iommu,
                                                              fmt::join(m.stream_ids, ","), m.group, m.domain);
-    std::cout << fmt::format("      {:<10} {}  tree: {}  actual: {}{}{}\n", report::outcome_name(m.outcome), m.path,
-                             said, got, m.mismatch ? "  MISMATCH" : "", m.reason.empty() ? "" : "  (" + m.reason + ")");
+    // Made a device by its parent's driver, not by the bus (--populate=drivers).
+    const std::string by = m.populated_by.empty() || m.populated_by == "bus" ? "" : "  populated by " + m.populated_by;
+    std::cout << fmt::format("      {:<10} {}  tree: {}  actual: {}{}{}{}\n", report::outcome_name(m.outcome), m.path,
+                             said, got, by, m.mismatch ? "  MISMATCH" : "", m.reason.empty() ? "" : "  (" + m.reason + ")");
   }
 }
 

@@ -62,6 +62,15 @@ TEST(CheckCli, HumanOutputHasALinePerFileAndASummary) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(CheckCli, MastersSayWhichParentPopulatedThem) {
+  Ran r = run(host() + " check --masters --no-progress " + source_dir() + "/platforms/virt-populate.dts");
+  ASSERT_EQ(r.status, 0) << r.out;
+  // A child made by its parent's driver names the parent; a bus child does not.
+  EXPECT_NE(r.out.find("/soc/usb@10100000/dma@10101000  tree:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("IDs 0x31 group 2 dma  populated by 10100000.usb"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("IDs 0x30 group 0 dma\n"), std::string::npos) << r.out;
+}
+
 TEST(CheckCli, ParseErrorsNameFileAndNodeAndExitOne) {
   auto dir = temp_dir("check-bad");
   const std::string good = write_file(dir / "good.dts", kToolsBoard);
