@@ -87,7 +87,7 @@ uint8_t PciFunction::add_capability(uint8_t id, std::span<const uint8_t> body) {
   std::lock_guard g(lock_);
   const unsigned len = 2 + static_cast<unsigned>(body.size());
   // Standard capabilities live in 0x40..0xff (PCI Local Bus 3.0 6.7).
-  if (body.size() > 254 || next_cap_ + len > 0x100) return 0;
+  if (body.size() > 254 || next_cap_ + len > EXT_CAP_START) return 0;
   const uint8_t at = add_cap(id, len);
   for (size_t i = 0; i < body.size(); ++i) cfg_[at + 2 + i] = body[i];
   return at;

@@ -94,7 +94,7 @@ class MODIOMMU_API PciFunction {
   std::array<uint8_t, uapi::pci::kConfigSize> wmask_{};
   std::array<uint8_t, uapi::pci::kConfigSize> w1c_{};
   std::array<uint64_t, 6> bar_size_{};
-  uint8_t next_cap_ = 0x40;
+  uint8_t next_cap_ = uapi::pci::CAP_LIST_START;
   uint32_t last_ext_cap_ = 0;
 };
 
