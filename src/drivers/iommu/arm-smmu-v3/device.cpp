@@ -34,10 +34,9 @@ Status SmmuDevice::read_features() {
   if (!feat_.s1)
     return make_error(Errc::notsup, fmt::format("{}: IDR0 {:#x} has no stage 1 (S1P): unsupported by this driver",
                                                 name(), idr0));
-  // TTF [3:2]: bit 3 = AArch64 tables; TTENDIAN 0b11 = big-endian only.
-  if (!(idr0::TTF::get(idr0) & 2))
+  if (!(idr0::TTF::get(idr0) & IDR0_TTF_AARCH64))
     return make_error(Errc::notsup, fmt::format("{}: IDR0.TTF {} lacks AArch64 tables", name(), idr0::TTF::get(idr0)));
-  if (idr0::TTENDIAN::get(idr0) == 3)
+  if (idr0::TTENDIAN::get(idr0) == IDR0_TTENDIAN_BE)
     return make_error(Errc::notsup, name() + ": IDR0.TTENDIAN says big-endian tables only");
   if (idr1::TABLES_PRESET::get(idr1) || idr1::QUEUES_PRESET::get(idr1))
     return make_error(Errc::notsup, fmt::format("{}: IDR1 {:#x}: fixed (preset) tables or queues unsupported", name(), idr1));

@@ -32,6 +32,9 @@ using VMID16 = Bit32<18>;
 using TTENDIAN = Bits32<22, 21>;
 using ST_LEVEL = Bits32<28, 27>;
 }  // namespace idr0
+// IDR0.TTF: 0b10 AArch64 tables, 0b11 AArch32 and AArch64; IDR0.TTENDIAN
+// 0b11: big-endian tables only.
+inline constexpr uint32_t IDR0_TTF_AARCH64 = 0b10, IDR0_TTENDIAN_BE = 0b11;
 // 6.3.2 IDR1.
 namespace idr1 {
 using SIDSIZE = Bits32<5, 0>;
