@@ -10,8 +10,7 @@ namespace modiommu {
 
 namespace {
 // ACS bits that must be enabled on each port for isolation (Linux REQ_ACS_FLAGS).
-constexpr uint16_t kAcsSv = 1u << 0, kAcsRr = 1u << 2, kAcsCr = 1u << 3, kAcsUf = 1u << 4;
-constexpr uint16_t kAcsRequired = kAcsSv | kAcsRr | kAcsCr | kAcsUf;
+using uapi::pci::ACS_REQUIRED;
 }  // namespace
 
 std::string pci_bdf(uint16_t domain, uint8_t bus, uint8_t devfn) {
@@ -49,12 +48,12 @@ void pci_for_each_dma_alias(const PciDevice& dev, const std::function<void(uint1
 bool pci_acs_path_isolated(const PciDevice& dev) {
   for (const PciDevice* up = dev.upstream(); up; up = up->upstream()) {
     const bool port = up->info().port == PciPortType::root_port || up->info().port == PciPortType::downstream;
-    if (port && (up->info().acs_ctrl & kAcsRequired) != kAcsRequired) return false;
+    if (port && (up->info().acs_ctrl & ACS_REQUIRED) != ACS_REQUIRED) return false;
   }
   return true;
 }
 
-bool pci_function_acs_isolated(const PciDevice& dev) { return (dev.info().acs_ctrl & kAcsRequired) == kAcsRequired; }
+bool pci_function_acs_isolated(const PciDevice& dev) { return (dev.info().acs_ctrl & ACS_REQUIRED) == ACS_REQUIRED; }
 
 const Device* pci_group_anchor(const PciDevice& dev) {
   const Device* anchor = &dev;
@@ -64,7 +63,7 @@ const Device* pci_group_anchor(const PciDevice& dev) {
   // No ACS on a port: everything below the highest such port shares.
   for (const PciDevice* up = dev.upstream(); up; up = up->upstream()) {
     const bool port = up->info().port == PciPortType::root_port || up->info().port == PciPortType::downstream;
-    if (port && (up->info().acs_ctrl & kAcsRequired) != kAcsRequired) anchor = up;
+    if (port && (up->info().acs_ctrl & ACS_REQUIRED) != ACS_REQUIRED) anchor = up;
   }
   return anchor;
 }

@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,17 +23,14 @@
 #include "core/bus.h"
 #include "core/device.h"
 #include "of/tree.h"
+#include "uapi/pci_regs.h"
 
 namespace modiommu {
 
 class DriverCore;
 
 // PCIe capability port types (PCI Express Base 4.0 7.5.3.2).
-enum class PciPortType : uint8_t {
-  endpoint = 0x0, legacy_endpoint = 0x1, root_port = 0x4, upstream = 0x5, downstream = 0x6,
-  pcie_to_pci_bridge = 0x7, pci_to_pcie_bridge = 0x8, rc_integrated = 0x9, rc_event_collector = 0xa,
-  none = 0xff,  // conventional PCI: no PCIe capability
-};
+using PciPortType = uapi::pci::PortType;
 
 struct PciInfo {
   uint16_t domain = 0;
@@ -40,7 +38,7 @@ struct PciInfo {
   uint16_t vendor = 0, device = 0;
   uint32_t class_code = 0;
   bool bridge = false;
-  PciPortType port = PciPortType::none;
+  std::optional<PciPortType> port;  // none: conventional PCI, no PCIe capability
   uint8_t secondary = 0, subordinate = 0;  // bridges
   // ACS controls enabled on this port (PCIe 4.0 7.7.8.3), 0 when none.
   uint16_t acs_ctrl = 0;

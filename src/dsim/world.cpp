@@ -196,7 +196,7 @@ std::vector<World::Proposal> World::proposals() {
       std::vector<uint16_t> slots = {static_cast<uint16_t>(hosts[h]->ecam().bus_first() << 8 | 0x1f << 3)};
       for (const auto& [rid, f] : hosts[h]->functions())
         if (f.kind == "pcie-to-pci-bridge") {
-          slots.push_back(static_cast<uint16_t>(f.fn->config_read(modiommu::pci::SECONDARY_BUS, 1) << 8 | 0x1f << 3));
+          slots.push_back(static_cast<uint16_t>(f.fn->config_read(modiommu::uapi::pci::SECONDARY_BUS, 1) << 8 | 0x1f << 3));
           break;
         }
       for (uint16_t rid : slots) {

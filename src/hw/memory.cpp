@@ -185,7 +185,20 @@ Result<uint64_t> PhysicalMemory::read64(PhysAddr addr) const {
   return v;
 }
 
-Status PhysicalMemory::write64(PhysAddr addr, uint64_t value) { return write(addr, &value, sizeof value); }
+Status PhysicalMemory::write64(PhysAddr addr, uint64_t value) {
+  Status s = write(addr, &value, sizeof value);
+  if (s.ok() && store_observer_on_.load(std::memory_order_relaxed)) {
+    std::lock_guard g(store_observer_lock_);
+    if (store_observer_) store_observer_(addr, value);
+  }
+  return s;
+}
+
+void PhysicalMemory::set_store64_observer(std::function<void(PhysAddr, uint64_t)> fn) {
+  std::lock_guard g(store_observer_lock_);
+  store_observer_on_.store(static_cast<bool>(fn), std::memory_order_relaxed);
+  store_observer_ = std::move(fn);
+}
 
 Result<uint32_t> PhysicalMemory::read32(PhysAddr addr) const {
   uint32_t v = 0;

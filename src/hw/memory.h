@@ -90,6 +90,11 @@ class MODIOMMU_API PhysicalMemory {
     if (table_observer_on_.load(std::memory_order_relaxed)) call_table_observer(pa);
   }
   Status write64(PhysAddr addr, uint64_t value);
+  // Debug instrumentation (not hardware): every successful write64() calls
+  // fn(addr, value) after the store, so a test can check each state a
+  // driver's sequence of 64-bit stores leaves in memory (a hitless STE
+  // update). Off by default: one relaxed load per write64().
+  void set_store64_observer(std::function<void(PhysAddr, uint64_t)> fn);
   Result<uint32_t> read32(PhysAddr addr) const;
   Status write32(PhysAddr addr, uint32_t value);
 
@@ -101,6 +106,9 @@ class MODIOMMU_API PhysicalMemory {
   std::atomic<bool> table_observer_on_{false};
   mutable std::mutex table_observer_lock_;  // guards table_observer_; a leaf
   std::function<void(PhysAddr)> table_observer_;
+  std::atomic<bool> store_observer_on_{false};
+  std::mutex store_observer_lock_;  // guards store_observer_; a leaf
+  std::function<void(PhysAddr, uint64_t)> store_observer_;
   // A test-and-test-and-set spinlock: an uncontended access costs two
   // atomic operations, which matters on the per-page DMA path.
   class ChunkLock {

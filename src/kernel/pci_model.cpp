@@ -275,7 +275,7 @@ Result<unsigned> PciHostModel::intx_irq(uint8_t bus, uint8_t devfn, uint8_t pin)
     for (unsigned cur = bus, hops = 0; cur != ecam_->bus_first() && hops < 256; ++hops) {
       const Function* up = nullptr;
       for (auto& [rid, f] : fns_)
-        if (f.fn->is_bridge() && f.fn->config_read(modiommu::pci::SECONDARY_BUS, 1) == cur) up = &f;
+        if (f.fn->is_bridge() && f.fn->config_read(modiommu::uapi::pci::SECONDARY_BUS, 1) == cur) up = &f;
       if (!up) return make_error(Errc::noent, fmt::format("{}: no bridge leads to bus {:02x}", host_.path(), cur));
       bridges.push_back(up->rid);
       cur = up->rid >> 8;
@@ -304,7 +304,7 @@ Status PciHostModel::hotplug_add(uint8_t bus, uint8_t devfn, const std::string& 
   {
     std::lock_guard g(lock_);
     for (auto& [rid, f] : fns_) {
-      if (!f.fn->is_bridge() || f.fn->config_read(modiommu::pci::SECONDARY_BUS, 1) != bus) continue;
+      if (!f.fn->is_bridge() || f.fn->config_read(modiommu::uapi::pci::SECONDARY_BUS, 1) != bus) continue;
       bus_exists = true;
       if (f.kind == "pcie-to-pci-bridge") alias = f.dma_rid != f.rid ? f.dma_rid : static_cast<uint16_t>(bus << 8);
       else if (f.dma_rid != f.rid) alias = f.dma_rid;

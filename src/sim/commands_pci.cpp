@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 
 #include "core/pci.h"
-#include "hw/pci/config.h"
+#include "uapi/pci_regs.h"
 #include "hw/pci/function.h"
 #include "kernel/pci_model.h"
 #include "sim/scenario.h"
@@ -55,7 +55,7 @@ void add_pci_commands(Scenario& sc) {
                          return make_error(Errc::nodev, fmt::format("{}: device {:02x}:{:02x} has no function 0, so a "
                                                                     "PCI bus would not see this function",
                                                                     a[2], rid >> 8, (rid >> 3) & 0x1f));
-                       if (!(f0->fn->config_read(modiommu::pci::HEADER_TYPE, 1) & modiommu::pci::HEADER_TYPE_MULTI))
+                       if (!(f0->fn->config_read(modiommu::uapi::pci::HEADER_TYPE, 1) & modiommu::uapi::pci::HEADER_TYPE_MULTI))
                          return make_error(Errc::nodev, fmt::format("{}: function 0 of device {:02x}:{:02x} is "
                                                                     "single-function, so a PCI bus would not look for "
                                                                     "function {}",

@@ -20,13 +20,14 @@ DmaTotals dma_totals(Kernel& k) {
   for (const PlatformModel* m : k.platform().models()) {
     if (!m->port) continue;
     t.escapes += m->port->stats().escapes;
-    if (auto dt = std::dynamic_pointer_cast<hw::DmaTest>(m->mmio)) t.transfers += dt->read(0x40, 8);  // XFER_COUNT
+    if (auto dt = std::dynamic_pointer_cast<hw::DmaTest>(m->mmio)) t.transfers += dt->read(hw::DmaTest::kXFER_COUNT, 8);
   }
   for (PciHostModel* h : k.platform().pci_hosts()) {
     for (const auto& [rid, f] : h->functions()) {
       if (!f.port) continue;
       t.escapes += f.port->stats().escapes;
-      if (auto dt = std::dynamic_pointer_cast<hw::DmaTest>(f.fn->bar0_device)) t.transfers += dt->read(0x40, 8);
+      if (auto dt = std::dynamic_pointer_cast<hw::DmaTest>(f.fn->bar0_device))
+        t.transfers += dt->read(hw::DmaTest::kXFER_COUNT, 8);
     }
     t.escapes += h->retired().escapes;
     t.transfers += h->retired().transfers;

@@ -18,14 +18,14 @@ TEST(SmmuV3Regs, IdRegistersReflectFeatures) {
   SmmuHarness h(f);
   const uint32_t idr0 = h.r32(IDR0), idr1 = h.r32(IDR1), idr5 = h.r32(IDR5);
   EXPECT_EQ(idr0 & 3u, 2u);  // S1P only
-  EXPECT_EQ((idr0 >> IDR0_TTF) & 3u, 2u);
-  EXPECT_EQ((idr0 >> IDR0_ST_LEVEL) & 3u, 1u);
+  EXPECT_EQ(idr0::TTF::get(idr0), 2u);
+  EXPECT_EQ(idr0::ST_LEVEL::get(idr0), 1u);
   EXPECT_EQ(idr1 & 0x3fu, 12u);
-  EXPECT_EQ((idr1 >> IDR1_CMDQS) & 0x1fu, 10u);
-  EXPECT_EQ((idr1 >> IDR1_EVENTQS) & 0x1fu, 9u);
+  EXPECT_EQ(idr1::CMDQS::get(idr1), 10u);
+  EXPECT_EQ(idr1::EVENTQS::get(idr1), 9u);
   EXPECT_EQ(idr5 & 7u, 4u);  // 44 bits
-  EXPECT_EQ((idr5 >> IDR5_GRAN16K) & 1u, 0u);
-  EXPECT_EQ((idr5 >> IDR5_GRAN4K) & 1u, 1u);
+  EXPECT_EQ(idr5::GRAN16K::get(idr5), 0u);
+  EXPECT_EQ(idr5::GRAN4K::get(idr5), 1u);
   // Page 1 holds the event queue pointers; IDR registers are read-only.
   h.w32(IDR0, 0);
   EXPECT_EQ(h.r32(IDR0), idr0);
@@ -263,7 +263,7 @@ TEST(SmmuV3Strtab, TwoLevel) {
   SmmuHarness h;
   // 2-level: LOG2SIZE 16, SPLIT 8; L1 descriptor 1 covers SIDs 256..511
   // with SPAN 3 -> 4 STEs.
-  h.w32(STRTAB_BASE_CFG, 16 | (8 << STRTAB_SPLIT) | (1 << STRTAB_FMT));
+  h.w32(STRTAB_BASE_CFG, strtab_cfg::LOG2SIZE::prep(16) | strtab_cfg::SPLIT::prep(8) | strtab_cfg::FMT::prep(1));
   const uint64_t l2 = kStrtab + 0x10000;
   ASSERT_TRUE(h.mem.write64(kStrtab + 8, l2 | 3).ok());
   h.put_ste(2, Ste::bypass(), l2);
@@ -371,7 +371,7 @@ TEST(SmmuV3Cmdq, IllegalCommandStopsQueueUntilGerrorAck) {
   h.sync();
   h.cmd(0x7f);  // no such opcode
   EXPECT_EQ(h.r32(GERROR) ^ h.r32(GERRORN), GERROR_CMDQ_ERR);
-  EXPECT_EQ((h.r32(CMDQ_CONS) >> CMDQ_CONS_ERR) & 0x7f, unsigned(CERROR_ILL));
+  EXPECT_EQ(CMDQ_CONS_ERR::get(h.r32(CMDQ_CONS)), unsigned(CERROR_ILL));
   EXPECT_EQ(h.r32(CMDQ_CONS) & 0xfffff, 1u);  // points at the bad command
   EXPECT_EQ(h.gerror_irq.count(), 1u);
   const auto syncs = h.smmu->stats().syncs;
@@ -384,7 +384,7 @@ TEST(SmmuV3Cmdq, IllegalCommandStopsQueueUntilGerrorAck) {
   h.w32(GERRORN, h.r32(GERROR));
   EXPECT_TRUE(h.cmdq_drained());
   EXPECT_EQ(h.smmu->stats().syncs, syncs + 2);
-  EXPECT_EQ((h.r32(CMDQ_CONS) >> CMDQ_CONS_ERR) & 0x7f, 0u);
+  EXPECT_EQ(CMDQ_CONS_ERR::get(h.r32(CMDQ_CONS)), 0u);
 }
 
 TEST(SmmuV3Cmdq, MalformedAndUnsupportedCommandsAreIllegal) {
@@ -403,7 +403,7 @@ TEST(SmmuV3Cmdq, MalformedAndUnsupportedCommandsAreIllegal) {
   };
   for (uint64_t b : bad) {
     h.cmd(b);
-    EXPECT_EQ((h.r32(CMDQ_CONS) >> CMDQ_CONS_ERR) & 0x7f, unsigned(CERROR_ILL)) << std::hex << b;
+    EXPECT_EQ(CMDQ_CONS_ERR::get(h.r32(CMDQ_CONS)), unsigned(CERROR_ILL)) << std::hex << b;
     const uint32_t cons = h.r32(CMDQ_CONS) & 0xfffff;
     uint64_t c[2] = {CMD_SYNC, 0};
     ASSERT_TRUE(h.mem.write(kCmdq + (cons & 63) * 16, c, 16).ok());
@@ -417,7 +417,7 @@ TEST(SmmuV3Cmdq, QueueOutsideRamIsAbort) {
   h.w64(CMDQ_BASE, 0x20000000 | 4);
   h.enable();
   h.w32(CMDQ_PROD, 1);
-  EXPECT_EQ((h.r32(CMDQ_CONS) >> CMDQ_CONS_ERR) & 0x7f, unsigned(CERROR_ABT));
+  EXPECT_EQ(CMDQ_CONS_ERR::get(h.r32(CMDQ_CONS)), unsigned(CERROR_ABT));
   EXPECT_TRUE(h.r32(GERROR) & GERROR_CMDQ_ERR);
 }
 

@@ -7,14 +7,14 @@
 
 #include "hw/dmatest.h"
 #include "hw/memory.h"
-#include "hw/pci/config.h"
+#include "uapi/pci_regs.h"
 #include "hw/pci/ecam.h"
 #include "hw/pci/function.h"
 
 namespace modiommu::hw::pci {
 namespace {
 
-using namespace modiommu::pci;
+using namespace modiommu::uapi::pci;
 
 uint64_t ecam_off(unsigned bus, unsigned dev, unsigned fn, unsigned reg) {
   return uint64_t{bus} << 20 | uint64_t{dev} << 15 | uint64_t{fn} << 12 | reg;

@@ -132,8 +132,8 @@ TEST(VirtioPciBoot, TransitionalDevicesAreRefused) {
   // A transitional virtio-net (1af4:1000) appears at 00:07.0.
   PciHostModel* host = b.k.platform().pci_hosts().at(0);
   auto legacy = std::make_shared<hw::pci::PciFunction>("legacy-net", 0x1af4, 0x1000, 0x020000,
-                                                       modiommu::pci::HEADER_TYPE_NORMAL);
-  ASSERT_TRUE(host->ecam().plug(0, modiommu::pci::devfn(7, 0), legacy).ok());
+                                                       modiommu::uapi::pci::HEADER_TYPE_NORMAL);
+  ASSERT_TRUE(host->ecam().plug(0, modiommu::uapi::pci::devfn(7, 0), legacy).ok());
   {
     std::lock_guard g(b.k.core().lock());
     ASSERT_TRUE(b.k.pci().hosts().at(0)->rescan().ok());
@@ -153,16 +153,16 @@ TEST(VirtioPciBoot, BrokenCapabilitiesAreRefused) {
   Booted b({"pci-host-generic", "virtio_pci"}, false, board_dts("0x8 &viommu 0x8 0x1"));
   ASSERT_TRUE(b.ok) << b.dmesg();
   PciHostModel* host = b.k.platform().pci_hosts().at(0);
-  auto bare = std::make_shared<hw::pci::PciFunction>("bare", 0x1af4, 0x1041, 0x020000, modiommu::pci::HEADER_TYPE_NORMAL);
+  auto bare = std::make_shared<hw::pci::PciFunction>("bare", 0x1af4, 0x1041, 0x020000, modiommu::uapi::pci::HEADER_TYPE_NORMAL);
   auto outside = std::make_shared<hw::pci::PciFunction>("outside", 0x1af4, 0x1042, 0x010000,
-                                                        modiommu::pci::HEADER_TYPE_NORMAL);
+                                                        modiommu::uapi::pci::HEADER_TYPE_NORMAL);
   outside->add_bar(4, 0x1000, true);
   outside->set_bar_address(4, 0x3e000000);
   // cap_len 16, COMMON, BAR 4, offset 0xfe0, length 0x3c: ends past 0x1000.
   const uint8_t common[14] = {16, uapi::virtio_pci::kCfgCommon, 4, 0, 0, 0, 0xe0, 0x0f, 0, 0, 0x3c, 0, 0, 0};
   ASSERT_NE(outside->add_capability(uapi::virtio_pci::kCapVendor, common), 0);
-  ASSERT_TRUE(host->ecam().plug(0, modiommu::pci::devfn(7, 0), bare).ok());
-  ASSERT_TRUE(host->ecam().plug(0, modiommu::pci::devfn(8, 0), outside).ok());
+  ASSERT_TRUE(host->ecam().plug(0, modiommu::uapi::pci::devfn(7, 0), bare).ok());
+  ASSERT_TRUE(host->ecam().plug(0, modiommu::uapi::pci::devfn(8, 0), outside).ok());
   {
     std::lock_guard g(b.k.core().lock());
     ASSERT_TRUE(b.k.pci().hosts().at(0)->rescan().ok());

@@ -4,24 +4,24 @@
 // configuration access window, and a full virtio-iommu request.
 #include <gtest/gtest.h>
 
-#include "hw/pci/config.h"
+#include "uapi/pci_regs.h"
 #include "pci_driver.h"
 
 namespace modiommu::hw::virtio::pcitest {
 namespace {
 
 namespace viommu_ = uapi::viommu;
-using modiommu::pci::BAR0;
+using modiommu::uapi::pci::BAR0;
 
 TEST(VirtioPciModel, IdentityAndCapabilitiesWalkFromConfigSpace) {
   PciDriver d;
-  EXPECT_EQ(d.cfg(modiommu::pci::VENDOR_ID, 2), 0x1af4u);
-  EXPECT_EQ(d.cfg(modiommu::pci::DEVICE_ID, 2), 0x1040u + viommu_::kDeviceId);
-  EXPECT_EQ(d.cfg(modiommu::pci::REVISION, 1), 1u);               // 4.1.2.1: non-transitional
+  EXPECT_EQ(d.cfg(modiommu::uapi::pci::VENDOR_ID, 2), 0x1af4u);
+  EXPECT_EQ(d.cfg(modiommu::uapi::pci::DEVICE_ID, 2), 0x1040u + viommu_::kDeviceId);
+  EXPECT_EQ(d.cfg(modiommu::uapi::pci::REVISION, 1), 1u);               // 4.1.2.1: non-transitional
   EXPECT_EQ(d.cfg(0x2c, 2), 0x1af4u);                               // subsystem vendor
   EXPECT_GE(d.cfg(0x2e, 2), 0x40u);                                 // subsystem ID >= 0x40
-  EXPECT_EQ(d.cfg(modiommu::pci::INTERRUPT_LINE + 1, 1), 1u);       // INTA
-  EXPECT_NE(d.cfg(modiommu::pci::CLASS_PROG, 4) >> 8, 0u);
+  EXPECT_EQ(d.cfg(modiommu::uapi::pci::INTERRUPT_LINE + 1, 1), 1u);       // INTA
+  EXPECT_NE(d.cfg(modiommu::uapi::pci::CLASS_PROG, 4) >> 8, 0u);
   // No legacy I/O BAR: BAR 0 is unimplemented.
   EXPECT_EQ(d.cfg(BAR0, 4), 0u);
   // BAR 4 is a 64-bit memory BAR of the advertised size (sizing, 6.2.5.1).
@@ -200,13 +200,13 @@ TEST(VirtioPciModel, IsrIsReadToClearAndRaisesIntx) {
   EXPECT_EQ(d.attach(1, 0x10), viommu_::kSOk);
   EXPECT_GT(d.irq.count(), irqs);
   EXPECT_EQ(d.bus.read(d.regions[vp::kCfgIsr].addr, 4), 0u) << "ISR is a byte";
-  EXPECT_TRUE(d.cfg(modiommu::pci::STATUS, 2) & (1u << 3)) << "Interrupt Status follows the ISR";
+  EXPECT_TRUE(d.cfg(modiommu::uapi::pci::STATUS, 2) & (1u << 3)) << "Interrupt Status follows the ISR";
   EXPECT_EQ(d.read_isr(), vp::kIsrQueue);
-  EXPECT_FALSE(d.cfg(modiommu::pci::STATUS, 2) & (1u << 3));
-  EXPECT_TRUE(d.cfg(modiommu::pci::STATUS, 2) & modiommu::pci::STATUS_CAP_LIST);
+  EXPECT_FALSE(d.cfg(modiommu::uapi::pci::STATUS, 2) & (1u << 3));
+  EXPECT_TRUE(d.cfg(modiommu::uapi::pci::STATUS, 2) & modiommu::uapi::pci::STATUS_CAP_LIST);
   EXPECT_EQ(d.read_isr(), 0u);
   // Interrupt Disable (Command bit 10): the ISR still records, the line stays quiet.
-  d.fn->config_write(modiommu::pci::COMMAND, d.cfg(modiommu::pci::COMMAND, 2) | (1u << 10), 2);
+  d.fn->config_write(modiommu::uapi::pci::COMMAND, d.cfg(modiommu::uapi::pci::COMMAND, 2) | (1u << 10), 2);
   const uint64_t quiet = d.irq.count();
   EXPECT_EQ(d.map(1, 0x100000, 0x100fff, kRam, viommu_::kMapFRead), viommu_::kSOk);
   EXPECT_EQ(d.irq.count(), quiet);

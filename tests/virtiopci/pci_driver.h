@@ -44,7 +44,7 @@ class PciDriver : public testring::RingDriver {
     fn = std::make_shared<VirtioPci>("virtio-pci", mem, iommu, &irq);
     fn->set_bar_address(VirtioPci::kBar, kBarBase);
     EXPECT_TRUE(bus.map(kBarBase, VirtioPci::kBarSize, fn).ok());
-    fn->config_write(modiommu::pci::COMMAND, modiommu::pci::COMMAND_MEMORY | modiommu::pci::COMMAND_MASTER, 2);
+    fn->config_write(modiommu::uapi::pci::COMMAND, modiommu::uapi::pci::COMMAND_MEMORY | modiommu::uapi::pci::COMMAND_MASTER, 2);
     walk_caps();
   }
   // A function already on a machine (firmware assigned its BAR); rings and
@@ -63,15 +63,15 @@ class PciDriver : public testring::RingDriver {
   uint32_t cfg(uint32_t off, unsigned size) { return fn->config_read(off, size); }
   // The BAR address the way an OS reads it (64-bit memory BAR).
   uint64_t bar_addr(unsigned b) {
-    const uint32_t lo = cfg(modiommu::pci::BAR0 + 4 * b, 4);
+    const uint32_t lo = cfg(modiommu::uapi::pci::BAR0 + 4 * b, 4);
     uint64_t a = lo & ~0xfull;
-    if ((lo & 6) == 4) a |= uint64_t{cfg(modiommu::pci::BAR0 + 4 * (b + 1), 4)} << 32;
+    if ((lo & 6) == 4) a |= uint64_t{cfg(modiommu::uapi::pci::BAR0 + 4 * (b + 1), 4)} << 32;
     return a;
   }
   // 4.1.4: every vendor capability, by cfg_type (the first of each type).
   void walk_caps() {
-    if (!(cfg(modiommu::pci::STATUS, 2) & modiommu::pci::STATUS_CAP_LIST)) return;
-    uint32_t at = cfg(modiommu::pci::CAPABILITY_LIST, 1) & 0xfc;
+    if (!(cfg(modiommu::uapi::pci::STATUS, 2) & modiommu::uapi::pci::STATUS_CAP_LIST)) return;
+    uint32_t at = cfg(modiommu::uapi::pci::CAPABILITY_LIST, 1) & 0xfc;
     for (int guard = 0; at >= 0x40 && guard < 48; ++guard) {
       if (cfg(at, 1) == vp::kCapVendor) {
         const uint8_t type = static_cast<uint8_t>(cfg(at + vp::kCapCfgType, 1));

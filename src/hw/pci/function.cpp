@@ -4,14 +4,14 @@
 
 namespace modiommu::hw::pci {
 
-using namespace modiommu::pci;
+using namespace uapi::pci;
 
 PciFunction::PciFunction(std::string name, uint16_t vendor, uint16_t device, uint32_t class_code, uint8_t header_type)
     : name_(std::move(name)) {
   put(VENDOR_ID, vendor, 2);
   put(DEVICE_ID, device, 2);
   put(COMMAND, 0, 2, true);
-  put(REVISION, class_code << 8 | 1, 4);  // revision 1
+  put(REVISION, CLASS_REVISION_CLASS::prep(class_code) | 1, 4);  // revision 1
   put(HEADER_TYPE, header_type, 1);
   put(INTERRUPT_LINE, 0, 1, true);
   // STATUS error bits are write-1-to-clear (6.2.3).
@@ -57,8 +57,8 @@ void PciFunction::store_config_write(uint32_t off, uint32_t value, unsigned size
     const uint32_t reg = BAR0 + 4 * b;
     uint32_t lo = 0;
     for (unsigned i = 0; i < 4; ++i) lo |= uint32_t{cfg_[reg + i]} << (8 * i);
-    const uint32_t flags = lo & 0xf;
-    lo = (lo & ~0xfu & static_cast<uint32_t>(~(sz - 1))) | flags;
+    const uint32_t flags = lo & BAR_FLAGS_MASK;
+    lo = (lo & ~BAR_FLAGS_MASK & static_cast<uint32_t>(~(sz - 1))) | flags;
     for (unsigned i = 0; i < 4; ++i) cfg_[reg + i] = static_cast<uint8_t>(lo >> (8 * i));
   }
 }
@@ -87,7 +87,7 @@ uint8_t PciFunction::add_capability(uint8_t id, std::span<const uint8_t> body) {
   std::lock_guard g(lock_);
   const unsigned len = 2 + static_cast<unsigned>(body.size());
   // Standard capabilities live in 0x40..0xff (PCI Local Bus 3.0 6.7).
-  if (body.size() > 254 || next_cap_ + len > 0x100) return 0;
+  if (body.size() > 254 || next_cap_ + len > EXT_CAP_START) return 0;
   const uint8_t at = add_cap(id, len);
   for (size_t i = 0; i < body.size(); ++i) cfg_[at + 2 + i] = body[i];
   return at;
@@ -102,12 +102,11 @@ void PciFunction::set_interrupt_pin(uint8_t pin) { set_config_bytes(INTERRUPT_LI
 
 void PciFunction::set_multifunction(bool on) {
   const uint32_t header = config_bytes(HEADER_TYPE, 1);
-  set_config_bytes(HEADER_TYPE, on ? header | 0x80u : header & 0x7fu, 1);
+  set_config_bytes(HEADER_TYPE, on ? header | HEADER_TYPE_MULTI : header & ~uint32_t{HEADER_TYPE_MULTI}, 1);
 }
 
 void PciFunction::set_subsystem(uint16_t vendor, uint16_t device) {
-  // 0x2c Subsystem Vendor ID, 0x2e Subsystem ID (PCI Local Bus 3.0 6.2.4).
-  set_config_bytes(0x2c, uint32_t{device} << 16 | vendor, 4);
+  set_config_bytes(SUBSYSTEM_VENDOR_ID, SUBSYSTEM_ID::prep(device) | vendor, 4);
 }
 
 void PciFunction::add_bar(unsigned index, uint64_t size, bool is64) {
@@ -129,15 +128,15 @@ void PciFunction::set_bar_address(unsigned index, uint64_t addr) {
   if (index >= 6 || !bar_size_[index]) return;
   std::lock_guard g(lock_);
   const uint32_t reg = BAR0 + 4 * index;
-  const uint32_t flags = cfg_[reg] & 0xf;
-  put(reg, static_cast<uint32_t>(addr & ~0xfull) | flags, 4);
+  const uint32_t flags = cfg_[reg] & BAR_FLAGS_MASK;
+  put(reg, static_cast<uint32_t>(addr & BAR_MEM_ADDR_MASK) | flags, 4);
   if (flags & BAR_MEM_TYPE_64) put(reg + 4, static_cast<uint32_t>(addr >> 32), 4);
 }
 
 uint64_t PciFunction::bar_address(unsigned index) {
   if (index >= 6 || !bar_size_[index]) return 0;
   const uint32_t lo = config_read(BAR0 + 4 * index, 4);
-  uint64_t a = lo & ~0xfu;
+  uint64_t a = lo & BAR_MEM_ADDR_MASK;
   if (lo & BAR_MEM_TYPE_64) a |= uint64_t{config_read(BAR0 + 4 * (index + 1), 4)} << 32;
   return a;
 }
@@ -154,17 +153,17 @@ uint8_t PciFunction::add_cap(uint8_t id, unsigned len) {
 
 void PciFunction::add_pcie_cap(PortType type) {
   const uint8_t at = add_cap(CAP_ID_EXP, 0x3c);
-  put(at + EXP_FLAGS, 2u | static_cast<uint32_t>(type) << 4, 2);  // capability version 2
+  put(at + EXP_FLAGS, EXP_FLAGS_VERS::prep(2) | EXP_FLAGS_TYPE::prep(static_cast<uint8_t>(type)), 2);
 }
 
 void PciFunction::add_acs(uint16_t acs) {
   if (!acs) return;
   const uint32_t at = last_ext_cap_ ? (last_ext_cap_ + 0x10) : EXT_CAP_START;
-  put(at, EXT_CAP_ID_ACS | 1u << 16, 4);
+  put(at, EXT_CAP_ID::prep(EXT_CAP_ID_ACS) | EXT_CAP_VER::prep(1), 4);
   if (last_ext_cap_) {
     uint32_t prev = 0;
     for (unsigned i = 0; i < 4; ++i) prev |= uint32_t{cfg_[last_ext_cap_ + i]} << (8 * i);
-    put(last_ext_cap_, (prev & 0xfffff) | at << 20, 4);
+    put(last_ext_cap_, EXT_CAP_NEXT::insert(prev, at), 4);
   }
   put(at + ACS_CAP, acs, 2);
   put(at + ACS_CTRL, acs, 2, true);  // firmware enabled what exists

@@ -17,11 +17,11 @@
 
 #include "base/api.h"
 #include "hw/mmio.h"
-#include "hw/pci/config.h"
+#include "uapi/pci_regs.h"
 
 namespace modiommu::hw::pci {
 
-using modiommu::pci::PortType;
+using uapi::pci::PortType;
 
 class MODIOMMU_API PciFunction {
  public:
@@ -34,7 +34,9 @@ class MODIOMMU_API PciFunction {
   void config_write(uint32_t off, uint32_t value, unsigned size);
 
   const std::string& name() const { return name_; }
-  bool is_bridge() const { return (raw8(modiommu::pci::HEADER_TYPE) & 0x7f) == modiommu::pci::HEADER_TYPE_BRIDGE; }
+  bool is_bridge() const {
+    return uapi::pci::HEADER_TYPE_LAYOUT::get(raw8(uapi::pci::HEADER_TYPE)) == uapi::pci::HEADER_TYPE_BRIDGE;
+  }
 
   // Construction-time setup (before the function is visible on a bus).
   // A memory BAR of `size` bytes (a power of two >= 16); 64-bit uses two slots.
@@ -88,11 +90,11 @@ class MODIOMMU_API PciFunction {
 
   const std::string name_;
   mutable std::mutex lock_;
-  std::array<uint8_t, modiommu::pci::kConfigSize> cfg_{};
-  std::array<uint8_t, modiommu::pci::kConfigSize> wmask_{};
-  std::array<uint8_t, modiommu::pci::kConfigSize> w1c_{};
+  std::array<uint8_t, uapi::pci::kConfigSize> cfg_{};
+  std::array<uint8_t, uapi::pci::kConfigSize> wmask_{};
+  std::array<uint8_t, uapi::pci::kConfigSize> w1c_{};
   std::array<uint64_t, 6> bar_size_{};
-  uint8_t next_cap_ = 0x40;
+  uint8_t next_cap_ = uapi::pci::CAP_LIST_START;
   uint32_t last_ext_cap_ = 0;
 };
 

@@ -40,6 +40,7 @@
 #include "hw/irq.h"
 #include "hw/memory.h"
 #include "hw/mmio.h"
+#include "hw/smmuv2/regs.h"
 
 namespace modiommu::hw::smmuv2 {
 
@@ -117,7 +118,7 @@ class MODIOMMU_API SmmuV2 : public MmioDevice, public DmaTranslator {
   void global_fault(uint32_t bit, uint32_t sid, uint64_t iova, Access access, uint64_t& irqs);
   void context_fault(unsigned n, uint32_t sid, const arm::WalkResult& r, uint64_t iova, Access access, uint64_t& irqs);
   bool context_config(const ContextBank& cb, arm::WalkConfig* cfg, uint16_t* asid) const;
-  uint16_t vmid_of(const ContextBank& cb) const { return static_cast<uint16_t>(cb.cbar & 0xff); }
+  uint16_t vmid_of(const ContextBank& cb) const { return static_cast<uint16_t>(cbar::VMID::get(cb.cbar)); }
   void tlb_insert(ContextBank& cb, const TlbEntry& e);
   // Drops every entry (of any bank) for which pred(bank, entry) holds.
   template <typename Pred>

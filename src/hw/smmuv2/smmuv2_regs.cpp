@@ -56,7 +56,7 @@ SmmuV2::SmmuV2(std::string name, PhysicalMemory& mem, Features features, Irqs ir
   cb_base_ = (uint64_t{1} << (numpagendxb_ + 1)) * page_;
   smr_.assign(f.num_smrg, 0);
   // Reset: S2CR.TYPE=fault (IHI 0062 10.6.22 leaves it IMPLEMENTATION DEFINED).
-  s2cr_.assign(f.num_smrg, S2CR_FAULT << 16);
+  s2cr_.assign(f.num_smrg, s2cr::TYPE::prep(S2CR_FAULT));
   cbs_.resize(f.num_cb);
   for (auto& cb : cbs_) cb.tlb.resize(f.tlb_entries);
   scr0_ = SCR0_CLIENTPD;
@@ -112,26 +112,21 @@ uint32_t SmmuV2::read_global(uint64_t off) {
     case SCR0: return scr0_;
     case IDR0: {
       // NUMSMRG, EXIDS, NUMSIDB, NUMIRPT, SMS=1, NTS=0, S2TS, S1TS, SES=0.
-      uint32_t v = feat_.num_smrg & 0xff;
-      if (feat_.sid_bits >= 16) v |= 1u << 8;
-      v |= (std::min(feat_.sid_bits, 15u) & 0xf) << 9;
-      v |= static_cast<uint32_t>(std::min<size_t>(irqs_.context.size(), 255)) << 16;
-      v |= 1u << 27;
-      if (feat_.stage2) v |= 1u << 29;
-      if (feat_.stage1) v |= 1u << 30;
-      return v;
+      return idr0::NUMSMRG::prep_masked(feat_.num_smrg) | idr0::EXIDS::prep(feat_.sid_bits >= 16) |
+             idr0::NUMSIDB::prep(std::min(feat_.sid_bits, 15u)) |
+             idr0::NUMIRPT::prep(std::min<size_t>(irqs_.context.size(), 255)) | idr0::SMS::mask |
+             idr0::S2TS::prep(feat_.stage2) | idr0::S1TS::prep(feat_.stage1);
     }
     case IDR1: {
       // NUMCB, NUMS2CB=0 (every bank can take any type), NUMPAGENDXB, PAGESIZE.
-      uint32_t v = feat_.num_cb & 0xff;
-      v |= numpagendxb_ << 28;
-      if (feat_.page64k) v |= 1u << 31;
-      return v;
+      return idr1::NUMCB::prep_masked(feat_.num_cb) | idr1::NUMPAGENDXB::prep(numpagendxb_) |
+             idr1::PAGESIZE::prep(feat_.page64k);
     }
     case IDR2: {
       // IAS, OAS, UBS=48 bits (5), AArch64 4K and 64K granules (v2 only).
-      uint32_t v = addr_size_code(feat_.oas_bits) | (addr_size_code(feat_.oas_bits) << 4) | (5u << 8);
-      if (feat_.version == Version::v2) v |= (1u << 12) | (1u << 14);
+      uint32_t v = idr2::IAS::prep(addr_size_code(feat_.oas_bits)) | idr2::OAS::prep(addr_size_code(feat_.oas_bits)) |
+                   idr2::UBS::prep(5);
+      if (feat_.version == Version::v2) v |= idr2::PTFS_4K::mask | idr2::PTFS_64K::mask;
       return v;
     }
     case IDR7: return feat_.version == Version::v2 ? 0x21 : 0x10;  // MAJOR.MINOR
@@ -192,7 +187,7 @@ void SmmuV2::write_global(uint64_t offset, uint64_t value, unsigned size, uint64
     case TLBIALLNSNH:
     case TLBIALLH: tlb_invalidate([](unsigned, const TlbEntry&) { return true; }); return;
     case TLBIVMID: {
-      const uint16_t vmid = static_cast<uint16_t>(v & 0xffff);
+      const uint16_t vmid = static_cast<uint16_t>(TLBI_VMID::get(v));
       tlb_invalidate([vmid](unsigned, const TlbEntry& e) { return e.vmid == vmid; });
       return;
     }
@@ -242,8 +237,8 @@ void SmmuV2::write_cb(unsigned n, uint64_t off, uint64_t value, unsigned size) {
   const uint16_t vmid = vmid_of(cb);
   // TLBIVA* value (IHI 0062 context-bank TLB maintenance, AArch64 format): VA[55:12] in bits [43:0],
   // ASID in [63:48]. A 32-bit write gives VA[43:12] and ASID 0.
-  auto va_of = [&] { return (value & ((uint64_t{1} << 44) - 1)) << 12; };
-  auto asid_of = [&] { return static_cast<uint16_t>(size == 8 ? value >> 48 : 0); };
+  auto va_of = [&] { return TLBIVA_VA::get(value) << 12; };
+  auto asid_of = [&] { return static_cast<uint16_t>(size == 8 ? TLBIVA_ASID::get(value) : 0); };
   switch (off) {
     case CB_TTBR0: case CB_TTBR0 + 4: write64_part(cb.ttbr0, off, CB_TTBR0, value, size); return;
     case CB_TTBR1: case CB_TTBR1 + 4: write64_part(cb.ttbr1, off, CB_TTBR1, value, size); return;
@@ -277,7 +272,7 @@ void SmmuV2::write_cb(unsigned n, uint64_t off, uint64_t value, unsigned size) {
     case CB_FSYNR0: cb.fsynr0 = v; return;
     case CB_FSYNR1: cb.fsynr1 = v; return;
     case CB_TLBIASID: {
-      const uint16_t asid = static_cast<uint16_t>(v & 0xffff);
+      const uint16_t asid = static_cast<uint16_t>(TLBI_ASID::get(v));
       tlb_invalidate([=](unsigned, const TlbEntry& e) { return e.vmid == vmid && e.asid == asid; });
       return;
     }

@@ -26,48 +26,45 @@ bool granule_of(uint32_t tg0, arm::Granule* g) {
   }
 }
 
-constexpr uint64_t kAddr48 = (uint64_t{1} << 48) - 1;
-
 }  // namespace
 
 // Decodes a translating bank's TCR/TTBR0 into a walk (IHI 0062 10.9: the
 // bank registers take the VMSA TCR/VTCR formats). False: no valid
 // configuration, reported as a translation fault.
 bool SmmuV2::context_config(const ContextBank& cb, arm::WalkConfig* cfg, uint16_t* asid) const {
-  const uint32_t type = (cb.cbar >> 16) & 3;
+  const uint32_t type = cbar::TYPE::get(cb.cbar);
   cfg->output_bits = std::min(feat_.oas_bits, 48u);
   if (type == CBAR_S2) {
-    // VTCR format: T0SZ[5:0], SL0[7:6], TG0[15:14], PS[18:16].
+    // VTCR format.
     cfg->stage = arm::Stage::s2;
-    if (!granule_of((cb.tcr >> 14) & 3, &cfg->granule)) return false;
-    cfg->input_bits = 64 - (cb.tcr & 0x3f);
-    cfg->start_level = arm::s2_start_level(cfg->granule, (cb.tcr >> 6) & 3);
+    if (!granule_of(tcr::TG0::get(cb.tcr), &cfg->granule)) return false;
+    cfg->input_bits = 64 - tcr::T0SZ::get(cb.tcr);
+    cfg->start_level = arm::s2_start_level(cfg->granule, tcr::SL0::get(cb.tcr));
     if (cfg->start_level > 3) return false;
-    cfg->output_bits = std::min(cfg->output_bits, pa_bits(cb.tcr >> 16));
-    cfg->ttb = cb.ttbr0 & kAddr48;
+    cfg->output_bits = std::min(cfg->output_bits, pa_bits(tcr::PS::get(cb.tcr)));
+    cfg->ttb = cb.ttbr0 & TTBR_ADDR::mask;
     *asid = 0;
     return true;
   }
   cfg->stage = arm::Stage::s1;
   if (feat_.version == Version::v2 && (cb.cba2r & CBA2R_VA64)) {
-    // AArch64 TCR: T0SZ[5:0], EPD0[7], TG0[15:14]; TCR2.PASIZE[2:0],
-    // TCR2.AS[4] selects 16-bit ASIDs, held in TTBR0[63:48].
-    if (cb.tcr & (1u << 7)) return false;  // EPD0: TTBR0 walks disabled
-    if (!granule_of((cb.tcr >> 14) & 3, &cfg->granule)) return false;
-    cfg->input_bits = 64 - (cb.tcr & 0x3f);
-    cfg->output_bits = std::min(cfg->output_bits, pa_bits(cb.tcr2));
-    *asid = static_cast<uint16_t>(cb.ttbr0 >> 48);
-    if (!(cb.tcr2 & (1u << 4))) *asid &= 0xff;
+    // AArch64 TCR; TCR2.AS selects 16-bit ASIDs, held in TTBR0.
+    if (tcr::EPD0::is_set(cb.tcr)) return false;  // TTBR0 walks disabled
+    if (!granule_of(tcr::TG0::get(cb.tcr), &cfg->granule)) return false;
+    cfg->input_bits = 64 - tcr::T0SZ::get(cb.tcr);
+    cfg->output_bits = std::min(cfg->output_bits, pa_bits(tcr2::PASIZE::get(cb.tcr2)));
+    *asid = static_cast<uint16_t>(TTBR_ASID::get(cb.ttbr0));
+    if (!tcr2::AS::is_set(cb.tcr2)) *asid &= 0xff;
   } else {
     // AArch32 LPAE (TTBCR.EAE=1): the same long descriptors with a 4K
     // granule and a 32-bit input; short descriptors are not modelled.
-    if (!(cb.tcr & TCR_EAE) || (cb.tcr & (1u << 7))) return false;
+    if (!(cb.tcr & TCR_EAE) || tcr::EPD0::is_set(cb.tcr)) return false;
     cfg->granule = arm::Granule::k4K;
-    cfg->input_bits = 32 - (cb.tcr & 7);
+    cfg->input_bits = 32 - tcr::T0SZ_32::get(cb.tcr);
     cfg->output_bits = std::min(cfg->output_bits, 40u);
-    *asid = static_cast<uint16_t>((cb.ttbr0 >> 48) & 0xff);
+    *asid = static_cast<uint16_t>(TTBR_ASID::get(cb.ttbr0) & 0xff);  // 8-bit ASIDs
   }
-  cfg->ttb = cb.ttbr0 & kAddr48;
+  cfg->ttb = cb.ttbr0 & TTBR_ADDR::mask;
   return true;
 }
 
@@ -80,7 +77,7 @@ void SmmuV2::global_fault(uint32_t bit, uint32_t sid, uint64_t iova, Access acce
     sgfsr_ |= bit;
     sgfar_ = iova;
     sgfsynr0_ = access == Access::write ? SGFSYNR0_WNR : 0;
-    sgfsynr1_ = sid & 0xffff;
+    sgfsynr1_ = SGFSYNR1_STREAMID::prep_masked(sid);
   }
   if (scr0_ & SCR0_GFIE) irqs |= kIrqGlobal;
 }
@@ -104,11 +101,11 @@ void SmmuV2::context_fault(unsigned n, uint32_t sid, const arm::WalkResult& r, u
   } else {
     cb.fsr |= bit;
     cb.far = iova;
-    cb.cbfrsynra = sid & 0xffff;  // IHI 0062 10.7.2: the faulting stream
-    cb.fsynr0 = (r.level & 3) | (access == Access::write ? FSYNR0_WNR : 0);
+    cb.cbfrsynra = CBFRSYNRA_SID::prep_masked(sid);  // IHI 0062 10.7.2: the faulting stream
+    cb.fsynr0 = FSYNR0_PLVL::prep_masked(r.level) | (access == Access::write ? FSYNR0_WNR : 0);
   }
   if (cb.sctlr & SCTLR_CFIE) {
-    const unsigned line = cb.cbar >> 24;  // CBAR.IRPTNDX
+    const unsigned line = cbar::IRPTNDX::get(cb.cbar);
     if (line < irqs_.context.size() && line < kMaxContextIrqs) irqs |= uint64_t{1} << line;
   }
 }
@@ -151,8 +148,8 @@ TranslateOutcome SmmuV2::translate(uint32_t sid, uint64_t iova, Access access) {
       const uint32_t smr = smr_[i];
       const bool valid = exid ? (s2cr_[i] & S2CR_EXIDVALID) != 0 : (smr & SMR_VALID) != 0;
       if (!valid) continue;
-      const uint32_t id = exid ? smr & 0xffff : smr & 0x7fff;
-      const uint32_t mask = exid ? smr >> 16 : (smr >> 16) & 0x7fff;
+      const uint32_t id = exid ? smr::EXID::get(smr) : smr::ID::get(smr);
+      const uint32_t mask = exid ? smr::EXMASK::get(smr) : smr::MASK::get(smr);
       if (((s ^ id) & ~mask & 0xffff) == 0) {
         ++matches;
         if (match < 0) match = static_cast<int>(i);
@@ -170,8 +167,8 @@ TranslateOutcome SmmuV2::translate(uint32_t sid, uint64_t iova, Access access) {
       global_fault(SGFSR_USF, sid, iova, access, irqs);
     } else {
       const uint32_t s2cr = s2cr_[static_cast<unsigned>(match)];
-      const uint32_t type = (s2cr >> 16) & 3;
-      const unsigned cbndx = s2cr & 0xff;
+      const uint32_t type = s2cr::TYPE::get(s2cr);
+      const unsigned cbndx = s2cr::CBNDX::get(s2cr);
       if (type == S2CR_BYPASS) {
         bypass();
         return out;
@@ -184,7 +181,7 @@ TranslateOutcome SmmuV2::translate(uint32_t sid, uint64_t iova, Access access) {
         global_fault(SGFSR_UCBF, sid, iova, access, irqs);
       } else {
         ContextBank& cb = cbs_[cbndx];
-        const uint32_t cbtype = (cb.cbar >> 16) & 3;
+        const uint32_t cbtype = cbar::TYPE::get(cb.cbar);
         const bool supported = (cbtype == CBAR_S1_BYPASS && feat_.stage1) || (cbtype == CBAR_S2 && feat_.stage2);
         if (!supported) {
           // Nested / stage-2-fault banks and unimplemented stages.

@@ -13,8 +13,6 @@ using arm::WalkConfig;
 using arm::WalkResult;
 using Fault = WalkResult::Fault;
 
-constexpr uint64_t kAddr52 = (uint64_t{1} << 52) - 1;
-
 // IDR5.OAS / CD.IPS / STE.S2PS encodings (6.3.6).
 inline unsigned pa_bits(unsigned enc) {
   static constexpr unsigned kBits[] = {32, 36, 40, 42, 44, 48, 52, 52};

@@ -115,6 +115,10 @@ class MODIOMMU_API SmmuV3 : public MmioDevice, public DmaTranslator {
     arm::WalkConfig s1cfg, s2cfg;
     uint64_t mair = 0;
   };
+  // 5.2: what the first 256 bits of an STE say, without fetching anything
+  // (the CD address goes to *cd_addr when stage 1 applies). 0 for a legal
+  // STE, else the event it raises (C_BAD_STE, F_STREAM_DISABLED).
+  static uint8_t decode_ste(const uint64_t w[4], const Features& f, StreamConfig* sc, uint64_t* cd_addr);
 
  private:
   enum TlbKind : uint64_t { kS1 = 1, kS2 = 2, kNested = 3 };

@@ -18,7 +18,8 @@ void SmmuV3::record(const EventRecord& e) {
       events_lost_.fetch_add(1, std::memory_order_relaxed);
       return;
     }
-    const unsigned log2 = std::min<unsigned>(eventq_base_ & 0x1f, feat_.eventq_log2);
+    const unsigned log2 =
+        std::min<unsigned>(static_cast<unsigned>(q_base::LOG2SIZE::get(eventq_base_)), feat_.eventq_log2);
     const uint32_t qmask = (2u << log2) - 1, imask = (1u << log2) - 1;
     const uint32_t prod = eventq_prod_ & qmask, cons = eventq_cons_ & qmask;
     // Fault point: behave as if the queue were full (7.4 overflow).
@@ -30,14 +31,14 @@ void SmmuV3::record(const EventRecord& e) {
       return;
     }
     uint64_t w[4] = {};
-    w[0] = uint64_t{e.type} | (uint64_t{e.sid} << 32);
-    w[1] = (uint64_t{e.rnw} << 35) | (uint64_t{e.s2} << 39) | (uint64_t{e.cls & 3} << 40);
+    w[0] = evt0::TYPE::prep(e.type) | evt0::SID::prep(e.sid);
+    w[1] = evt1::RNW::prep(e.rnw) | evt1::S2::prep(e.s2) | evt1::CLASS::prep_masked(e.cls);
     w[2] = e.input;
     if (e.type == F_STE_FETCH || e.type == F_CD_FETCH || e.type == F_WALK_EABT)
-      w[3] = e.fetch & kAddr52 & ~uint64_t{7};
+      w[3] = e.fetch & evt3::FETCH_ADDR::mask;
     else if (e.s2)
-      w[3] = e.ipa & kAddr52 & ~uint64_t{0xfff};
-    const uint64_t slot = (eventq_base_ & kQueueAddrMask) + uint64_t{prod & imask} * kEventBytes;
+      w[3] = e.ipa & evt3::IPA::mask;
+    const uint64_t slot = (eventq_base_ & q_base::ADDR::mask) + uint64_t{prod & imask} * kEventBytes;
     if (!mem_.write(slot, w, sizeof w)) {
       // 6.3.18: the write of an event record aborted.
       events_lost_.fetch_add(1, std::memory_order_relaxed);

@@ -107,19 +107,17 @@ uint32_t SmmuV3::read32_locked(uint64_t off) {
     case IDR0: {
       // 6.3.1. TTF=0b10 AArch64 tables; COHACC; ASID16; VMID16; TTENDIAN=0b10
       // little-endian; STALL_MODEL=0b01 no stall; TERM_MODEL=1 always abort.
-      uint32_t v = (feat_.stage2 ? 1u : 0u) << IDR0_S2P | (feat_.stage1 ? 1u : 0u) << IDR0_S1P | 2u << IDR0_TTF |
-                   1u << IDR0_COHACC | (feat_.hyp ? 1u : 0u) << IDR0_HYP | 1u << IDR0_ASID16 |
-                   (feat_.sev ? 1u : 0u) << IDR0_SEV | 1u << IDR0_VMID16 | 2u << IDR0_TTENDIAN |
-                   1u << IDR0_STALL_MODEL | 1u << IDR0_TERM_MODEL |
-                   (feat_.two_level_strtab ? 1u : 0u) << IDR0_ST_LEVEL;
-      return v;
+      return idr0::S2P::prep(feat_.stage2) | idr0::S1P::prep(feat_.stage1) | idr0::TTF::prep(2) |
+             idr0::COHACC::mask | idr0::HYP::prep(feat_.hyp) | idr0::ASID16::mask | idr0::SEV::prep(feat_.sev) |
+             idr0::VMID16::mask | idr0::TTENDIAN::prep(2) | idr0::STALL_MODEL::prep(1) | idr0::TERM_MODEL::mask |
+             idr0::ST_LEVEL::prep(feat_.two_level_strtab);
     }
     case IDR1:
-      return feat_.sid_bits << IDR1_SIDSIZE | feat_.ssid_bits << IDR1_SSIDSIZE | feat_.eventq_log2 << IDR1_EVENTQS |
-             feat_.cmdq_log2 << IDR1_CMDQS;
+      return idr1::SIDSIZE::prep(feat_.sid_bits) | idr1::SSIDSIZE::prep(feat_.ssid_bits) |
+             idr1::EVENTQS::prep(feat_.eventq_log2) | idr1::CMDQS::prep(feat_.cmdq_log2);
     case IDR5:
-      return oas_encoding(feat_.oas_bits) << IDR5_OAS | (feat_.gran4k ? 1u : 0u) << IDR5_GRAN4K |
-             (feat_.gran16k ? 1u : 0u) << IDR5_GRAN16K | (feat_.gran64k ? 1u : 0u) << IDR5_GRAN64K;
+      return idr5::OAS::prep(oas_encoding(feat_.oas_bits)) | idr5::GRAN4K::prep(feat_.gran4k) |
+             idr5::GRAN16K::prep(feat_.gran16k) | idr5::GRAN64K::prep(feat_.gran64k);
     case IIDR: return 0x43b;  // Implementer = Arm (JEP106 0x43B)
     case AIDR: return 0;      // SMMUv3.0
     case CR0: return cr0_;
@@ -208,7 +206,9 @@ void SmmuV3::write32_locked(uint64_t off, uint32_t v, unsigned& irqs) {
     // 6.3.23-24: the stream table registers are ignored while SMMUEN=1.
     case STRTAB_BASE: if (!smmuen) set_lo(strtab_base_, v); break;
     case STRTAB_BASE + 4: if (!smmuen) set_hi(strtab_base_, v); break;
-    case STRTAB_BASE_CFG: if (!smmuen) strtab_cfg_ = v & 0x307ff; break;
+    case STRTAB_BASE_CFG:
+      if (!smmuen) strtab_cfg_ = v & (strtab_cfg::FMT::mask | strtab_cfg::SPLIT::mask | strtab_cfg::LOG2SIZE::mask);
+      break;
     // 6.3.25-27: base and CONS are writable only while the queue is disabled.
     case CMDQ_BASE: if (!cmdqen) set_lo(cmdq_base_, v); break;
     case CMDQ_BASE + 4: if (!cmdqen) set_hi(cmdq_base_, v); break;
@@ -228,8 +228,8 @@ void SmmuV3::write32_locked(uint64_t off, uint32_t v, unsigned& irqs) {
       std::lock_guard e(evtq_lock_);
       if (off == EVENTQ_BASE && !eventqen) set_lo(eventq_base_, v);
       else if (off == EVENTQ_BASE + 4 && !eventqen) set_hi(eventq_base_, v);
-      else if (off == EVENTQ_PROD && !eventqen) eventq_prod_ = v & (Q_OVFLG | 0xfffff);
-      else if (off == EVENTQ_CONS) eventq_cons_ = v & (Q_OVFLG | 0xfffff);  // RD + OVACKFLG
+      else if (off == EVENTQ_PROD && !eventqen) eventq_prod_ = v & (Q_OVFLG | Q_INDEX_WRAP::mask);
+      else if (off == EVENTQ_CONS) eventq_cons_ = v & (Q_OVFLG | Q_INDEX_WRAP::mask);  // RD + OVACKFLG
       break;
     }
     default: break;  // read-only or reserved: WI
@@ -246,8 +246,8 @@ void SmmuV3::process_cmdq_locked(unsigned& irqs) {
   if (fault_point("smmuv3.cmdq.stall")) return;
   // LOG2SIZE above IDR1.CMDQS behaves as CMDQS (6.3.25: we pick the
   // permitted "treated as the maximum" behaviour).
-  const unsigned log2 = std::min<unsigned>(cmdq_base_ & 0x1f, feat_.cmdq_log2);
-  const uint64_t base = cmdq_base_ & kQueueAddrMask;
+  const unsigned log2 = std::min<unsigned>(static_cast<unsigned>(q_base::LOG2SIZE::get(cmdq_base_)), feat_.cmdq_log2);
+  const uint64_t base = cmdq_base_ & q_base::ADDR::mask;
   const uint32_t mask = (2u << log2) - 1;
   uint32_t cons = cmdq_cons_ & mask;
   const uint32_t prod = cmdq_prod_ & mask;
@@ -258,7 +258,7 @@ void SmmuV3::process_cmdq_locked(unsigned& irqs) {
     if (!mem_.read(base + uint64_t{q_idx(cons, log2)} * kCmdBytes, cmd, sizeof cmd)) err = CERROR_ABT;
     else err = exec_cmd_locked(cmd, irqs);
     if (err != CERROR_NONE) {
-      cmdq_cons_ = cons | (uint32_t{err} << CMDQ_CONS_ERR);
+      cmdq_cons_ = cons | CMDQ_CONS_ERR::prep(err);
       gerror_raise(GERROR_CMDQ_ERR, irqs);
       return;
     }
@@ -266,16 +266,16 @@ void SmmuV3::process_cmdq_locked(unsigned& irqs) {
     cons = q_inc(cons, log2);
     consumed = true;
   }
-  if (consumed || !(cmdq_cons_ >> CMDQ_CONS_ERR)) cmdq_cons_ = cons;
+  if (consumed || !CMDQ_CONS_ERR::get(cmdq_cons_)) cmdq_cons_ = cons;
 }
 
 CmdError SmmuV3::exec_cmd_locked(const uint64_t cmd[2], unsigned& irqs) {
-  const uint8_t op = static_cast<uint8_t>(field(cmd[0], 0, 8));
-  const uint32_t sid = static_cast<uint32_t>(field(cmd[0], 32, 32));
+  const uint8_t op = static_cast<uint8_t>(cmd0::OP::get(cmd[0]));
+  const uint32_t sid = static_cast<uint32_t>(cmd0::SID::get(cmd[0]));
   const bool sid_ok = feat_.sid_bits >= 32 || (uint64_t{sid} >> feat_.sid_bits) == 0;
-  const uint16_t vmid = static_cast<uint16_t>(field(cmd[0], 32, 16));
-  const uint16_t asid = static_cast<uint16_t>(field(cmd[0], 48, 16));
-  const uint64_t addr = cmd[1] & ~uint64_t{0xfff};  // Address [63:12] (4.4.1)
+  const uint16_t vmid = static_cast<uint16_t>(cmd0::VMID::get(cmd[0]));
+  const uint16_t asid = static_cast<uint16_t>(cmd0::ASID::get(cmd[0]));
+  const uint64_t addr = cmd[1] & cmd1::ADDR::mask;
   switch (op) {
     case CMD_PREFETCH_CONFIG:
     case CMD_PREFETCH_ADDR:
@@ -289,7 +289,7 @@ CmdError SmmuV3::exec_cmd_locked(const uint64_t cmd[2], unsigned& irqs) {
       return CERROR_NONE;
     case CMD_CFGI_STE_RANGE: {
       // 4.3.2: 2^(Range+1) STEs from SID aligned down; Range=31 is CFGI_ALL.
-      const unsigned range = static_cast<unsigned>(field(cmd[1], 0, 5));
+      const unsigned range = static_cast<unsigned>(cmd1::RANGE::get(cmd[1]));
       const uint64_t n = uint64_t{2} << range;
       cfg_invalidate(static_cast<uint32_t>(sid & ~(n - 1)), n);
       return CERROR_NONE;
@@ -332,7 +332,7 @@ CmdError SmmuV3::exec_cmd_locked(const uint64_t cmd[2], unsigned& irqs) {
       return CERROR_NONE;
     case CMD_TLBI_S2_IPA: {  // 4.4.9
       if (!feat_.stage2) return CERROR_ILL;
-      const uint64_t ipa = cmd[1] & (((uint64_t{1} << 52) - 1) & ~uint64_t{0xfff});
+      const uint64_t ipa = cmd[1] & cmd1::IPA::mask;
       tlb_invalidate_va(kS2, vmid, 0, ipa);
       // Combined S1+S2 entries are not indexed by IPA; software follows with
       // TLBI_NH_* or S12_VMALL, but dropping them here too is permitted and
@@ -347,7 +347,7 @@ CmdError SmmuV3::exec_cmd_locked(const uint64_t cmd[2], unsigned& irqs) {
       // 4.7.3: commands before it are complete already (synchronous queue).
       // CS=SIG_IRQ signals on the wired cmdq-sync line (no MSI support,
       // MSIAddress is ignored); CS=SIG_SEV counts a send-event.
-      const unsigned cs = static_cast<unsigned>(field(cmd[0], 12, 2));
+      const unsigned cs = static_cast<unsigned>(cmd0::SYNC_CS::get(cmd[0]));
       if (cs == 3 || (cs == SYNC_SIG_SEV && !feat_.sev)) return CERROR_ILL;
       syncs_.fetch_add(1, std::memory_order_relaxed);
       if (cs == SYNC_SIG_IRQ) irqs |= 4;

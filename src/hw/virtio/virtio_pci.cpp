@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 
+#include "uapi/pci_regs.h"
 #include "uapi/virtio_iommu.h"
 
 namespace modiommu::hw::virtio {
@@ -11,8 +12,6 @@ using namespace vpci;
 
 namespace {
 
-constexpr uint16_t kCommandIntxDisable = 1u << 10;  // PCI Local Bus 3.0 6.2.2
-constexpr uint32_t kStatusIntx = 1u << 3;            // Interrupt Status, 6.2.3
 // The notify region holds one slot per queue.
 constexpr unsigned kMaxQueues = VirtioPci::kRegionSize / VirtioPci::kNotifyMultiplier;
 
@@ -61,13 +60,13 @@ VirtioPci::VirtioPci(std::string name, PhysicalMemory& mem, std::shared_ptr<Virt
                      uint32_t class_code)
     : pci::PciFunction(std::move(name), kVendor, static_cast<uint16_t>(kDeviceModernBase + model->device_id()),
                        class_code ? class_code : default_class(model->device_id()),
-                       modiommu::pci::HEADER_TYPE_NORMAL),
+                       uapi::pci::HEADER_TYPE_NORMAL),
       model_(std::move(model)),
       irq_(irq) {
   // Revision 1 comes from PciFunction (4.1.2.1: non-transitional).
   set_subsystem(kVendor, kSubsystemDevice);
   set_interrupt_pin(1);  // INTA
-  add_pcie_cap(modiommu::pci::PortType::endpoint);
+  add_pcie_cap(uapi::pci::PortType::endpoint);
   add_bar(kBar, kBarSize, true);
   const auto cap = [&](uint8_t type, uint64_t off, uint32_t len, unsigned extra, uint32_t extra_val) {
     std::vector<uint8_t> body(kCapSize - 2 + extra, 0);
@@ -262,8 +261,9 @@ void VirtioPci::do_reset() {
 void VirtioPci::sync_intx_status() {
   // 4.1.4.5.1: the PCI Status register's Interrupt Status bit follows the
   // ISR (PCI Local Bus 3.0 6.2.3, bit 3).
-  const uint32_t lo = config_bytes(modiommu::pci::STATUS, 1);
-  set_config_bytes(modiommu::pci::STATUS, isr_.load(std::memory_order_acquire) ? lo | kStatusIntx : lo & ~kStatusIntx, 1);
+  const uint32_t lo = config_bytes(uapi::pci::STATUS, 1);
+  constexpr uint32_t kIntx = uapi::pci::STATUS_INTERRUPT;
+  set_config_bytes(uapi::pci::STATUS, isr_.load(std::memory_order_acquire) ? lo | kIntx : lo & ~kIntx, 1);
 }
 
 void VirtioPci::set_isr(uint8_t bits) {
@@ -272,7 +272,7 @@ void VirtioPci::set_isr(uint8_t bits) {
     isr_.fetch_or(bits, std::memory_order_acq_rel);
     sync_intx_status();
   }
-  if (irq_ && !(config_read(modiommu::pci::COMMAND, 2) & kCommandIntxDisable)) irq_->raise();
+  if (irq_ && !(config_read(uapi::pci::COMMAND, 2) & uapi::pci::COMMAND_INTX_DISABLE)) irq_->raise();
 }
 
 void VirtioPci::notify_used(unsigned q) {

@@ -28,6 +28,7 @@
 #include "base/result.h"
 #include "core/log.h"
 #include "drivers/iommu/arm-smmu-v3/regs.h"
+#include "drivers/iommu/arm-smmu-v3/ste.h"
 #include "iommu/io_pgtable.h"
 #include "iommu/iommu.h"
 #include "kernel/io.h"
@@ -131,8 +132,8 @@ class SmmuDomain : public iommu::IommuDomain, public iommu::IommuFlushOps {
   void tlb_flush_walk(uint64_t iova, size_t size, size_t granule) override;
   void tlb_add_page(iommu::IotlbGather* gather, uint64_t iova, size_t granule) override;
 
-  // The STE word 0 that points a stream at this domain (5.2).
-  uint64_t ste_word0() const;
+  // The STE that points a stream at this domain (5.2).
+  Entry ste() const;
   uint16_t asid() const { return asid_; }
   const SmmuDevice* smmu() const { return smmu_.get(); }
   std::optional<uint64_t> cd_pa() const { return cd_pa_; }
@@ -140,6 +141,8 @@ class SmmuDomain : public iommu::IommuDomain, public iommu::IommuFlushOps {
 
  private:
   void invalidate_range(uint64_t start, uint64_t end, size_t granule, bool leaf);
+  // The one writer of this domain's CD (5.4), hitless as write_ste.
+  Status write_cd(const Entry& target);
 
   std::shared_ptr<SmmuDevice> smmu_;
   std::unique_ptr<iommu::IoPgtable> pgtbl_;
@@ -193,7 +196,9 @@ class SmmuDevice : public iommu::IommuOps, public std::enable_shared_from_this<S
   // Stream table (strtab.cpp).
   Result<uint64_t> ste_pa(uint32_t sid, bool alloc);
   Status init_l2(uint32_t l1_idx);
-  Status write_ste(uint32_t sid, uint64_t word0);
+  // The one writer of STEs: moves the STEs of `sids` to `target` hitlessly
+  // (ste.h). alloc: create missing level-2 tables, else skip their IDs.
+  Status write_ste(const std::vector<uint32_t>& sids, const Entry& target, bool alloc);
 
   Kernel& k_;
   Device& dev_;

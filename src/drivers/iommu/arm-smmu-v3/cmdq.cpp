@@ -12,28 +12,28 @@ namespace modiommu::arm_smmu_v3 {
 
 Cmd cmd_cfgi_ste(uint32_t sid) {  // 4.3.1: SID [63:32], Leaf [0] of word 1
   Cmd c;
-  c.w[0] = CMD_CFGI_STE | put(sid, 32, 32);
-  c.w[1] = 1;
+  c.w[0] = CMD_CFGI_STE | cmd::SID::prep(sid);
+  c.w[1] = cmd::LEAF::mask;
   return c;
 }
 
 Cmd cmd_cfgi_all() {  // 4.3.2: CFGI_STE_RANGE with Range = 31 is CFGI_ALL
   Cmd c;
   c.w[0] = CMD_CFGI_STE_RANGE;
-  c.w[1] = 31;
+  c.w[1] = cmd::RANGE::prep(31);
   return c;
 }
 
 Cmd cmd_tlbi_nh_asid(uint16_t asid) {  // 4.4.2: VMID [47:32] (0), ASID [63:48]
   Cmd c;
-  c.w[0] = CMD_TLBI_NH_ASID | put(asid, 48, 16);
+  c.w[0] = CMD_TLBI_NH_ASID | cmd::ASID::prep(asid);
   return c;
 }
 
 Cmd cmd_tlbi_nh_va(uint16_t asid, uint64_t iova, bool leaf) {  // 4.4.3: Address [63:12], Leaf [0]
   Cmd c;
-  c.w[0] = CMD_TLBI_NH_VA | put(asid, 48, 16);
-  c.w[1] = (iova & ~uint64_t{0xfff}) | (leaf ? 1 : 0);
+  c.w[0] = CMD_TLBI_NH_VA | cmd::ASID::prep(asid);
+  c.w[1] = (iova & cmd::ADDR::mask) | (leaf ? cmd::LEAF::mask : 0);
   return c;
 }
 
@@ -74,7 +74,9 @@ void Cmdq::stop() {
   stopped_ = true;
 }
 
-uint64_t Cmdq::base_reg() const { return Q_BASE_RWA | (*base_ & Q_BASE_ADDR_MASK) | log2_; }
+uint64_t Cmdq::base_reg() const {
+  return q_base::RWA::mask | (*base_ & q_base::ADDR::mask) | q_base::LOG2SIZE::prep(log2_);
+}
 
 bool Cmdq::consumed(uint32_t target, uint32_t cons) const {
   const uint32_t mask = (2u << log2_) - 1;

@@ -25,25 +25,24 @@ const std::string& SmmuDevice::name() const { return dev_.name(); }
 
 Status SmmuDevice::read_features() {
   const uint32_t idr0 = regs_.readl(IDR0), idr1 = regs_.readl(IDR1), idr5 = regs_.readl(IDR5);
-  feat_.s2 = bits(idr0, IDR0_S2P, 1);
-  feat_.s1 = bits(idr0, IDR0_S1P, 1);
-  feat_.coherent = bits(idr0, IDR0_COHACC, 1);
-  feat_.hyp = bits(idr0, IDR0_HYP, 1);
-  feat_.asid16 = bits(idr0, IDR0_ASID16, 1);
-  feat_.two_level = bits(idr0, IDR0_ST_LEVEL, 2) == 1;
+  feat_.s2 = idr0::S2P::get(idr0);
+  feat_.s1 = idr0::S1P::get(idr0);
+  feat_.coherent = idr0::COHACC::get(idr0);
+  feat_.hyp = idr0::HYP::get(idr0);
+  feat_.asid16 = idr0::ASID16::get(idr0);
+  feat_.two_level = idr0::ST_LEVEL::get(idr0) == 1;
   if (!feat_.s1)
     return make_error(Errc::notsup, fmt::format("{}: IDR0 {:#x} has no stage 1 (S1P): unsupported by this driver",
                                                 name(), idr0));
-  // TTF [3:2]: bit 3 = AArch64 tables; TTENDIAN 0b11 = big-endian only.
-  if (!(bits(idr0, IDR0_TTF, 2) & 2))
-    return make_error(Errc::notsup, fmt::format("{}: IDR0.TTF {} lacks AArch64 tables", name(), bits(idr0, IDR0_TTF, 2)));
-  if (bits(idr0, IDR0_TTENDIAN, 2) == 3)
+  if (!(idr0::TTF::get(idr0) & IDR0_TTF_AARCH64))
+    return make_error(Errc::notsup, fmt::format("{}: IDR0.TTF {} lacks AArch64 tables", name(), idr0::TTF::get(idr0)));
+  if (idr0::TTENDIAN::get(idr0) == IDR0_TTENDIAN_BE)
     return make_error(Errc::notsup, name() + ": IDR0.TTENDIAN says big-endian tables only");
-  if (bits(idr1, IDR1_TABLES_PRESET, 1) || bits(idr1, IDR1_QUEUES_PRESET, 1))
+  if (idr1::TABLES_PRESET::get(idr1) || idr1::QUEUES_PRESET::get(idr1))
     return make_error(Errc::notsup, fmt::format("{}: IDR1 {:#x}: fixed (preset) tables or queues unsupported", name(), idr1));
-  feat_.sid_bits = static_cast<unsigned>(bits(idr1, IDR1_SIDSIZE, 6));
-  feat_.evtq_log2 = static_cast<unsigned>(bits(idr1, IDR1_EVENTQS, 5));
-  feat_.cmdq_log2 = static_cast<unsigned>(bits(idr1, IDR1_CMDQS, 5));
+  feat_.sid_bits = idr1::SIDSIZE::get(idr1);
+  feat_.evtq_log2 = idr1::EVENTQS::get(idr1);
+  feat_.cmdq_log2 = idr1::CMDQS::get(idr1);
   if (feat_.sid_bits > 32) return make_error(Errc::inval, fmt::format("{}: IDR1.SIDSIZE {} > 32", name(), feat_.sid_bits));
   if (feat_.cmdq_log2 > 19 || feat_.evtq_log2 > 19)
     return make_error(Errc::inval, fmt::format("{}: IDR1 queue sizes CMDQS {} EVENTQS {} exceed 19", name(),
@@ -51,10 +50,10 @@ Status SmmuDevice::read_features() {
   if (feat_.cmdq_log2 < 1) return make_error(Errc::notsup, name() + ": command queue of one entry (IDR1.CMDQS 0)");
   static constexpr unsigned kOas[] = {32, 36, 40, 42, 44, 48, 52, 52};
   // io-pgtable outputs at most 48 bits; a larger OAS is used as 48.
-  feat_.oas = std::min(kOas[bits(idr5, IDR5_OAS, 3)], 48u);
-  feat_.gran4k = bits(idr5, IDR5_GRAN4K, 1);
-  feat_.gran16k = bits(idr5, IDR5_GRAN16K, 1);
-  feat_.gran64k = bits(idr5, IDR5_GRAN64K, 1);
+  feat_.oas = std::min(kOas[idr5::OAS::get(idr5)], 48u);
+  feat_.gran4k = idr5::GRAN4K::get(idr5);
+  feat_.gran16k = idr5::GRAN16K::get(idr5);
+  feat_.gran64k = idr5::GRAN64K::get(idr5);
   if (!feat_.gran4k) return make_error(Errc::notsup, fmt::format("{}: IDR5 {:#x} has no 4K granule", name(), idr5));
   k_.log().info(name(), "features: stage1{}{}, {} stream ID bits, {} stream table, cmdq 2^{} evtq 2^{}, OAS {}",
                 feat_.s2 ? " stage2" : "", feat_.coherent ? " coherent" : "", feat_.sid_bits,
@@ -100,7 +99,7 @@ Status SmmuDevice::reset() {
   TRY(disable());
   regs_.writel(CR1, CR1_VALUE);
   regs_.writel(CR2, CR2_RECINVSID | CR2_PTM);
-  regs_.writeq(STRTAB_BASE, STRTAB_BASE_RA | (*strtab_pa_ & STE0_S1CTXPTR_MASK));
+  regs_.writeq(STRTAB_BASE, strtab_base::RA::mask | (*strtab_pa_ & strtab_base::ADDR::mask));
   regs_.writel(STRTAB_BASE_CFG, strtab_cfg_value(two_level_, strtab_log2_));
 
   regs_.writeq(CMDQ_BASE, cmdq_.base_reg());
@@ -116,7 +115,7 @@ Status SmmuDevice::reset() {
   tlbi.push_back(cmd_tlbi_nsnh_all());
   TRY(cmdq_.issue_sync(tlbi));
 
-  regs_.writeq(EVTQ_BASE, Q_BASE_RWA | (*evtq_pa_ & Q_BASE_ADDR_MASK) | evtq_log2_);
+  regs_.writeq(EVTQ_BASE, q_base::RWA::mask | (*evtq_pa_ & q_base::ADDR::mask) | q_base::LOG2SIZE::prep(evtq_log2_));
   regs_.writel(EVTQ_PROD, 0);
   regs_.writel(EVTQ_CONS, 0);
   en |= CR0_EVTQEN;
@@ -255,7 +254,7 @@ void SmmuDevice::release_device(Device& dev, iommu::Fwspec& fwspec) {
   auto m = std::static_pointer_cast<SmmuMaster>(fwspec.priv);
   if (!m) return;
   std::lock_guard g(ste_lock_);
-  std::vector<Cmd> cfgi;
+  std::vector<uint32_t> gone;
   for (uint32_t sid : m->sids) {
     auto it = streams_.find(sid);
     if (it != streams_.end()) {
@@ -264,14 +263,10 @@ void SmmuDevice::release_device(Device& dev, iommu::Fwspec& fwspec) {
       if (!it->second.empty()) continue;
       streams_.erase(it);
     }
-    if (!live()) continue;
-    auto pa = ste_pa(sid, false);
-    if (!pa.ok()) continue;
-    (void)k_.pages().memory().write64(*pa, STE0_V | put(STE_CFG_ABORT, STE0_CONFIG, 3));
-    cfgi.push_back(cmd_cfgi_ste(sid));
+    gone.push_back(sid);
   }
   if (live()) {
-    Status s = cmdq_.issue_sync(cfgi);
+    Status s = write_ste(gone, ste_abort(), false);
     if (!s.ok()) k_.log().err(name(), "{}: release could not invalidate its STEs: {}", dev.name(), s.error().str());
   }
   if (m->domain) m->domain->attached--;
@@ -292,14 +287,7 @@ Status SmmuDevice::attach_dev(iommu::IommuDomain& domain, Device& dev, iommu::Fw
   auto m = std::static_pointer_cast<SmmuMaster>(fwspec.priv);
   if (!m) return make_error(Errc::inval, dev.name() + ": attach before probe_device");
   std::lock_guard g(ste_lock_);
-  const uint64_t w0 = d->ste_word0();
-  std::vector<Cmd> cfgi;
-  for (uint32_t sid : m->sids) {
-    const uint64_t pa = TRY(ste_pa(sid, true));
-    TRY(k_.pages().memory().write64(pa, w0));  // the one hitless store
-    cfgi.push_back(cmd_cfgi_ste(sid));
-  }
-  TRY(cmdq_.issue_sync(cfgi));
+  TRY(write_ste(m->sids, d->ste(), true));
   if (m->domain) m->domain->attached--;
   d->attached++;
   m->domain = d;
@@ -311,20 +299,15 @@ void SmmuDevice::detach_all(SmmuDomain& d) {
   if (!d.attached) return;
   k_.log().err(name(), "domain (ASID {}) freed while {} master(s) still use it: aborting their traffic", d.asid(),
                d.attached);
-  std::vector<Cmd> cfgi;
+  std::vector<uint32_t> sids;
   for (auto& m : live_masters()) {
     if (m->domain != &d) continue;
     m->domain = nullptr;
     if (!live()) continue;  // tables already freed with the SMMU disabled
-    for (uint32_t sid : m->sids) {
-      auto pa = ste_pa(sid, false);
-      if (!pa.ok()) continue;
-      (void)k_.pages().memory().write64(*pa, STE0_V | put(STE_CFG_ABORT, STE0_CONFIG, 3));
-      cfgi.push_back(cmd_cfgi_ste(sid));
-    }
+    sids.insert(sids.end(), m->sids.begin(), m->sids.end());
   }
   d.attached = 0;
-  if (live()) (void)cmdq_.issue_sync(cfgi);
+  if (live()) (void)write_ste(sids, ste_abort(), false);
 }
 
 }  // namespace modiommu::arm_smmu_v3

@@ -2,11 +2,11 @@
 // io-pgtable, with their own ASID and context descriptor (5.4); identity
 // and blocked domains are STE bypass / abort and own no memory.
 //
-// One CD per paging domain, written completely before any STE points at it
-// and never changed while in use: switching a master between domains is the
-// single STE word-0 store of strtab.cpp. Map/unmap follow io-pgtable's rule
-// (concurrent on disjoint ranges); invalidations go through the command
-// queue's lock.
+// One CD per paging domain, written completely (write_cd) before any STE
+// points at it and never changed while in use: switching a master between
+// domains is the single STE word-0 store of strtab.cpp's write_ste.
+// Map/unmap follow io-pgtable's rule (concurrent on disjoint ranges);
+// invalidations go through the command queue's lock.
 #include "drivers/iommu/arm-smmu-v3/arm-smmu-v3.h"
 #include "kernel/kernel.h"
 
@@ -40,19 +40,45 @@ Status SmmuDomain::finalise() {
 
   cd_pa_ = TRY(pages.alloc(kCdBytes, kCdBytes));
   const auto& tcr = pgtbl_->cfg().arm_lpae_s1_cfg.tcr;
-  // 5.4: TTB0 walks only (EPD1), AArch64 tables, faults recorded (R), aborts
-  // reported as aborts (A), private ASID (ASET).
-  const uint64_t w0 = put(tcr.tsz, CD0_T0SZ, 6) | put(tcr.tg, CD0_TG0, 2) | put(tcr.irgn, CD0_IRGN0, 2) |
-                      put(tcr.orgn, CD0_ORGN0, 2) | put(tcr.sh, CD0_SH0, 2) | CD0_EPD1 | put(tcr.ips, CD0_IPS, 3) |
-                      CD0_AA64 | CD0_R | CD0_A | CD0_ASET | put(asid_, CD0_ASID, 16) | CD0_V;
-  auto& mem = pages.memory();
-  const uint64_t cd = *cd_pa_;
-  // V lives in word 0, written last.
-  TRY(mem.write64(cd + 8, pgtbl_->ttbr() & CD1_TTB0_MASK));
-  TRY(mem.write64(cd + 16, 0));
-  TRY(mem.write64(cd + 24, pgtbl_->mair()));
-  TRY(mem.write64(cd, w0));
-  return {};
+  CdConfig c;
+  c.asid = asid_;
+  c.ttb0 = pgtbl_->ttbr();
+  c.mair = pgtbl_->mair();
+  c.t0sz = tcr.tsz;
+  c.tg0 = tcr.tg;
+  c.irgn0 = tcr.irgn;
+  c.orgn0 = tcr.orgn;
+  c.sh0 = tcr.sh;
+  c.ips = tcr.ips;
+  return write_cd(cd_s1(c));
+}
+
+namespace {
+
+// Stores to one CD. Its sync invalidates every cached configuration
+// (4.3.2 CFGI_ALL covers CDs too) when an STE may point at the CD.
+class CdWriter final : public EntryWriter {
+ public:
+  CdWriter(hw::PhysicalMemory& mem, uint64_t pa, Cmdq* cmdq) : mem_(mem), pa_(pa), cmdq_(cmdq) {}
+  Entry used(const Entry& e) const override { return cd_used(e); }
+  Status store(unsigned i, uint64_t value) override { return mem_.write64(pa_ + uint64_t{i} * 8, value); }
+  Status sync() override { return cmdq_ ? cmdq_->issue_sync(cmd_cfgi_all()) : Status{}; }
+
+ private:
+  hw::PhysicalMemory& mem_;
+  uint64_t pa_;
+  Cmdq* cmdq_;
+};
+
+}  // namespace
+
+Status SmmuDomain::write_cd(const Entry& target) {
+  auto& mem = smmu_->kernel().pages().memory();
+  Entry cur;
+  TRY(mem.read(*cd_pa_, cur.data(), sizeof cur));
+  // No STE points at a CD before the domain is attached: nothing to sync.
+  CdWriter w(mem, *cd_pa_, attached && smmu_->live() ? &smmu_->cmdq() : nullptr);
+  return write_entry(w, cur, target);
 }
 
 SmmuDomain::~SmmuDomain() {
@@ -66,15 +92,15 @@ SmmuDomain::~SmmuDomain() {
   if (asid_) smmu_->asid_free(asid_);
 }
 
-uint64_t SmmuDomain::ste_word0() const {
+Entry SmmuDomain::ste() const {
   switch (type()) {
-    case iommu::DomainType::identity: return STE0_V | put(STE_CFG_BYPASS, STE0_CONFIG, 3);
-    case iommu::DomainType::blocked: return STE0_V | put(STE_CFG_ABORT, STE0_CONFIG, 3);
+    case iommu::DomainType::identity: return ste_bypass();
+    case iommu::DomainType::blocked: return ste_abort();
     default:
       // Not finalised: no CD to point at, so the stream aborts.
-      if (!cd_pa_) return STE0_V | put(STE_CFG_ABORT, STE0_CONFIG, 3);
+      if (!cd_pa_) return ste_abort();
       // 5.2: stage 1 only, S1Fmt linear with S1CDMax 0: one CD.
-      return STE0_V | put(STE_CFG_S1, STE0_CONFIG, 3) | (*cd_pa_ & STE0_S1CTXPTR_MASK);
+      return ste_s1(*cd_pa_);
   }
 }
 

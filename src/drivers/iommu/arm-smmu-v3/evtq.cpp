@@ -66,9 +66,9 @@ void SmmuDevice::handle_events() {
       uint64_t w[4];
       if (!k_.pages().memory().read(*evtq_pa_ + uint64_t{cons & imask} * kEvtBytes, w, sizeof w).ok()) break;
       iommu::FaultInfo f;
-      const uint8_t type = static_cast<uint8_t>(bits(w[0], 0, 8));
-      f.stream_id = static_cast<uint32_t>(bits(w[0], 32, 32));
-      f.write = !bits(w[1], 35, 1);  // RnW: 1 = read
+      const uint8_t type = static_cast<uint8_t>(evt::TYPE::get(w[0]));
+      f.stream_id = static_cast<uint32_t>(evt::SID::get(w[0]));
+      f.write = !evt::RNW::is_set(w[1]);  // RnW: 1 = read
       f.iova = w[2];
       f.reason = event_name(type);
       faults.push_back(std::move(f));
@@ -102,7 +102,7 @@ void SmmuDevice::handle_gerror() {
       // that slot while the queue is stopped (the producer never rewrites
       // an unconsumed slot), so it is fixed without the producer's lock.
       const uint32_t cons = regs_.readl(CMDQ_CONS);
-      const uint32_t err = static_cast<uint32_t>(bits(cons, CMDQ_CONS_ERR, 7));
+      const uint32_t err = CMDQ_CONS_ERR::get(cons);
       const uint64_t slot = cmdq_.slot_pa(cons);
       auto& mem = k_.pages().memory();
       uint64_t w[2] = {0, 0};

@@ -2,11 +2,13 @@
 // level-2 tables allocated when a master with a stream ID there is probed.
 // Locking: SmmuDevice::ste_lock_ guards l2_pa_ and every STE write.
 //
-// Hitless updates: word 1 holds one value for every configuration this
-// driver uses (STE1_VALUE) and words 2-7 stay zero, so every change of a
-// live STE is a single 64-bit store of word 0 (V, Config, S1ContextPtr),
-// followed by CMD_CFGI_STE + CMD_SYNC. The SMMU sees the old or the new
-// STE, never a mix (3.21.3: aligned 64-bit single-copy atomicity).
+// Every change of an STE goes through write_ste(), which updates it
+// hitlessly (ste.h). With the STEs this driver builds (word 1 one value for
+// every configuration, words 2-7 zero) every change is a single 64-bit store
+// of word 0 followed by CMD_CFGI_STE + CMD_SYNC: the SMMU sees the old or the
+// new STE, never a mix (3.21.3: aligned 64-bit single-copy atomicity).
+#include <algorithm>
+#include <iterator>
 #include <vector>
 
 #include "drivers/iommu/arm-smmu-v3/arm-smmu-v3.h"
@@ -15,18 +17,38 @@
 namespace modiommu::arm_smmu_v3 {
 namespace {
 
-constexpr uint64_t ste_abort_word0() { return STE0_V | put(STE_CFG_ABORT, STE0_CONFIG, 3); }
-
 // `n` STEs that abort every transaction (Linux arm_smmu_init_bypass_stes
 // with bypass disabled): unused stream IDs must not translate or bypass.
+// Written before the SMMU can see the table, so no update protocol.
 std::vector<uint64_t> abort_stes(size_t n) {
-  std::vector<uint64_t> words(n * (kSteBytes / 8), 0);
-  for (size_t i = 0; i < n; ++i) {
-    words[i * 8] = ste_abort_word0();
-    words[i * 8 + 1] = STE1_VALUE;
-  }
+  const Entry abort = ste_abort();
+  std::vector<uint64_t> words(n * kEntryWords, 0);
+  for (size_t i = 0; i < n; ++i) std::copy(abort.begin(), abort.end(), words.begin() + i * kEntryWords);
   return words;
 }
+
+// The STEs of some stream IDs with the same contents, updated together:
+// each store goes to all of them, each sync invalidates all of them.
+class SteWriter final : public EntryWriter {
+ public:
+  SteWriter(hw::PhysicalMemory& mem, Cmdq& cmdq) : mem_(mem), cmdq_(cmdq) {}
+  void add(uint32_t sid, uint64_t pa) {
+    pas_.push_back(pa);
+    cfgi_.push_back(cmd_cfgi_ste(sid));
+  }
+  Entry used(const Entry& e) const override { return ste_used(e); }
+  Status store(unsigned i, uint64_t value) override {
+    for (uint64_t pa : pas_) TRY(mem_.write64(pa + uint64_t{i} * 8, value));
+    return {};
+  }
+  Status sync() override { return cmdq_.issue_sync(cfgi_); }  // 4.3.1 CMD_CFGI_STE, then CMD_SYNC
+
+ private:
+  hw::PhysicalMemory& mem_;
+  Cmdq& cmdq_;
+  std::vector<uint64_t> pas_;
+  std::vector<Cmd> cfgi_;
+};
 
 }  // namespace
 
@@ -57,9 +79,8 @@ Status SmmuDevice::strtab_init() {
 }
 
 uint32_t strtab_cfg_value(bool two_level, unsigned log2) {
-  return static_cast<uint32_t>(put(two_level ? STRTAB_FMT_2LVL : STRTAB_FMT_LINEAR, STRTAB_CFG_FMT, 2) |
-                               put(two_level ? kStrtabSplit : 0, STRTAB_CFG_SPLIT, 5) |
-                               put(log2, STRTAB_CFG_LOG2SIZE, 6));
+  return strtab_cfg::FMT::prep(two_level ? STRTAB_FMT_2LVL : STRTAB_FMT_LINEAR) |
+         strtab_cfg::SPLIT::prep(two_level ? kStrtabSplit : 0) | strtab_cfg::LOG2SIZE::prep(log2);
 }
 
 // ste_lock_ held.
@@ -70,9 +91,9 @@ Status SmmuDevice::init_l2(uint32_t l1_idx) {
   auto words = abort_stes(n);
   Status s = pages.memory().write(pa, words.data(), words.size() * 8);
   // 5.1: publish the level-2 table only once it is complete: one store of
-  // the level-1 descriptor (L2Ptr [51:6], Span = SPLIT + 1).
+  // the level-1 descriptor (Span = SPLIT + 1: the whole level-2 table).
   if (s.ok()) s = pages.memory().write64(*strtab_pa_ + uint64_t{l1_idx} * kL1DescBytes,
-                                          (pa & STE0_S1CTXPTR_MASK) | (kStrtabSplit + 1));
+                                          (pa & l1std::L2PTR::mask) | l1std::SPAN::prep(kStrtabSplit + 1));
   if (!s.ok()) {
     (void)pages.free(pa);
     return s;
@@ -96,11 +117,28 @@ Result<uint64_t> SmmuDevice::ste_pa(uint32_t sid, bool alloc) {
   return *l2_pa_[l1] + uint64_t{sid & ((1u << kStrtabSplit) - 1)} * kSteBytes;
 }
 
-// ste_lock_ held. One store, then the SMMU drops its cached copy (4.3.1).
-Status SmmuDevice::write_ste(uint32_t sid, uint64_t word0) {
-  const uint64_t pa = TRY(ste_pa(sid, true));
-  TRY(k_.pages().memory().write64(pa, word0));
-  return cmdq_.issue_sync(cmd_cfgi_ste(sid));
+// ste_lock_ held. STEs whose current contents agree move together, so the
+// usual case (one store per stream ID) costs one CMD_SYNC for all of them.
+Status SmmuDevice::write_ste(const std::vector<uint32_t>& sids, const Entry& target, bool alloc) {
+  auto& mem = k_.pages().memory();
+  std::vector<std::pair<Entry, SteWriter>> groups;
+  for (uint32_t sid : sids) {
+    auto pa = ste_pa(sid, alloc);
+    if (!pa.ok()) {
+      if (alloc) return std::move(pa).error();
+      continue;  // no level-2 table: the stream aborts already (5.1)
+    }
+    Entry cur;
+    TRY(mem.read(*pa, cur.data(), sizeof cur));
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == cur; });
+    if (it == groups.end()) {
+      groups.emplace_back(cur, SteWriter(mem, cmdq_));
+      it = std::prev(groups.end());
+    }
+    it->second.add(sid, *pa);
+  }
+  for (auto& [cur, writer] : groups) TRY(write_entry(writer, cur, target));
+  return {};
 }
 
 void SmmuDevice::free_tables() {

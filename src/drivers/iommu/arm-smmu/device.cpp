@@ -14,7 +14,6 @@
 namespace modiommu::arm_smmu {
 
 namespace {
-uint32_t field(uint32_t v, unsigned shift, unsigned width) { return (v >> shift) & ((1u << width) - 1); }
 
 // IDR2.IAS/OAS encodings (10.6.5).
 unsigned addr_bits(uint32_t code) {
@@ -31,20 +30,20 @@ const std::string& SmmuDevice::name() const { return dev_.name(); }
 Status SmmuDevice::read_features() {
   const uint32_t id0 = regs_.readl(IDR0), id1 = regs_.readl(IDR1), id2 = regs_.readl(IDR2);
   const uint32_t id7 = regs_.readl(IDR7);
-  feat_.s1 = id0 & IDR0_S1TS;
-  feat_.s2 = id0 & IDR0_S2TS;
+  feat_.s1 = idr0::S1TS::is_set(id0);
+  feat_.s2 = idr0::S2TS::is_set(id0);
   if (!feat_.s1)
     return make_error(Errc::notsup, fmt::format("{}: IDR0 {:#x}: no stage-1 translation (S1TS); stage-2-only SMMUs "
                                                 "are not supported by this driver", name(), id0));
-  if (!(id0 & IDR0_SMS))
+  if (!idr0::SMS::is_set(id0))
     return make_error(Errc::notsup, fmt::format("{}: IDR0 {:#x}: stream indexing (SMS=0) is not supported", name(), id0));
-  feat_.exids = id0 & IDR0_EXIDS;
-  feat_.num_smrg = field(id0, 0, 8);
-  feat_.num_context_irqs = field(id0, IDR0_NUMIRPT_SHIFT, 8);
+  feat_.exids = idr0::EXIDS::is_set(id0);
+  feat_.num_smrg = idr0::NUMSMRG::get(id0);
+  feat_.num_context_irqs = idr0::NUMIRPT::get(id0);
   if (feat_.num_smrg == 0) return make_error(Errc::notsup, name() + ": IDR0.NUMSMRG is 0: no stream match registers");
-  feat_.pgsize = (id1 & IDR1_PAGESIZE) ? 0x10000 : 0x1000;
-  feat_.numpage = 1u << (field(id1, IDR1_NUMPAGENDXB_SHIFT, 3) + 1);
-  feat_.num_cb = field(id1, 0, 8);
+  feat_.pgsize = idr1::PAGESIZE::is_set(id1) ? 0x10000 : 0x1000;
+  feat_.numpage = 1u << (idr1::NUMPAGENDXB::get(id1) + 1);
+  feat_.num_cb = idr1::NUMCB::get(id1);
   if (feat_.num_cb == 0) return make_error(Errc::notsup, name() + ": IDR1.NUMCB is 0: no context banks");
   if (feat_.num_cb > feat_.numpage)
     return make_error(Errc::inval, fmt::format("{}: IDR1 says {} context banks in {} register pages", name(),
@@ -54,10 +53,10 @@ Status SmmuDevice::read_features() {
   if (regs_.size() < need)
     return make_error(Errc::inval, fmt::format("{}: IDR1 describes {:#x} bytes of registers but reg maps {:#x}",
                                                name(), need, regs_.size()));
-  feat_.ias = addr_bits(field(id2, 0, 4));
-  feat_.oas = std::min(addr_bits(field(id2, 4, 4)), 48u);
-  feat_.v2 = field(id7, 4, 4) >= 2;
-  if (feat_.v2 && !(id2 & IDR2_PTFS_4K))
+  feat_.ias = addr_bits(idr2::IAS::get(id2));
+  feat_.oas = std::min(addr_bits(idr2::OAS::get(id2)), 48u);
+  feat_.v2 = IDR7_MAJOR::get(id7) >= 2;
+  if (feat_.v2 && !idr2::PTFS_4K::is_set(id2))
     return make_error(Errc::notsup, fmt::format("{}: IDR2 {:#x}: no AArch64 4K granule", name(), id2));
   // Linux: every SMMUv2 context bank needs its own interrupt line.
   if (feat_.v2 && feat_.num_context_irqs < feat_.num_cb)
@@ -70,11 +69,11 @@ Status SmmuDevice::read_features() {
 // leaves unimplemented bits RAZ/WI). SMR 0 is still invalid and unused here.
 void SmmuDevice::probe_smr_masks() {
   const uint32_t width = feat_.exids ? 0xffff : 0x7fff;
-  regs_.writel(SMR_BASE, width << SMR_MASK_SHIFT | width);
+  regs_.writel(SMR_BASE, smr::MASK::prep(width) | smr::ID::prep(width));
   const uint32_t back = regs_.readl(SMR_BASE);
   regs_.writel(SMR_BASE, 0);
   feat_.streamid_mask = back & width;
-  feat_.smr_mask_mask = (back >> SMR_MASK_SHIFT) & width;
+  feat_.smr_mask_mask = smr::MASK::get(back) & width;
 }
 
 Status SmmuDevice::tlb_sync_global() {
@@ -121,7 +120,7 @@ void SmmuDevice::quiesce() {
   uint32_t scr0 = sCR0_USFCFG;
   regs_.writel(sCR0, scr0);
   for (unsigned i = 0; i < smes_.size(); ++i) {
-    regs_.writel(S2CR_BASE + 4 * i, S2CR_TYPE_FAULT << S2CR_TYPE_SHIFT);
+    regs_.writel(S2CR_BASE + 4 * i, s2cr::TYPE::prep(S2CR_TYPE_FAULT));
     regs_.writel(SMR_BASE + 4 * i, 0);
   }
   for (unsigned n = 0; n < feat_.num_cb; ++n) regs_.writel(cb(int(n)) + CB_SCTLR, 0);
@@ -250,7 +249,7 @@ void SmmuDevice::global_fault_irq() {
                      : gfsr & sGFSR_UCBF ? "unimplemented context bank (UCBF)"
                      : gfsr & sGFSR_ICF  ? "invalid context (ICF)"
                                          : "global fault";
-  k_.log().warn(name(), "{}: sGFSR {:#x}, stream ID {:#x}, address {:#x}", what, gfsr, syn1 & 0xffff, far);
+  k_.log().warn(name(), "{}: sGFSR {:#x}, stream ID {:#x}, address {:#x}", what, gfsr, STREAMID::get(syn1), far);
 }
 
 void SmmuDevice::context_fault_irq() {
@@ -265,7 +264,7 @@ void SmmuDevice::context_fault_irq() {
       iommu::FaultInfo f;
       f.iova = regs_.readq(cb(int(n)) + CB_FAR);
       f.write = regs_.readl(cb(int(n)) + CB_FSYNR0) & FSYNR0_WNR;
-      const uint32_t sid = regs_.readl(gr1() + CBFRSYNRA_BASE + 4 * n) & 0xffff;
+      const uint32_t sid = STREAMID::get(regs_.readl(gr1() + CBFRSYNRA_BASE + 4 * n));
       f.reason = fsr & FSR_PF    ? "FSR.PF (permission)"
                  : fsr & FSR_AFF ? "FSR.AFF (access flag)"
                  : fsr & FSR_ASF ? "FSR.ASF (address size)"

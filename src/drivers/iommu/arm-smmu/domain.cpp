@@ -128,16 +128,18 @@ Result<int> SmmuDevice::cb_alloc(SmmuDomain& /*d*/, const iommu::IoPgtable& pgtb
   regs_.writel(b + CB_SCTLR, 0);  // off while it is (re)programmed
   if (feat_.v2) regs_.writel(gr1() + CBA2R_BASE + 4 * unsigned(n), CBA2R_VA64);
   regs_.writel(gr1() + CBAR_BASE + 4 * unsigned(n),
-               CBAR_TYPE_S1_S2BYPASS << CBAR_TYPE_SHIFT | irpt << CBAR_IRPTNDX_SHIFT | (vmid & 0xff));
-  const uint32_t walk = tcr.irgn << 8 | tcr.orgn << 10 | tcr.sh << 12 | TCR_EPD1;
+               cbar::TYPE::prep(CBAR_TYPE_S1_S2BYPASS) | cbar::IRPTNDX::prep(irpt) | cbar::VMID::prep(vmid));
+  const uint32_t walk =
+      cb_tcr::IRGN0::prep(tcr.irgn) | cb_tcr::ORGN0::prep(tcr.orgn) | cb_tcr::SH0::prep(tcr.sh) | TCR_EPD1;
   if (feat_.v2) {
-    regs_.writel(b + CB_TCR2, tcr.ips & 7);  // PASIZE; 8-bit ASIDs (AS = 0)
-    regs_.writel(b + CB_TCR, (tcr.tsz & 0x3f) | walk | tcr.tg << 14);
+    regs_.writel(b + CB_TCR2, TCR2_PASIZE::prep(tcr.ips));  // 8-bit ASIDs (AS = 0)
+    regs_.writel(b + CB_TCR, cb_tcr::T0SZ::prep(tcr.tsz) | walk | cb_tcr::TG0::prep(tcr.tg));
   } else {
-    regs_.writel(b + CB_TCR, TCR_EAE | (tcr.tsz & 7) | walk);  // AArch32 TTBCR, long descriptors
+    // AArch32 TTBCR, long descriptors: T0SZ is 3 bits (a 32-bit input).
+    regs_.writel(b + CB_TCR, TCR_EAE | cb_tcr::T0SZ_32::prep_masked(tcr.tsz) | walk);
   }
-  regs_.writeq(b + CB_TTBR0, pgtbl.ttbr() | uint64_t{asid} << 48);
-  regs_.writeq(b + CB_TTBR1, uint64_t{asid} << 48);
+  regs_.writeq(b + CB_TTBR0, pgtbl.ttbr() | TTBR_ASID::prep(asid));
+  regs_.writeq(b + CB_TTBR1, TTBR_ASID::prep(asid));
   const uint64_t mair = pgtbl.mair();
   regs_.writel(b + CB_MAIR0, static_cast<uint32_t>(mair));
   regs_.writel(b + CB_MAIR1, static_cast<uint32_t>(mair >> 32));
@@ -183,7 +185,7 @@ void SmmuDevice::tlb_inv_va(int n, uint16_t asid, uint64_t iova, size_t granule,
   if (!live()) return;
   const uint32_t reg = leaf ? CB_TLBIVAL : CB_TLBIVA;
   for (uint64_t i = 0; i < pages; ++i)
-    regs_.writeq(cb(n) + reg, ((iova + i * granule) >> 12) | uint64_t{asid} << 48);
+    regs_.writeq(cb(n) + reg, TLBIVA_VA::prep_masked((iova + i * granule) >> 12) | TLBIVA_ASID::prep(asid));
   Status s = tlb_sync_cb(n);
   if (!s.ok()) k_.log().err(name(), "TLBIVA for ASID {}: {}", asid, s.error().str());
 }

@@ -53,8 +53,8 @@ void SmmuDevice::write_sme(unsigned idx) {
   const Sme& s = smes_[idx];
   // S2CR before SMR (Linux arm_smmu_write_sme): a newly valid entry never
   // routes through a stale S2CR.
-  uint32_t s2cr = s.type << S2CR_TYPE_SHIFT | s.cbndx;
-  uint32_t smr = uint32_t{s.mask} << SMR_MASK_SHIFT | s.id;
+  uint32_t s2cr = s2cr::TYPE::prep(s.type) | s2cr::CBNDX::prep(s.cbndx);
+  uint32_t smr = smr::MASK::prep(s.mask) | smr::ID::prep(s.id);
   if (feat_.exids) {
     if (s.valid) s2cr |= S2CR_EXIDVALID;  // IHI 0062D 2.4.1: validity moves to S2CR
   } else if (s.valid) {

@@ -16,16 +16,12 @@
 #include "kernel/driver_module.h"
 #include "kernel/kernel.h"
 #include "module/module.h"
+#include "uapi/pci_regs.h"
 
 namespace modiommu::pci_host_generic {
 namespace {
 
-// Configuration-space offsets (PCI Local Bus 3.0 ch. 6, PCIe 4.0 7.5/7.7).
-constexpr uint32_t kVendor = 0x00, kCommand = 0x04, kStatus = 0x06, kClassRev = 0x08, kHeader = 0x0e, kBar0 = 0x10,
-                   kBuses = 0x18, kSubsystem = 0x2c, kCapPtr = 0x34, kIntPin = 0x3d;
-constexpr uint16_t kStatusCapList = 1u << 4;
-constexpr uint8_t kCapExp = 0x10;
-constexpr uint16_t kExtCapAcs = 0x000d;
+namespace regs = uapi::pci;
 
 class EcamHost : public PciHost {
  public:
@@ -145,83 +141,87 @@ class EcamHost : public PciHost {
     for (unsigned dev = 0; dev < 32; ++dev) {
       for (unsigned fn = 0; fn < 8; ++fn) {
         const uint8_t devfn = static_cast<uint8_t>(dev << 3 | fn);
-        const uint32_t id = rd32(bus, devfn, kVendor);
+        const uint32_t id = rd32(bus, devfn, regs::VENDOR_ID);
         if ((id & 0xffff) == 0xffff) {
           if (fn == 0) break;  // no function 0: the slot is empty
           continue;
         }
-        const uint8_t header = static_cast<uint8_t>(rd(bus, devfn, kHeader, 1));
+        const uint8_t header = static_cast<uint8_t>(rd(bus, devfn, regs::HEADER_TYPE, 1));
         PciInfo i;
         i.bus = bus;
         i.devfn = devfn;
         i.vendor = static_cast<uint16_t>(id);
         i.device = static_cast<uint16_t>(id >> 16);
-        i.class_code = rd32(bus, devfn, kClassRev) >> 8;
-        i.bridge = (header & 0x7f) == 1;
-        i.irq_pin = static_cast<uint8_t>(rd(bus, devfn, kIntPin, 1));
+        i.class_code = regs::CLASS_REVISION_CLASS::get(rd32(bus, devfn, regs::REVISION));
+        i.bridge = regs::HEADER_TYPE_LAYOUT::get(header) == regs::HEADER_TYPE_BRIDGE;
+        i.irq_pin = static_cast<uint8_t>(rd(bus, devfn, regs::INTERRUPT_PIN, 1));
         if (!i.bridge) {
-          const uint32_t sub = rd32(bus, devfn, kSubsystem);
+          const uint32_t sub = rd32(bus, devfn, regs::SUBSYSTEM_VENDOR_ID);
           i.subsystem_vendor = static_cast<uint16_t>(sub);
-          i.subsystem_device = static_cast<uint16_t>(sub >> 16);
+          i.subsystem_device = static_cast<uint16_t>(regs::SUBSYSTEM_ID::get(sub));
         }
         read_caps(i);
         size_bars(i);
         if (i.bridge) {
-          const uint32_t buses = rd32(bus, devfn, kBuses);
-          i.secondary = static_cast<uint8_t>(buses >> 8);
-          i.subordinate = static_cast<uint8_t>(buses >> 16);
+          const uint32_t buses = rd32(bus, devfn, regs::PRIMARY_BUS);
+          i.secondary = static_cast<uint8_t>(regs::BUSES_SECONDARY::get(buses));
+          i.subordinate = static_cast<uint8_t>(regs::BUSES_SUBORDINATE::get(buses));
         }
         found[i.rid()] = i;
         parent[i.rid()] = upstream;
         if (i.bridge && i.secondary > bus) scan_bus(i.secondary, i.rid(), found, parent, depth + 1);
-        if (fn == 0 && !(header & 0x80)) break;  // single-function device
+        if (fn == 0 && !(header & regs::HEADER_TYPE_MULTI)) break;  // single-function device
       }
     }
   }
 
   // PCIe capability (port type) and the ACS extended capability.
   void read_caps(PciInfo& i) const {
-    if (rd(i.bus, i.devfn, kStatus, 2) & kStatusCapList) {
-      uint32_t at = rd(i.bus, i.devfn, kCapPtr, 1) & ~3u;
-      for (int guard = 0; at >= 0x40 && guard < 48; ++guard) {
+    if (rd(i.bus, i.devfn, regs::STATUS, 2) & regs::STATUS_CAP_LIST) {
+      uint32_t at = rd(i.bus, i.devfn, regs::CAPABILITY_LIST, 1) & ~3u;
+      for (int guard = 0; at >= regs::CAP_LIST_START && guard < 48; ++guard) {
         const uint32_t h = rd32(i.bus, i.devfn, at);
-        if ((h & 0xff) == kCapExp) i.port = static_cast<PciPortType>((h >> 20) & 0xf);
-        at = (h >> 8) & 0xfc;
+        if (regs::CAP_ID::get(h) == regs::CAP_ID_EXP)
+          i.port = static_cast<PciPortType>(
+              regs::EXP_FLAGS_TYPE::get(static_cast<uint16_t>(rd(i.bus, i.devfn, at + regs::EXP_FLAGS, 2))));
+        at = regs::CAP_NEXT::get(h) & ~3u;
       }
     }
-    uint32_t at = 0x100;
-    for (int guard = 0; at >= 0x100 && guard < 64; ++guard) {
+    uint32_t at = regs::EXT_CAP_START;
+    for (int guard = 0; at >= regs::EXT_CAP_START && guard < 64; ++guard) {
       const uint32_t h = rd32(i.bus, i.devfn, at);
       if (h == 0 || h == 0xffffffffu) break;
-      if ((h & 0xffff) == kExtCapAcs) i.acs_ctrl = static_cast<uint16_t>(rd32(i.bus, i.devfn, at + 4) >> 16);
-      at = (h >> 20) & 0xffc;
+      if (regs::EXT_CAP_ID::get(h) == regs::EXT_CAP_ID_ACS)
+        i.acs_ctrl = static_cast<uint16_t>(rd(i.bus, i.devfn, at + regs::ACS_CTRL, 2));
+      at = regs::EXT_CAP_NEXT::get(h) & ~3u;
     }
   }
 
   // PCI Local Bus 6.2.5.1: write ones, read the mask, restore. Firmware
   // assigned the addresses; this OS keeps them (probe-only).
   void size_bars(PciInfo& i) const {
-    const unsigned n = i.bridge ? 2 : 6;
-    const uint16_t cmd = static_cast<uint16_t>(rd(i.bus, i.devfn, kCommand, 2));
+    const unsigned n = i.bridge ? regs::kBarsType1 : regs::kBarsType0;
+    const uint16_t cmd = static_cast<uint16_t>(rd(i.bus, i.devfn, regs::COMMAND, 2));
     for (unsigned b = 0; b < n; ++b) {
-      const uint64_t reg = off(i.bus, i.devfn, kBar0 + 4 * b);
+      const uint64_t reg = off(i.bus, i.devfn, regs::BAR0 + 4 * b);
       const uint32_t lo = ecam_.readl(reg);
-      if (lo & 1) continue;  // I/O BAR: not used here
-      const bool is64 = (lo & 6) == 4 && b + 1 < n;
+      if (lo & regs::BAR_SPACE_IO) continue;  // I/O BAR: not used here
+      const bool is64 = (lo & regs::BAR_MEM_TYPE_MASK) == regs::BAR_MEM_TYPE_64 && b + 1 < n;
       const uint32_t hi = is64 ? ecam_.readl(reg + 4) : 0;
       ecam_.writel(reg, 0xffffffffu);
       if (is64) ecam_.writel(reg + 4, 0xffffffffu);
-      const uint64_t mask = (uint64_t{is64 ? ecam_.readl(reg + 4) : 0xffffffffu} << 32) | (ecam_.readl(reg) & ~0xfu);
+      const uint64_t mask =
+          ((uint64_t{is64 ? ecam_.readl(reg + 4) : 0xffffffffu} << 32) | ecam_.readl(reg)) & regs::BAR_MEM_ADDR_MASK;
       ecam_.writel(reg, lo);
       if (is64) ecam_.writel(reg + 4, hi);
       if ((mask & 0xffffffffu) != 0) {
         i.bars[b].size = ~mask + 1;
-        i.bars[b].addr = (uint64_t{hi} << 32 | lo) & ~0xfull;
+        i.bars[b].addr = (uint64_t{hi} << 32 | lo) & regs::BAR_MEM_ADDR_MASK;
       }
       if (is64) ++b;
     }
     // Memory decoding and bus mastering on: the OS's pci_enable_device().
-    ecam_.writel(off(i.bus, i.devfn, kCommand), cmd | 0x6);
+    ecam_.writel(off(i.bus, i.devfn, regs::COMMAND), cmd | regs::COMMAND_MEMORY | regs::COMMAND_MASTER);
   }
 
   // The device-tree node for a function: a child of the host bridge (or of

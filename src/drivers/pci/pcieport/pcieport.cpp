@@ -13,15 +13,17 @@
 #include "kernel/driver_module.h"
 #include "kernel/kernel.h"
 #include "module/module.h"
+#include "uapi/pci_regs.h"
 
 namespace modiommu::pcieport {
 namespace {
 
-constexpr uint32_t kCommand = 0x04;
-constexpr uint32_t kCommandMemory = 1u << 1, kCommandMaster = 1u << 2;
+using uapi::pci::COMMAND;
+constexpr uint32_t kEnable = uapi::pci::COMMAND_MEMORY | uapi::pci::COMMAND_MASTER;
 
-const char* port_name(PciPortType t) {
-  switch (t) {
+const char* port_name(std::optional<PciPortType> t) {
+  if (!t) return "PCI-to-PCI bridge";
+  switch (*t) {
     case PciPortType::root_port: return "PCIe root port";
     case PciPortType::upstream: return "PCIe switch upstream port";
     case PciPortType::downstream: return "PCIe switch downstream port";
@@ -43,9 +45,8 @@ class PortDriver : public Driver {
     const PciDevice* pd = to_pci(&dev);
     if (!pd || !pd->info().bridge) return make_error(Errc::nodev, dev.name() + ": not a PCI bridge (type 1 header)");
     // pci_enable_device() + pci_set_master().
-    const uint32_t cmd = TRY(k_.pci().read_config(*pd, kCommand, 2));
-    if ((cmd & (kCommandMemory | kCommandMaster)) != (kCommandMemory | kCommandMaster))
-      TRY(k_.pci().write_config(*pd, kCommand, cmd | kCommandMemory | kCommandMaster, 2));
+    const uint32_t cmd = TRY(k_.pci().read_config(*pd, COMMAND, 2));
+    if ((cmd & kEnable) != kEnable) TRY(k_.pci().write_config(*pd, COMMAND, cmd | kEnable, 2));
     const PciInfo& i = pd->info();
     k_.log().info(dev.name(), "{} to buses {:02x}-{:02x}{}", port_name(i.port), i.secondary, i.subordinate,
                   i.acs_ctrl ? fmt::format(", ACS control {:#x}", i.acs_ctrl) : std::string());

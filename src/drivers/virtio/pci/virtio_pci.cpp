@@ -23,16 +23,14 @@
 #include "kernel/driver_module.h"
 #include "kernel/kernel.h"
 #include "module/module.h"
+#include "uapi/pci_regs.h"
 #include "uapi/virtio_config.h"
 #include "uapi/virtio_pci.h"
 
 namespace modiommu::virtio_pci {
 namespace vp = uapi::virtio_pci;
+namespace pcir = uapi::pci;
 using virtio::VirtioDevice;
-
-// Configuration-space offsets (PCI Local Bus 3.0 6.2, 6.7).
-constexpr uint32_t kStatus = 0x06, kCapPtr = 0x34;
-constexpr uint16_t kStatusCapList = 1u << 4;
 
 // A region a capability points at: part of a BAR.
 struct Region {
@@ -177,13 +175,13 @@ class PciTransport : public virtio::VirtioConfigOps {
   // 4.1.4: walk the vendor capabilities; the first usable one of each type
   // wins (4.1.4.1: the driver uses the first it can use).
   Status find_regions() {
-    if (!(cfg(kStatus, 2) & kStatusCapList))
+    if (!(cfg(pcir::STATUS, 2) & pcir::STATUS_CAP_LIST))
       return make_error(Errc::nodev, dev_.name() + ": no capability list: not a modern virtio-pci device");
-    uint32_t at = cfg(kCapPtr, 1) & 0xfc;
-    for (int guard = 0; at >= 0x40 && at < 0x100 && guard < 48; ++guard) {
+    uint32_t at = cfg(pcir::CAPABILITY_LIST, 1) & ~3u;  // PCI Local Bus 3.0 6.7: dword aligned
+    for (int guard = 0; at >= pcir::CAP_LIST_START && at < pcir::EXT_CAP_START && guard < 48; ++guard) {
       const uint32_t head = cfg(at, 4);
-      if ((head & 0xff) == vp::kCapVendor) use_cap(at);
-      at = (head >> 8) & 0xfc;
+      if (pcir::CAP_ID::get(head) == vp::kCapVendor) use_cap(at);
+      at = pcir::CAP_NEXT::get(head) & ~3u;
     }
     if (!common_.present() || common_.len < vp::kQueueNotifyData)
       return make_error(Errc::nodev, dev_.name() + ": no usable common configuration capability (4.1.4.3)");
