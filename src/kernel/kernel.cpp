@@ -6,7 +6,7 @@
 #include "core/owner.h"
 #include "module/loader.h"
 #include "hw/mmio.h"
-#include "kernel/pci_model.h"
+#include "board/pci_model.h"
 
 namespace modiommu {
 

@@ -10,7 +10,7 @@
 
 #include "core/pci.h"
 #include "kernel/kernel.h"
-#include "kernel/pci_model.h"
+#include "board/pci_model.h"
 #include "sim/state.h"
 
 namespace modiommu {

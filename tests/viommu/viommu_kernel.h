@@ -22,7 +22,7 @@
 #include "hw/virtio/virtio_mmio.h"
 #include "iommu/iommu.h"
 #include "kernel/kernel.h"
-#include "kernel/platform.h"
+#include "board/platform.h"
 #include "module/loader.h"
 #include "of/tree.h"
 #include "sim/state.h"

@@ -10,7 +10,7 @@
 #include "hw/machine.h"
 #include "hw/virtio/virtio_pci.h"
 #include "kernel/kernel.h"
-#include "kernel/pci_model.h"
+#include "board/pci_model.h"
 #include "pci_driver.h"
 
 namespace modiommu::vpcitest {

@@ -16,7 +16,7 @@
 #include "hw/virtio/virtio_iommu.h"
 #include "hw/virtio/virtio_pci.h"
 #include "kernel/kernel.h"
-#include "kernel/pci_model.h"
+#include "board/pci_model.h"
 #include "module/loader.h"
 #include "uapi/virtio_pci.h"
 

@@ -3,8 +3,8 @@
 // implies (INTERFACE.md "Emulated devices in a device tree").
 #include <algorithm>
 
+#include "board/models.h"
 #include "hw/smmuv2/smmuv2.h"
-#include "kernel/platform.h"
 
 namespace modiommu {
 namespace {
@@ -36,7 +36,7 @@ void note_gaps(const of::Node& n, Log& log) {
     log.debug("", "{}: clocks and power domains are not modelled (always on)", p);
 }
 
-ModelFactoryRegistrar arm_smmu_factory({"arm-smmu", kCompatibles, [](const of::Node& n, Platform& p) -> Result<PlatformModel> {
+Result<PlatformModel> create_arm_smmu(const of::Node& n, Platform& p) {
   auto reg = TRY(n.reg());
   if (reg.empty()) return make_error(Errc::inval, n.path() + ": no reg");
   const uint64_t base = TRY(n.translated_address(0));
@@ -78,7 +78,10 @@ ModelFactoryRegistrar arm_smmu_factory({"arm-smmu", kCompatibles, [](const of::N
   pm.mmio = smmu;
   pm.translator = smmu;
   return pm;
-}});
+}
 
 }  // namespace
+
+ModelFactory arm_smmu_model() { return {"arm-smmu", kCompatibles, create_arm_smmu}; }
+
 }  // namespace modiommu

@@ -4,11 +4,11 @@
 // virtio-iommu model, which then translates for the masters whose `iommus`
 // name this node). Without the property the slot is empty, as QEMU's unused
 // virtio-mmio slots are: DeviceID reads 0 (virtio 1.2 4.2.3.1.1).
-#include "kernel/model_virtio.h"
+#include "board/model_virtio.h"
 
+#include "board/models.h"
 #include "hw/virtio/virtio_iommu.h"
 #include "hw/virtio/virtio_mmio.h"
-#include "kernel/platform.h"
 
 namespace modiommu {
 
@@ -42,8 +42,7 @@ class EmptyVirtioMmio : public hw::MmioDevice {
   std::string name_;
 };
 
-ModelFactoryRegistrar virtio_mmio_factory({"virtio-mmio", {"virtio,mmio"}, [](const of::Node& n, Platform& p)
-                                                                              -> Result<PlatformModel> {
+Result<PlatformModel> create_virtio_mmio(const of::Node& n, Platform& p) {
   auto reg = TRY(n.reg());
   if (reg.empty()) return make_error(Errc::inval, n.path() + ": no reg");
   PlatformModel pm;
@@ -69,7 +68,10 @@ ModelFactoryRegistrar virtio_mmio_factory({"virtio-mmio", {"virtio,mmio"}, [](co
   pm.translator = iommu;
   pm.extra = iommu;
   return pm;
-}});
+}
 
 }  // namespace
+
+ModelFactory virtio_mmio_model() { return {"virtio-mmio", {"virtio,mmio"}, create_virtio_mmio}; }
+
 }  // namespace modiommu

@@ -1,4 +1,4 @@
-#include "kernel/pci_model.h"
+#include "board/pci_model.h"
 
 #include <fmt/format.h>
 
@@ -6,8 +6,8 @@
 #include "hw/machine.h"
 #include "hw/virtio/virtio_iommu.h"
 #include "hw/virtio/virtio_pci.h"
-#include "kernel/model_virtio.h"
-#include "kernel/platform.h"
+#include "board/model_virtio.h"
+#include "board/platform.h"
 
 namespace modiommu {
 
@@ -83,7 +83,9 @@ PciHostModel::PciHostModel(const of::Node& host, std::shared_ptr<hw::pci::PciEca
   next_bus_ = static_cast<uint8_t>(ecam_->bus_first() + 1);
 }
 
-PciHostModel::~PciHostModel() {
+PciHostModel::~PciHostModel() { stop(); }
+
+void PciHostModel::stop() {
   // Stop DMA masters before the models they talk to go away.
   for (auto& [rid, f] : fns_)
     if (auto dt = std::dynamic_pointer_cast<hw::DmaTest>(f.fn->bar0_device)) dt->stop();
@@ -339,35 +341,4 @@ Status PciHostModel::hotplug_remove(uint16_t rid) {
   return {};
 }
 
-// --- the model factory ---------------------------------------------------------------
-
-namespace {
-
-ModelFactoryRegistrar ecam_factory({"pci-host-ecam", {"pci-host-ecam-generic"}, [](const of::Node& n, Platform& p) -> Result<PlatformModel> {
-  auto reg = TRY(n.reg());
-  if (reg.empty()) return make_error(Errc::inval, n.path() + ": no reg (the ECAM window)");
-  const uint64_t base = TRY(n.translated_address(0));
-  unsigned first = 0, last = static_cast<unsigned>(std::min<uint64_t>(reg[0].size >> 20, 256) - 1);
-  if (reg[0].size < (1u << 20)) return make_error(Errc::inval, n.path() + ": ECAM window below 1 MiB (one bus)");
-  if (const of::Property* br = n.prop("bus-range")) {
-    auto c = TRY(br->cells());
-    if (c.size() != 2 || c[0] > c[1] || c[1] > 255)
-      return make_error(Errc::inval, n.path() + ": bus-range must be <first last> within 0-255");
-    first = c[0];
-    last = std::min<unsigned>(c[1], first + last);
-  }
-  auto ecam = std::make_shared<hw::pci::PciEcam>(n.path(), first, last);
-  auto host = std::make_shared<PciHostModel>(n, ecam, p);
-  TRY(host->populate());
-  p.add_pci_host(&n, host);
-  PlatformModel pm;
-  pm.kind = "pci-host-ecam";
-  pm.base = base;
-  pm.size = ecam->window_size();
-  pm.mmio = ecam;
-  pm.extra = host;
-  return pm;
-}});
-
-}  // namespace
 }  // namespace modiommu

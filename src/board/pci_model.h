@@ -56,6 +56,8 @@ class MODIOMMU_API PciHostModel {
 
   PciHostModel(const of::Node& host, std::shared_ptr<hw::pci::PciEcam> ecam, Platform& p);
   ~PciHostModel();
+  // Stops every DMA function's transfers (teardown: the board's stop hook).
+  void stop();
   // Builds the functions below the host node (recursively through bridges).
   Status populate();
   // Points every DMA function's port at its IOMMU (after all models exist).

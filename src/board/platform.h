@@ -1,14 +1,15 @@
 // The board: builds the emulated machine a device tree describes (RAM from
 // memory nodes, a device model for each node whose `compatible` has one,
 // DMA masters wired upstream to the IOMMU model their `iommus` names).
-// Firmware's job in a real system, so it sits beside the kernel, below the
-// drivers; hw/ itself never reads a device tree.
+// Firmware's job in a real system, so it is its own layer (board/), above
+// hw/ and of/ and below the kernel; hw/ itself never reads a device tree.
 #pragma once
 
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/api.h"
@@ -28,6 +29,9 @@ struct PlatformModel {
   std::shared_ptr<hw::DmaTranslator> translator;  // IOMMU models
   hw::UpstreamPort* port = nullptr;                // DMA masters
   std::shared_ptr<void> extra;                     // model-specific keep-alive
+  // Stops what the model runs on its own (a DMA master's transfers) before
+  // any model it talks to goes away; ~Platform calls it. May be empty.
+  std::function<void()> stop;
 };
 
 class Platform;
@@ -38,17 +42,17 @@ class PciHostModel;
 inline unsigned gic_interrupt_id(uint32_t type, uint32_t number) { return type == 1 ? number + 16 : number + 32; }
 
 // A device model for nodes with one of `compatibles` (INTERFACE.md
-// "Emulated devices in a device tree"). Layers register theirs at static
-// initialisation.
+// "Emulated devices in a device tree"). Each model_*.cpp gives one and
+// board/models.cpp lists them all; tests may add their own.
 struct ModelFactory {
   std::string kind;
   std::vector<std::string> compatibles;
   std::function<Result<PlatformModel>(const of::Node& node, Platform& p)> create;
 };
 MODIOMMU_API std::vector<ModelFactory>& model_factories();
-struct ModelFactoryRegistrar {
-  explicit ModelFactoryRegistrar(ModelFactory f) { model_factories().push_back(std::move(f)); }
-};
+
+// A node's first `reg` window: its translated base and its size.
+Result<std::pair<uint64_t, uint64_t>> node_window(const of::Node& n);
 
 class MODIOMMU_API Platform {
  public:
@@ -83,7 +87,7 @@ class MODIOMMU_API Platform {
   // (Re)wires a DMA master's port from its node's `iommus` (the PCI layer
   // does the same from iommu-map). Direct when it names nothing modelled.
   void wire_master(const of::Node& node, hw::UpstreamPort& port);
-  // ECAM host bridges (kernel/pci_model.h), by their node.
+  // ECAM host bridges (board/pci_model.h), by their node.
   void add_pci_host(const of::Node* node, std::shared_ptr<PciHostModel> host);
   PciHostModel* pci_host(const of::Node* node) const;
   std::vector<PciHostModel*> pci_hosts() const;

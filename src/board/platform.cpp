@@ -1,19 +1,12 @@
-#include "kernel/platform.h"
+#include "board/platform.h"
 
 #include <algorithm>
 
 #include <fmt/format.h>
 
-#include "hw/dmatest.h"
-#include "hw/smmuv3/smmuv3.h"
-#include "kernel/pci_model.h"
+#include "board/pci_model.h"
 
 namespace modiommu {
-
-std::vector<ModelFactory>& model_factories() {
-  static std::vector<ModelFactory> f;
-  return f;
-}
 
 namespace {
 
@@ -31,6 +24,8 @@ bool overlap(uint64_t a, uint64_t a_size, uint64_t b, uint64_t b_size) {
 
 std::string window(uint64_t base, uint64_t size) { return fmt::format("[{:#x}, +{:#x})", base, size); }
 
+}  // namespace
+
 Result<std::pair<uint64_t, uint64_t>> node_window(const of::Node& n) {
   auto reg = n.reg();
   if (!reg.ok()) return std::move(reg).error();
@@ -39,47 +34,6 @@ Result<std::pair<uint64_t, uint64_t>> node_window(const of::Node& n) {
   if (!base.ok()) return std::move(base).error();
   return std::pair{*base, (*reg)[0].size};
 }
-
-// The models of this layer; PCI and virtio add theirs from their own files.
-ModelFactoryRegistrar smmuv3_factory({"smmu-v3", {"arm,smmu-v3"}, [](const of::Node& n, Platform& p) -> Result<PlatformModel> {
-  auto win = TRY(node_window(n));
-  hw::smmuv3::Irqs irqs;
-  hw::Machine& m = p.machine();
-  if (auto e = p.irq_number(n, "eventq"); e.ok()) irqs.eventq = &m.irq(*e);
-  if (auto e = p.irq_number(n, "gerror"); e.ok()) irqs.gerror = &m.irq(*e);
-  if (auto e = p.irq_number(n, "cmdq-sync"); e.ok()) irqs.cmdq_sync = &m.irq(*e);
-  hw::smmuv3::Features f;
-  // IDR1.SIDSIZE is the implementation's (QEMU: 16, MMU-600: up to 32).
-  if (auto bits = n.u32("modiommu,sid-bits")) {
-    if (*bits < 1 || *bits > 32)
-      return make_error(Errc::inval, fmt::format("{}: modiommu,sid-bits = {} is not 1..32", n.path(), *bits));
-    f.sid_bits = *bits;
-  }
-  auto smmu = std::make_shared<hw::smmuv3::SmmuV3>(n.path(), m.memory(), f, irqs);
-  PlatformModel pm;
-  pm.kind = "smmu-v3";
-  pm.base = win.first;
-  pm.size = std::max<uint64_t>(win.second, 0x20000);
-  pm.mmio = smmu;
-  pm.translator = smmu;
-  return pm;
-}});
-
-ModelFactoryRegistrar dmatest_factory({"dmatest", {"modiommu,dmatest"}, [](const of::Node& n, Platform& p) -> Result<PlatformModel> {
-  auto win = TRY(node_window(n));
-  hw::IrqLine* irq = nullptr;
-  if (auto e = p.irq_number(n, size_t{0}); e.ok()) irq = &p.machine().irq(*e);
-  auto dt = std::make_shared<hw::DmaTest>(n.path(), p.machine().memory(), 1 << 20, irq);
-  PlatformModel pm;
-  pm.kind = "dmatest";
-  pm.base = win.first;
-  pm.size = std::max<uint64_t>(win.second, hw::DmaTest::kRegionSize);
-  pm.mmio = dt;
-  pm.port = &dt->port();
-  return pm;
-}});
-
-}  // namespace
 
 void Platform::add_pci_host(const of::Node* node, std::shared_ptr<PciHostModel> host) {
   pci_hosts_[node] = std::move(host);
@@ -99,7 +53,7 @@ std::vector<PciHostModel*> Platform::pci_hosts() const {
 Platform::~Platform() {
   // Stop DMA masters before the models they talk to go away.
   for (auto& [n, m] : models_)
-    if (auto dt = std::dynamic_pointer_cast<hw::DmaTest>(m.mmio)) dt->stop();
+    if (m.stop) m.stop();
 }
 
 Status Platform::add_ram() {
