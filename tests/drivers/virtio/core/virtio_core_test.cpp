@@ -13,6 +13,7 @@
 #include "core/device.h"
 #include "drivers/virtio/virtio.h"
 #include "kernel/kernel.h"
+#include "test_paths.h"
 #include "uapi/virtio_iommu.h"
 
 namespace modiommu::virtio {
@@ -21,8 +22,7 @@ namespace vi = uapi::viommu;
 namespace uv = uapi::virtio;
 
 std::string platform() {
-  const char* s = std::getenv("MODIOMMU_SOURCE_DIR");
-  return std::string(s ? s : ".") + "/platforms/virt-virtio-mmio-iommu.dts";
+  return ::modiommu::test_paths::source_dir() + "/platforms/virt-virtio-mmio-iommu.dts";
 }
 
 struct Probed {

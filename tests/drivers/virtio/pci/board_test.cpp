@@ -11,7 +11,7 @@
 #include "hw/virtio/virtio_pci.h"
 #include "kernel/kernel.h"
 #include "board/pci_model.h"
-#include "pci_driver.h"
+#include "virtio_pci_driver.h"
 
 namespace modiommu::vpcitest {
 namespace {

@@ -12,12 +12,13 @@
 #include "kernel/kernel.h"
 #include "board/pci_model.h"
 #include "sim/state.h"
+#include "test_paths.h"
 
 namespace modiommu {
 namespace {
 
 std::string read_platform() {
-  std::ifstream in(std::string(MODIOMMU_TEST_SOURCE_DIR) + "/platforms/virt-pci-smmuv3.dts");
+  std::ifstream in(::modiommu::test_paths::source_dir() + "/platforms/virt-pci-smmuv3.dts");
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
@@ -37,7 +38,7 @@ struct PciKernel {
   ~PciKernel() { k.log().set_sink(nullptr); }
   static KernelOptions opts() {
     KernelOptions o;
-    o.module_dirs = {std::string(MODIOMMU_TEST_BINARY_DIR) + "/modules"};
+    o.module_dirs = {::modiommu::test_paths::modules_dir()};
     o.preload = {"pci-host-generic", "dmatest", "arm-smmu-v3"};
     return o;
   }

@@ -18,6 +18,7 @@
 #include "kernel/kernel.h"
 #include "board/pci_model.h"
 #include "module/loader.h"
+#include "test_paths.h"
 #include "uapi/virtio_pci.h"
 
 namespace modiommu::vpcitest {
@@ -41,7 +42,7 @@ struct Booted {
   ~Booted() { k.log().set_sink(nullptr); }
   static KernelOptions opts(std::vector<std::string> preload, bool autoload) {
     KernelOptions o;
-    o.module_dirs = {std::string(MODIOMMU_TEST_BINARY_DIR) + "/modules"};
+    o.module_dirs = {::modiommu::test_paths::modules_dir()};
     o.preload = std::move(preload);
     o.autoload = autoload;
     return o;

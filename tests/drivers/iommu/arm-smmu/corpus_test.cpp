@@ -12,6 +12,7 @@
 #include "corpus_dir.h"
 #include "kernel/kernel.h"
 #include "of/tree.h"
+#include "test_paths.h"
 
 namespace modiommu {
 namespace {
@@ -51,7 +52,7 @@ TEST(ArmSmmuCorpus, EveryMasterBehindItsSmmuWithTheTreesStreamIds) {
     SCOPED_TRACE(path.string());
     KernelOptions o;
     o.generic_endpoints = true;
-    o.module_dirs = {std::string(MODIOMMU_TEST_BINARY_DIR) + "/modules"};
+    o.module_dirs = {::modiommu::test_paths::modules_dir()};
     Kernel k(o);
     std::string errors;
     k.log().set_sink([&](const LogEntry& e) {

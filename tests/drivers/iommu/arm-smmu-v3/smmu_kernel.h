@@ -20,15 +20,14 @@
 #include "kernel/kernel.h"
 #include "module/loader.h"
 #include "module/module.h"
+#include "test_paths.h"
 
 namespace modiommu::smmutest {
 
 using hw::DmaTest;
 
-inline std::string source_dir() {
-  const char* s = std::getenv("MODIOMMU_SOURCE_DIR");
-  return s ? s : ".";
-}
+using ::modiommu::test_paths::binary_dir;
+using ::modiommu::test_paths::source_dir;
 
 inline const ModuleDescriptor* smmu_descriptor() {
   for (const ModuleDescriptor* d : builtin_modules())

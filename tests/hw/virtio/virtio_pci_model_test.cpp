@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "hw/pci/config.h"
-#include "pci_driver.h"
+#include "virtio_pci_driver.h"
 
 namespace modiommu::hw::virtio::pcitest {
 namespace {

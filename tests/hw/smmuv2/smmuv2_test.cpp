@@ -5,7 +5,7 @@
 #include <memory>
 #include <thread>
 
-#include "../hw/pgtable_builder.h"
+#include "pgtable_builder.h"
 #include "hw/irq.h"
 #include "hw/memory.h"
 #include "hw/smmuv2/regs.h"

@@ -21,6 +21,7 @@
 #include "kernel/kernel.h"
 #include "module/loader.h"
 #include "of/tree.h"
+#include "test_paths.h"
 
 namespace modiommu {
 namespace {
@@ -29,10 +30,7 @@ using hw::DmaTest;
 using iommu::DmaDirection;
 using iommu::DomainType;
 
-std::string source_dir() {
-  const char* s = std::getenv("MODIOMMU_SOURCE_DIR");
-  return s ? s : MODIOMMU_TEST_SOURCE_DIR;
-}
+using ::modiommu::test_paths::source_dir;
 
 // Register offsets the tests read back (IHI 0062 10.6).
 constexpr uint32_t kSCR0 = 0x0, kSMR = 0x800, kS2CR = 0xc00;

@@ -26,19 +26,14 @@
 #include "module/loader.h"
 #include "of/tree.h"
 #include "sim/state.h"
+#include "test_paths.h"
 
 namespace modiommu::viommutest {
 
 using hw::DmaTest;
 
-inline std::string source_dir() {
-  const char* s = std::getenv("MODIOMMU_SOURCE_DIR");
-  return s ? s : MODIOMMU_TEST_SOURCE_DIR;
-}
-inline std::string binary_dir() {
-  const char* s = std::getenv("MODIOMMU_BINARY_DIR");
-  return s ? s : MODIOMMU_TEST_BINARY_DIR;
-}
+using ::modiommu::test_paths::binary_dir;
+using ::modiommu::test_paths::source_dir;
 inline std::string platform() { return source_dir() + "/platforms/virt-virtio-mmio-iommu.dts"; }
 
 // A virtio-mmio node compatible with "modiommu,test-viommu" first gets a

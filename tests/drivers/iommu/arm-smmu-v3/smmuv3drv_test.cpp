@@ -405,7 +405,7 @@ TEST(SmmuV3Driver, ModuleExitUnbindsConsumersAndLeavesAbort) {
 }  // namespace
 }  // namespace modiommu::smmutest
 
-#include "../common/host_json.h"
+#include "host_json.h"
 #include "sim/state.h"
 
 namespace modiommu::smmutest {
@@ -416,12 +416,11 @@ namespace {
 TEST(SmmuV3Driver, BuiltInAndModuleReachTheSameState) {
   SmmuKernel s;
   ASSERT_TRUE(s.inited);
-  const char* bin = std::getenv("MODIOMMU_BINARY_DIR");
-  if (!bin) bin = MODIOMMU_TEST_BINARY_DIR;
+  const std::string bin = binary_dir();
   auto doc = modiommu::testing::run_host_json(bin, "boot " + source_dir() +
                                                        "/platforms/virt-smmuv3.dts --no-autoload "
                                                        "--preload dmatest,arm-smmu-v3 --modules " +
-                                                       std::string(bin) + "/modules");
+                                                       bin + "/modules");
   ASSERT_FALSE(doc.is_discarded());
   EXPECT_EQ(modiommu::testing::state_projection(doc),
             modiommu::testing::state_projection(sim::final_state(s.k, "virt-smmuv3.dts")));
