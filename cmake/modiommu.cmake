@@ -64,18 +64,6 @@ function(modiommu_fuzzer name)
   target_link_options(${name} PRIVATE -fsanitize=fuzzer)
 endfunction()
 
-# modiommu_subdirs(): add every immediate subfolder that has a CMakeLists.txt,
-# so each layer owns its own build file.
-macro(modiommu_subdirs)
-  file(GLOB _children LIST_DIRECTORIES true RELATIVE ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_CURRENT_SOURCE_DIR}/*)
-  list(SORT _children)
-  foreach(_child ${_children})
-    if(IS_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/${_child} AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${_child}/CMakeLists.txt)
-      add_subdirectory(${_child})
-    endif()
-  endforeach()
-endmacro()
-
 # modiommu_link_host(TARGET): link the whole kernel (every layer, whole
 # archive, plus the built-in drivers) into an executable that exports the
 # host API to modules.

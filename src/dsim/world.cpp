@@ -10,7 +10,7 @@
 #include "base/file.h"
 #include "core/pci.h"
 #include "dsim/inflight.h"
-#include "kernel/pci_model.h"
+#include "board/pci_model.h"
 #include "module/alias.h"
 #include "module/loader.h"
 #include "of/dtc.h"

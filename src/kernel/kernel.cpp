@@ -6,7 +6,7 @@
 #include "core/owner.h"
 #include "module/loader.h"
 #include "hw/mmio.h"
-#include "kernel/pci_model.h"
+#include "board/pci_model.h"
 
 namespace modiommu {
 
@@ -218,7 +218,7 @@ Result<IoMem> Kernel::ioremap(Device& dev, size_t index) {
 Result<IrqHandle> Kernel::request_irq(Device& dev, const std::string& name, std::function<void()> handler) {
   if (const PciDevice* pd = to_pci(&dev)) {
     // INTx: one interrupt, "0", routed by the host bridge's interrupt-map
-    // after swizzling across the bridges above (kernel/pci_model.h).
+    // after swizzling across the bridges above (board/pci_model.h).
     if (name != "0")
       return make_error(Errc::inval, fmt::format("{}: a PCI device has one INTx interrupt, \"0\" (asked for \"{}\")", dev.name(), name));
     if (!pd->info().irq_pin) return make_error(Errc::noent, dev.name() + ": no INTx (Interrupt Pin is 0)");

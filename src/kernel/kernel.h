@@ -24,7 +24,7 @@
 #include "iommu/iommu_core.h"
 #include "kernel/endpoint.h"
 #include "kernel/io.h"
-#include "kernel/platform.h"
+#include "board/platform.h"
 #include "mm/page_alloc.h"
 #include "of/tree.h"
 

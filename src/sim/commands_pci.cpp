@@ -10,7 +10,7 @@
 #include "core/pci.h"
 #include "uapi/pci_regs.h"
 #include "hw/pci/function.h"
-#include "kernel/pci_model.h"
+#include "board/pci_model.h"
 #include "sim/scenario.h"
 
 namespace modiommu::sim {

@@ -1,6 +1,6 @@
 #include "sim/state.h"
 
-#include "kernel/pci_model.h"
+#include "board/pci_model.h"
 
 #include <fmt/format.h>
 

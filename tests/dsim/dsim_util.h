@@ -4,19 +4,17 @@
 #include <string>
 
 #include "dsim/world.h"
+#include "test_paths.h"
 
 namespace modiommu::dsim::test {
 
-inline std::string source_dir() {
-  const char* s = std::getenv("MODIOMMU_SOURCE_DIR");
-  return s ? s : MODIOMMU_TEST_SOURCE_DIR;
-}
+using ::modiommu::test_paths::source_dir;
 
 // The real modules built with this tree, autoloaded as `modiommu run` does.
 inline WorldConfig config(const std::string& platform, std::set<std::string> actors = {"modules", "bind", "dma", "clock"}) {
   WorldConfig c;
   c.platform = platform.find('/') == std::string::npos ? source_dir() + "/platforms/" + platform : platform;
-  c.kernel.module_dirs = {std::string(MODIOMMU_TEST_BINARY_DIR) + "/modules"};
+  c.kernel.module_dirs = {::modiommu::test_paths::modules_dir()};
   c.actors = std::move(actors);
   return c;
 }

@@ -8,7 +8,7 @@
 #include "core/device.h"
 #include "e2e_util.h"
 #include "hw/memory.h"
-#include "kernel/platform.h"
+#include "board/platform.h"
 #include "of/tree.h"
 #include "sim/scenario.h"
 

@@ -7,17 +7,12 @@
 
 #include "kernel/kernel.h"
 #include "module/loader.h"
+#include "test_paths.h"
 
 namespace modiommu::e2e {
 
-inline std::string source_dir() {
-  const char* s = std::getenv("MODIOMMU_SOURCE_DIR");
-  return s ? s : ".";
-}
-inline std::string binary_dir() {
-  const char* s = std::getenv("MODIOMMU_BINARY_DIR");
-  return s ? s : MODIOMMU_TEST_BINARY_DIR;
-}
+using ::modiommu::test_paths::binary_dir;
+using ::modiommu::test_paths::source_dir;
 inline std::string platform(const std::string& name) { return source_dir() + "/platforms/" + name; }
 
 // Options for the real modules built with this tree.

@@ -9,7 +9,7 @@
 #include <set>
 #include <sstream>
 
-#include "../common/host_json.h"
+#include "host_json.h"
 #include "e2e_util.h"
 #include "report/check.h"
 #include "iommu_groups.h"

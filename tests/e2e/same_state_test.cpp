@@ -1,6 +1,6 @@
 // BEHAVIOUR.md 3: one host binary, the driver built in, preloaded or
 // autoloaded: the same platform reaches the same final state.
-#include "../common/host_json.h"
+#include "host_json.h"
 #include "e2e_util.h"
 #include "sim/state.h"
 

@@ -8,6 +8,7 @@
 
 #include "of/dtc.h"
 #include "of/tree.h"
+#include "test_paths.h"
 #include "test_util.h"
 
 namespace modiommu::of {
@@ -171,8 +172,7 @@ TEST(OfCorpus, EveryDtbLoadsAndItsIommusParse) {
 // The project's own platforms/*.dts: they load through dtc, and every
 // binding in them parses and every reg translates.
 TEST(OfCorpus, ProjectPlatformsLoad) {
-  const char* src = std::getenv("MODIOMMU_SOURCE_DIR");
-  std::filesystem::path dir = std::filesystem::path(src && *src ? src : MODIOMMU_TEST_SOURCE_DIR) / "platforms";
+  std::filesystem::path dir = std::filesystem::path(::modiommu::test_paths::source_dir()) / "platforms";
   ASSERT_TRUE(std::filesystem::is_directory(dir)) << dir;
   size_t files = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir)) {

@@ -12,14 +12,15 @@
 
 #include "corpus_dir.h"
 #include "kernel/kernel.h"
+#include "test_paths.h"
 
 namespace modiommu::tools_test {
 
-inline std::string source_dir() { return MODIOMMU_TEST_SOURCE_DIR; }
-inline std::string binary_dir() { return MODIOMMU_TEST_BINARY_DIR; }
+using ::modiommu::test_paths::binary_dir;
+using ::modiommu::test_paths::source_dir;
 inline std::string host() { return binary_dir() + "/modiommu"; }
 inline std::string corpus_dir() { return modiommu::test::corpus_dir(); }
-inline std::string modules_dir() { return binary_dir() + "/modules"; }
+using ::modiommu::test_paths::modules_dir;
 
 struct Ran {
   int status = -1;  // exit code

@@ -1,0 +1,13 @@
+// The registry of device models: every model_*.cpp factory, in one list.
+#include "board/models.h"
+
+namespace modiommu {
+
+std::vector<ModelFactory>& model_factories() {
+  // Compatibles do not overlap between models, so the order decides no match.
+  static std::vector<ModelFactory> f = {arm_smmu_model(), virtio_mmio_model(), pci_ecam_model(), smmuv3_model(),
+                                        dmatest_model()};
+  return f;
+}
+
+}  // namespace modiommu

@@ -1,0 +1,16 @@
+// The device models the board builds, one file each (model_*.cpp). Each
+// gives its factory here and models.cpp lists them all: one way in for
+// every model, with no static initialiser for a linker to drop or order.
+#pragma once
+
+#include "board/platform.h"
+
+namespace modiommu {
+
+ModelFactory arm_smmu_model();     // model_arm_smmu.cpp
+ModelFactory virtio_mmio_model();  // model_virtio.cpp
+ModelFactory pci_ecam_model();     // model_pci_ecam.cpp
+ModelFactory smmuv3_model();       // model_smmuv3.cpp
+ModelFactory dmatest_model();      // model_dmatest.cpp
+
+}  // namespace modiommu
