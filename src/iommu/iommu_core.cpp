@@ -20,6 +20,10 @@ void IommuCore::set_policy(IommuPolicy p) {
 
 IommuInstance* IommuCore::find_iommu(const of::Node* fwnode) const {
   std::lock_guard g(lock_);
+  return find_iommu_locked(fwnode);
+}
+
+IommuInstance* IommuCore::find_iommu_locked(const of::Node* fwnode) const {
   for (IommuInstance* i : instances_)
     if (i->fwnode == fwnode) return i;
   return nullptr;
@@ -44,8 +48,7 @@ IommuDomain* IommuCore::device_domain(const Device& dev) const {
 
 Status IommuCore::register_iommu(IommuInstance& inst) {
   std::vector<Device*> movers;
-  {
-    std::lock_guard cg(core_.lock());
+  Status reg = core_.exclusive([&]() -> Status {
     std::lock_guard g(lock_);
     if (!inst.dev || !inst.fwnode || !inst.ops)
       return make_error(Errc::inval, "IOMMU registration needs a device, a firmware node and ops");
@@ -63,7 +66,9 @@ Status IommuCore::register_iommu(IommuInstance& inst) {
         if (!s.ok()) log_.warn(d->name(), "joining its IOMMU group on {}: {}", inst.name, s.error().message);
       }
     }
-  }
+    return {};
+  });
+  if (!reg.ok()) return reg;
   // BEHAVIOUR.md 1: a device that fell back to running without this IOMMU
   // is moved under it: unbound now, re-probed (and attached) once the IOMMU's
   // device has finished binding.
@@ -76,21 +81,23 @@ Status IommuCore::register_iommu(IommuInstance& inst) {
 }
 
 void IommuCore::unregister_iommu(IommuInstance& inst) {
-  std::lock_guard cg(core_.lock());
-  std::lock_guard g(lock_);
-  for (Device* d : core_.devices()) {
-    DeviceIommu* di = device_iommu(*d);
-    if (!di || di->fwspec.iommu != &inst) continue;
-    // Unbound PCI devices (ports, driverless functions) are still in their
-    // groups by design: they leave now and rejoin when it registers again.
-    if (di->probed && d->state() == DeviceState::bound)
-      log_.err(d->name(), "still attached to {} at unregister: released now (its device link should have unbound it)",
-               inst.name);
-    release_locked(*d, *di);
-    d->iommu_data.reset();
-  }
-  std::erase(instances_, &inst);
-  log_.info(inst.name, "IOMMU unregistered");
+  (void)core_.exclusive([&]() -> Status {
+    std::lock_guard g(lock_);
+    for (Device* d : core_.devices()) {
+      DeviceIommu* di = device_iommu(*d);
+      if (!di || di->fwspec.iommu != &inst) continue;
+      // Unbound PCI devices (ports, driverless functions) are still in their
+      // groups by design: they leave now and rejoin when it registers again.
+      if (di->probed && d->state() == DeviceState::bound)
+        log_.err(d->name(), "still attached to {} at unregister: released now (its device link should have unbound it)",
+                 inst.name);
+      release_locked(*d, *di);
+      d->iommu_data.reset();
+    }
+    std::erase(instances_, &inst);
+    log_.info(inst.name, "IOMMU unregistered");
+    return {};
+  });
 }
 
 // --- probe policy -------------------------------------------------------------------
@@ -268,11 +275,13 @@ void IommuCore::add_device(Device& dev) {
                 rid, host->path(), fmt::join(entries, ", "));
     });
   }
-  std::lock_guard cg(core_.lock());
-  std::lock_guard g(lock_);
-  if (device_iommu(dev)) return;
-  Status s = probe_pci_locked(dev);
-  if (!s.ok()) log_.warn(dev.name(), "joining its IOMMU group: {}", s.error().message);
+  (void)core_.exclusive([&]() -> Status {
+    std::lock_guard g(lock_);
+    if (device_iommu(dev)) return {};
+    Status s = probe_pci_locked(dev);
+    if (!s.ok()) log_.warn(dev.name(), "joining its IOMMU group: {}", s.error().message);
+    return {};
+  });
 }
 
 void IommuCore::remove_device(Device& dev) {
@@ -468,6 +477,7 @@ std::optional<DeviceIommuInfo> IommuCore::info(const Device& dev) const {
   if (!di) return std::nullopt;
   DeviceIommuInfo out;
   out.bypass_fallback = di->bypass_fallback;
+  out.fallback_iommu = di->fallback_iommu;
   out.faults = di->faults.load();
   if (di->fwspec.iommu) out.iommu = di->fwspec.iommu->name;
   out.stream_ids = di->fwspec.ids;
@@ -478,10 +488,21 @@ std::optional<DeviceIommuInfo> IommuCore::info(const Device& dev) const {
   return out;
 }
 
-std::vector<const IommuGroup*> IommuCore::groups() const {
+std::vector<GroupSnapshot> IommuCore::group_snapshots() const {
   std::lock_guard g(lock_);
-  std::vector<const IommuGroup*> out;
-  for (auto& [id, p] : groups_) out.push_back(p.get());
+  std::vector<GroupSnapshot> out;
+  for (const auto& entry : groups_) {
+    const IommuGroup& grp = *entry.second;
+    GroupSnapshot s;
+    s.id = grp.id;
+    s.default_type = grp.default_type;
+    if (grp.iommu) s.iommu_fwnode = grp.iommu->fwnode;
+    if (grp.domain) s.domain = grp.domain->type();
+    if (!grp.devices.empty())
+      if (const DeviceIommu* di = device_iommu(*grp.devices.front()); di && di->fwspec.iommu) s.iommu = di->fwspec.iommu->name;
+    for (const Device* d : grp.devices) s.members.push_back({d, d->name(), d->path()});
+    out.push_back(std::move(s));
+  }
   return out;
 }
 

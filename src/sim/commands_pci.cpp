@@ -67,9 +67,8 @@ void add_pci_commands(Scenario& sc) {
                        s.out() << fmt::format("{}: plugged; no host bridge driver bound to see it\n", a[2]);
                        return Status{};
                      }
-                     std::lock_guard g(k.core().lock());
-                     TRY(h->rescan());
-                     return Status{};
+                     // A rescan from outside runs as a sysfs store would: no probe or remove meanwhile.
+                     return k.core().exclusive([h] { return h->rescan(); });
                    }
                    if (a.size() == 3 && a[1] == "remove") {
                      Status st;
@@ -90,10 +89,7 @@ void add_pci_commands(Scenario& sc) {
                          pd->host() && pd->host()->fwnode() ? k.platform().pci_host(pd->host()->fwnode()) : nullptr;
                      PciHost* h = pd->host() && pd->host()->fwnode() ? host_driver(k, *pd->host()->fwnode()) : nullptr;
                      if (!model || !h) return make_error(Errc::nodev, d->name() + ": its host bridge is not driven");
-                     {
-                       std::lock_guard g(k.core().lock());
-                       TRY(h->remove_function(rid));
-                     }
+                     TRY(k.core().exclusive([h, rid] { return h->remove_function(rid); }));
                      k.core().process();
                      return model->hotplug_remove(rid);
                    }
@@ -115,9 +111,9 @@ void add_pci_commands(Scenario& sc) {
                      return Status{};
                    }
                    std::vector<std::string> members;
-                   for (const auto* g : s.kernel().iommu().groups())
-                     if (g->id == info->group)
-                       for (Device* m : g->devices) members.push_back(m->name());
+                   for (const auto& g : s.kernel().iommu().group_snapshots())
+                     if (g.id == info->group)
+                       for (const auto& m : g.members) members.push_back(m.name);
                    if (alone) {
                      if (members.size() != 1)
                        s.expect_failed(fmt::format("{} shares group {} with {} device(s)", d->name(), info->group,

@@ -195,14 +195,14 @@ void Scenario::add_builtin_commands() {
                   Status st;
                   Device* d = s.device_arg(a[2], st);
                   if (!d) return st;
-                  std::lock_guard g(s.kernel().core().lock());
+                  const DeviceSnapshot ds = s.kernel().core().device_snapshot(*d);
                   std::string got;
                   if (a[3] == "state") {
                     if (a[4] != "bound" && a[4] != "deferred" && a[4] != "unbound" && a[4] != "failed")
                       return Status(make_error(Errc::inval, "state must be bound|deferred|unbound|failed, not '" + a[4] + "'"));
-                    got = device_state_name(d->state());
+                    got = device_state_name(ds.state);
                   } else if (a[3] == "driver") {
-                    got = d->state() == DeviceState::bound && d->driver() ? d->driver()->name : "none";
+                    got = ds.driver.empty() ? "none" : ds.driver;
                   } else {
                     auto it = s.commands().find("expect-" + a[3]);
                     if (it == s.commands().end())
@@ -211,7 +211,7 @@ void Scenario::add_builtin_commands() {
                   }
                   if (got != a[4])
                     s.expect_failed(fmt::format("device {} {} is '{}', expected '{}'{}", d->name(), a[3], got, a[4],
-                                                d->state() == DeviceState::deferred ? " (deferred: " + s.kernel().core().reason(*d) + ")" : ""));
+                                                ds.state == DeviceState::deferred ? " (deferred: " + ds.reason + ")" : ""));
                   return Status{};
                 }
                 auto it = s.commands().find("expect-" + a[1]);
@@ -224,12 +224,12 @@ void Scenario::add_builtin_commands() {
                 Status st;
                 Device* d = s.device_arg(a[2], st);
                 if (!d) return st;
-                std::lock_guard g(s.kernel().core().lock());
-                if (d->state() != DeviceState::deferred)
-                  s.expect_failed(fmt::format("device {} is {}, expected deferred", d->name(), device_state_name(d->state())));
-                else if (s.kernel().core().reason(*d).find(a[3]) == std::string::npos)
+                const DeviceSnapshot ds = s.kernel().core().device_snapshot(*d);
+                if (ds.state != DeviceState::deferred)
+                  s.expect_failed(fmt::format("device {} is {}, expected deferred", d->name(), device_state_name(ds.state)));
+                else if (ds.reason.find(a[3]) == std::string::npos)
                   s.expect_failed(fmt::format("device {} deferred reason '{}' does not mention '{}'", d->name(),
-                                              s.kernel().core().reason(*d), a[3]));
+                                              ds.reason, a[3]));
                 return Status{};
               });
   // `expect device DEVICE iommu NAME|none` and `... domain TYPE|none`

@@ -6,9 +6,12 @@
 //   SmmuDevice::ste_lock_   stream table contents, level-2 allocation, each
 //                           master's current domain, domains' attach counts.
 //   Cmdq::lock_             the command queue producer (PROD, slots).
-//   SmmuDevice::gerror_lock_  GERROR handling (recursive: acking GERRORN can
-//                           resume the queue and re-raise GERROR in the same
-//                           thread). Never takes Cmdq::lock_.
+//   SmmuDevice::gerror_lock_  GERROR handling. Acking GERRORN can resume the
+//                           queue and re-raise GERROR in the same thread: that
+//                           nested interrupt returns at once (the handler's
+//                           loop re-reads GERROR), it never re-takes the lock.
+//                           Never takes Cmdq::lock_.
+// These ranks sit below the IOMMU core's in docs/architecture.md "Locks".
 //   Evtq::lock_             the event queue consumer; released before faults
 //                           are reported to the IOMMU core.
 //   asid_lock_              the ASID allocator (leaf).
@@ -23,6 +26,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/result.h"
@@ -220,7 +224,8 @@ class SmmuDevice : public iommu::IommuOps, public std::enable_shared_from_this<S
   // whole-SMMU walks.
   std::vector<std::shared_ptr<SmmuMaster>> live_masters() const;
 
-  std::recursive_mutex gerror_lock_;
+  std::mutex gerror_lock_;  // see the lock order at the top
+  std::atomic<std::thread::id> gerror_thread_{};  // the thread in handle_gerror(), if any
 
   std::mutex evtq_lock_;
   std::optional<uint64_t> evtq_pa_;
