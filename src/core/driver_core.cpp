@@ -450,7 +450,7 @@ bool DriverCore::check_suppliers(Device& dev) {
       continue;
     }
     waits.push_back(WaitKey::device(&s));
-    if (!sources_final_) waits.push_back(WaitKey::event("sources-final"));
+    if (!sources_final_) waits.push_back(WaitKey::event(WaitEvent::sources_final));
     if (reason.empty()) reason = "waiting for supplier " + s.name() + " (" + l->why + ")";
   }
   if (waits.empty()) return true;
@@ -460,8 +460,18 @@ bool DriverCore::check_suppliers(Device& dev) {
 
 // --- deferral ------------------------------------------------------------------
 
+const char* wait_event_name(WaitEvent e) {
+  switch (e) {
+    case WaitEvent::boot_complete: return "boot-complete";
+    case WaitEvent::sources_final: return "sources-final";
+  }
+  return "?";
+}
+
+void Device::record_wait(WaitKey key) { pending_waits_.push_back(key); }
+
 Error Device::defer(WaitKey key, std::string reason) {
-  pending_waits_.push_back(std::move(key));
+  record_wait(key);
   if (pending_reason_.empty()) pending_reason_ = reason;
   return make_error(Errc::probe_defer, std::move(reason));
 }
@@ -825,7 +835,7 @@ void DriverCore::boot_complete(bool more_sources) {
     const auto at = add_saturating(clock_.now(), seconds_to_nanos(deferred_timeout_s_));
     timeout_timer_ = clock_.arm(at, "deferred_probe_timeout", [this] { on_timeout(); });
   }
-  kick_locked(WaitKey::event("boot-complete"));
+  kick_locked(WaitKey::event(WaitEvent::boot_complete));
   if (policy_ == DeferredPolicy::linux) linux_trigger();
 }
 
@@ -843,7 +853,7 @@ void DriverCore::set_sources_final_locked(bool final) {
     timeout_timer_ = 0;
   }
   log_.info("", "module sources are final: no driver that is not known now can appear");
-  kick_locked(WaitKey::event("sources-final"));
+  kick_locked(WaitKey::event(WaitEvent::sources_final));
   if (policy_ == DeferredPolicy::linux) linux_trigger();
 }
 

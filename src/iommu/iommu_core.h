@@ -33,6 +33,10 @@
 #include "core/log.h"
 #include "iommu/iommu.h"
 
+namespace modiommu::of {
+struct IommuRefs;
+}
+
 namespace modiommu::iommu {
 
 enum class MissingIommu { bypass, fail };
@@ -148,6 +152,10 @@ class MODIOMMU_API IommuCore {
 
  private:
   Status legacy_barrier(Device& dev);  // lock_ held
+  void record_iommu_wait(Device& dev, const of::Node* node);
+  // dma_configure's steps; lock_ held.
+  Status xlate_refs(Device& dev, const of::IommuRefs& refs, DeviceIommu& di);
+  Status missing_iommu(Device& dev, const of::Node* target, DeviceIommu& di);
   IommuInstance* find_iommu_locked(const of::Node* fwnode) const;
   Status attach_group_domain(IommuGroup& g, IommuDomain& d);
   void release_locked(Device& dev, DeviceIommu& di);

@@ -115,8 +115,8 @@ class Explainer {
           break;
         }
         case WaitKey::Kind::event:
-          line(fmt::format("{}  waits for the event {}", pad, w.name));
-          if (w.name == "boot-complete" || w.name == "sources-final")
+          line(fmt::format("{}  waits for the event {}", pad, wait_event_name(w.ev)));
+          if (w.ev == WaitEvent::boot_complete || w.ev == WaitEvent::sources_final)
             suggest("boot-complete (module sources become final; what can never arrive is decided)");
           break;
         case WaitKey::Kind::any_bind: line(pad + "  retried whenever any device binds"); break;

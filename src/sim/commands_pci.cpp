@@ -95,7 +95,7 @@ void add_pci_commands(Scenario& sc) {
                    }
                    return make_error(Errc::inval, "usage: hotplug add PCI-BDF KIND | hotplug remove DEVICE");
                  });
-  sc.add_command("expect-group", "expect group DEVICE alone|shared-with DEVICE2",
+  sc.add_expectation("group", "expect group DEVICE alone|shared-with DEVICE2",
                  "IOMMU group membership (BEHAVIOUR.md 4: ACS isolation, DMA aliases)",
                  [](Scenario& s, const Scenario::Args& a) -> Status {
                    const bool alone = a.size() == 4 && a[3] == "alone";
