@@ -12,7 +12,7 @@ namespace {
 constexpr size_t kPage = 4096;
 
 std::mutex& registry_lock() {
-  static std::mutex m;
+  static std::mutex m;  // docs/architecture.md "Locks"
   return m;
 }
 // Kernel -> its table. Weak: the table lives as long as the hook installed

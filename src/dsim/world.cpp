@@ -32,7 +32,7 @@ const std::vector<std::string>& survivable_faults() {
 // boots thousands of kernels; running dtc for each would dominate). Empty
 // if it cannot be compiled: the kernel's own loader then reports why.
 std::vector<uint8_t> platform_blob(const std::string& path) {
-  static std::mutex lock;  // guards cache
+  static std::mutex lock;  // guards cache; docs/architecture.md "Locks"
   static std::map<std::string, std::vector<uint8_t>> cache;
   std::lock_guard g(lock);
   auto it = cache.find(path);

@@ -189,6 +189,9 @@ std::string emit_dot(Kernel& k) {
                        l.state == LinkState::active ? "darkgreen" : "gray40");
   }
   // What firmware says where no link shows it (disabled or unpopulated IOMMU).
+  // A node with no device gets an id by order of first mention: ids made
+  // from its path (a hash) could collide.
+  std::map<const of::Node*, std::string> node_id;
   for (const Device* d : devs) {
     if (!d->fwnode()) continue;
     auto refs = of::iommu_refs(*d->fwnode());
@@ -197,7 +200,8 @@ std::string emit_dot(Kernel& k) {
       const DeviceSnapshot* provider = cs.last_by_fwnode(pa.target);
       const Device* s = provider ? provider->dev.get() : nullptr;
       if (s && linked.count({d, s})) continue;
-      const std::string target = s ? id[s] : fmt::format("n_{}", std::hash<std::string>{}(pa.target->path()) % 100000);
+      if (!s && !node_id.count(pa.target)) node_id.emplace(pa.target, fmt::format("n_{}", node_id.size()));
+      const std::string target = s ? id[s] : node_id.at(pa.target);
       if (!s)
         out += fmt::format("  {} [label=\"{}\\n{}\", shape=note, fillcolor=white];\n", target, esc(pa.target->path()),
                            pa.target->available() ? "no device" : "disabled");

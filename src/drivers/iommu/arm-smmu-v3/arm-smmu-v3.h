@@ -100,7 +100,7 @@ class Cmdq {
   bool consumed(uint32_t target, uint32_t cons) const;
 
   SmmuDevice& smmu_;
-  std::mutex lock_;  // guards prod_ and the ring's unconsumed slots
+  std::mutex lock_;  // guards prod_ and the ring's unconsumed slots; docs/architecture.md "Locks"
   // Every physical address below is optional, not 0 for "none": RAM may
   // start at PA 0 (hip07-d05), so 0 is a real address.
   std::optional<uint64_t> base_;
@@ -210,7 +210,7 @@ class SmmuDevice : public iommu::IommuOps, public std::enable_shared_from_this<S
   std::atomic<bool> live_{false};
   IrqHandle evtq_irq_, gerror_irq_;
 
-  std::mutex ste_lock_;  // see the lock order at the top
+  std::mutex ste_lock_;  // see the lock order at the top; docs/architecture.md "Locks"
   // Stream table (3.3): linear, or level 1 + on-demand level-2 tables.
   bool two_level_ = false;
   unsigned strtab_log2_ = 0;  // stream IDs covered
@@ -224,15 +224,15 @@ class SmmuDevice : public iommu::IommuOps, public std::enable_shared_from_this<S
   // whole-SMMU walks.
   std::vector<std::shared_ptr<SmmuMaster>> live_masters() const;
 
-  std::mutex gerror_lock_;  // see the lock order at the top
+  std::mutex gerror_lock_;  // see the lock order at the top; docs/architecture.md "Locks"
   std::atomic<std::thread::id> gerror_thread_{};  // the thread in handle_gerror(), if any
 
-  std::mutex evtq_lock_;
+  std::mutex evtq_lock_;  // docs/architecture.md "Locks"
   std::optional<uint64_t> evtq_pa_;
   unsigned evtq_log2_ = 0;
   uint32_t evtq_cons_ = 0;  // index + wrap + OVACKFLG as last written
 
-  std::mutex asid_lock_;
+  std::mutex asid_lock_;  // docs/architecture.md "Locks"
   std::vector<bool> asid_used_;
   uint32_t asid_next_ = 1;
 };
