@@ -15,7 +15,7 @@ struct Arming {
 };
 
 struct Table {
-  std::mutex lock;  // guards points
+  std::mutex lock;  // guards points; docs/architecture.md "Locks"
   std::map<std::string, Arming, std::less<>> points;
   std::atomic<uint64_t> armed{0};  // points with count > 0: the fast path's test
 };

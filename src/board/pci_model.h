@@ -100,7 +100,7 @@ class MODIOMMU_API PciHostModel {
   const of::Node& host_;
   std::shared_ptr<hw::pci::PciEcam> ecam_;
   Platform& p_;
-  mutable std::mutex lock_;  // guards fns_ and the BAR allocator
+  mutable std::mutex lock_;  // guards fns_ and the BAR allocator; docs/architecture.md "Locks"
   std::map<uint16_t, Function> fns_;
   uint64_t mem_next_ = 0, mem_end_ = 0;
   uint8_t next_bus_ = 0;

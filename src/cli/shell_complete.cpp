@@ -12,7 +12,7 @@ std::vector<std::string> shell_completions(sim::Scenario& sc, const std::string&
   std::set<std::string> all;
   if (word == 0) {
     for (const auto& [name, c] : sc.commands())
-      if (name.rfind("expect-", 0) != 0 || name == "expect-fail") all.insert(name);
+      if (!c.expectation) all.insert(name);
     all.insert("quit");
   } else {
     Kernel& k = sc.kernel();

@@ -35,7 +35,7 @@ class MODIOMMU_API VirtualClock {
     std::string name;
     std::function<void()> fn;
   };
-  mutable std::mutex lock_;
+  mutable std::mutex lock_;  // docs/architecture.md "Locks"
   Nanos now_ = 0;
   TimerId next_id_ = 1;
   std::multimap<std::pair<Nanos, TimerId>, Timer> timers_;

@@ -57,6 +57,9 @@ class MODIOMMU_API Device {
   // during probe) to say what it waits for. Returns the EPROBE_DEFER error to
   // return from probe.
   struct Error defer(WaitKey key, std::string reason);
+  // One more thing the probe that is about to defer waits for, when it
+  // waits for several: the last one is given to defer() with the reason.
+  void record_wait(WaitKey key);
 
   // devm_*: released in reverse order when the driver unbinds or probe fails.
   void devm_add(std::string what, std::function<void()> release);

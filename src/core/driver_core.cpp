@@ -1,6 +1,8 @@
 #include "core/driver_core.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -11,6 +13,46 @@
 
 namespace modiommu {
 
+// lock_ once per entry point (see driver_core.h): a thread that already
+// holds it is inside a callout and runs under that hold.
+class DriverCore::Guard {
+ public:
+  explicit Guard(const DriverCore& c) : c_(c) {
+    if (c.owner_.load(std::memory_order_relaxed) == std::this_thread::get_id()) {
+      if (c.callouts_ == 0) {
+        std::fputs("modiommu: the driver-model lock was re-entered outside a callout\n", stderr);
+        std::abort();
+      }
+      return;
+    }
+    c.lock_.lock();
+    c.owner_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+    took_ = true;
+  }
+  ~Guard() {
+    if (!took_) return;
+    c_.owner_.store(std::thread::id{}, std::memory_order_relaxed);
+    c_.lock_.unlock();
+  }
+  Guard(const Guard&) = delete;
+  Guard& operator=(const Guard&) = delete;
+
+ private:
+  const DriverCore& c_;
+  bool took_ = false;
+};
+
+class DriverCore::Callout {
+ public:
+  explicit Callout(const DriverCore& c) : c_(c) { ++c_.callouts_; }
+  ~Callout() { --c_.callouts_; }
+  Callout(const Callout&) = delete;
+  Callout& operator=(const Callout&) = delete;
+
+ private:
+  const DriverCore& c_;
+};
+
 DriverCore::DriverCore(Log& log, VirtualClock& clock) : log_(log), clock_(clock) {}
 
 DriverCore::~DriverCore() {
@@ -18,12 +60,12 @@ DriverCore::~DriverCore() {
 }
 
 void DriverCore::register_bus(Bus* bus) {
-  std::lock_guard g(lock_);
+  Guard g(*this);
   buses_.push_back(bus);
 }
 
 Bus* DriverCore::find_bus(const std::string& name) const {
-  std::lock_guard g(lock_);
+  Guard g(*this);
   for (Bus* b : buses_)
     if (b->name() == name) return b;
   return nullptr;
@@ -32,7 +74,7 @@ Bus* DriverCore::find_bus(const std::string& name) const {
 // --- devices -------------------------------------------------------------------
 
 Device* DriverCore::add_device(std::shared_ptr<Device> dev) {
-  std::unique_lock g(lock_);
+  Guard g(*this);
   Device* d = dev.get();
   const uint64_t seq = next_seq_++;
   seq_[d] = seq;
@@ -40,13 +82,13 @@ Device* DriverCore::add_device(std::shared_ptr<Device> dev) {
   index_device(*d, seq, true);
   if (d->fwnode()) by_fwnode_[d->fwnode()].push_back(d);
   log_.debug(d->name(), "device added ({})", d->path());
-  if (hooks_.device_added) hooks_.device_added(*d);
-  kick(WaitKey::fwnode(d->fwnode()));
+  if (hooks_.device_added) {
+    Callout c(*this);
+    hooks_.device_added(*d);
+  }
+  kick_locked(WaitKey::fwnode(d->fwnode()));
   if (!d->bus()) return d;
-  bool any = false;
-  for (Driver* drv : drivers_)
-    if (drv->bus == d->bus() && d->bus()->match(*d, *drv)) any = true;
-  if (!any && hooks_.request_module) {
+  if (!first_match_locked(*d, false) && hooks_.request_module) {
     // udev + modprobe: announce the device's aliases; loaded after lock_ is dropped.
     std::lock_guard w(work_lock_);
     for (auto& a : d->bus()->modaliases(*d)) autoload_queue_.push_back(a);
@@ -61,19 +103,23 @@ Device* DriverCore::add_device(std::shared_ptr<Device> dev) {
 }
 
 void DriverCore::hold_probes() {
-  std::lock_guard g(lock_);
+  Guard g(*this);
   ++hold_;
 }
 
 void DriverCore::release_probes() {
-  std::lock_guard g(lock_);
+  Guard g(*this);
   if (--hold_ == 0) drain();
 }
 
 void DriverCore::remove_device(Device& dev) {
-  std::lock_guard g(lock_);
+  Guard g(*this);
+  remove_device_locked(dev);
+}
+
+void DriverCore::remove_device_locked(Device& dev) {
   if (dev.removed_) return;
-  for (Device* c : children(dev)) remove_device(*c);
+  for (Device* c : children_locked(dev)) remove_device_locked(*c);
   if (dev.state_ == DeviceState::bound) unbind_locked(dev, false, nullptr);
   clear_waits(dev);
   retry_queue_.erase(seq_[&dev]);
@@ -92,7 +138,10 @@ void DriverCore::remove_device(Device& dev) {
       if (f->second.empty()) by_fwnode_.erase(f);
     }
   }
-  if (hooks_.device_removed) hooks_.device_removed(dev);
+  if (hooks_.device_removed) {
+    Callout c(*this);
+    hooks_.device_removed(dev);
+  }
   dev.removed_ = true;
   log_.info(dev.name(), "device removed");
   // Keep the object alive for this call; the shared_ptr owners elsewhere
@@ -105,14 +154,18 @@ void DriverCore::remove_device(Device& dev) {
     devices_.erase(it);
     seq_.erase(s);
   }
-  kick(WaitKey::device(&dev));
+  kick_locked(WaitKey::device(&dev));
   for (Device* c : orphans)
     if (!c->removed_ && c->state_ != DeviceState::bound) schedule(*c);
   drain();
 }
 
 std::vector<Device*> DriverCore::children(const Device& parent) const {
-  std::lock_guard g(lock_);
+  Guard g(*this);
+  return children_locked(parent);
+}
+
+std::vector<Device*> DriverCore::children_locked(const Device& parent) const {
   std::vector<Device*> out;
   auto it = children_.find(&parent);
   if (it != children_.end())
@@ -167,13 +220,13 @@ std::vector<Device*> DriverCore::lookup_locked(std::string_view name) const {
 }
 
 Device* DriverCore::find_device(std::string_view name) const {
-  std::lock_guard g(lock_);
+  Guard g(*this);
   auto m = lookup_locked(name);
   return m.size() == 1 ? m.front() : nullptr;
 }
 
 Result<Device*> DriverCore::resolve_device(std::string_view name) const {
-  std::lock_guard g(lock_);
+  Guard g(*this);
   auto m = lookup_locked(name);
   if (m.empty()) return make_error(Errc::noent, fmt::format("no device named '{}' (see lsdev)", name));
   if (m.size() > 1) {
@@ -186,31 +239,31 @@ Result<Device*> DriverCore::resolve_device(std::string_view name) const {
 }
 
 bool DriverCore::name_in_use(std::string_view name) const {
-  std::lock_guard g(lock_);
+  Guard g(*this);
   return by_name_.find(name) != by_name_.end();
 }
 
 Device* DriverCore::find_device_by_fwnode(const void* node) const {
-  std::lock_guard g(lock_);
+  Guard g(*this);
   auto it = by_fwnode_.find(node);
   return it == by_fwnode_.end() ? nullptr : it->second.front();
 }
 
 std::vector<Device*> DriverCore::fwnode_devices(const void* node) const {
-  std::lock_guard g(lock_);
+  Guard g(*this);
   auto it = by_fwnode_.find(node);
   return it == by_fwnode_.end() ? std::vector<Device*>{} : it->second;
 }
 
 Driver* DriverCore::find_driver(std::string_view name) const {
-  std::lock_guard g(lock_);
+  Guard g(*this);
   for (Driver* d : drivers_)
     if (d->name == name) return d;
   return nullptr;
 }
 
 std::vector<Device*> DriverCore::devices() const {
-  std::lock_guard g(lock_);
+  Guard g(*this);
   std::vector<Device*> out;
   out.reserve(devices_.size());
   for (auto& [seq, d] : devices_) out.push_back(d.get());
@@ -218,12 +271,12 @@ std::vector<Device*> DriverCore::devices() const {
 }
 
 std::vector<Driver*> DriverCore::drivers() const {
-  std::lock_guard g(lock_);
+  Guard g(*this);
   return drivers_;
 }
 
 std::vector<DeviceLink> DriverCore::links() const {
-  std::lock_guard g(lock_);
+  Guard g(*this);
   std::vector<DeviceLink> out;
   for (auto& [seq, l] : links_) out.push_back(*l);
   return out;
@@ -232,7 +285,7 @@ std::vector<DeviceLink> DriverCore::links() const {
 // --- drivers -----------------------------------------------------------------
 
 Status DriverCore::register_driver(Driver* drv) {
-  std::lock_guard g(lock_);
+  Guard g(*this);
   if (!drv->bus) return make_error(Errc::inval, "driver '" + drv->name + "' has no bus");
   for (Driver* d : drivers_)
     if (d->name == drv->name) return make_error(Errc::exist, "driver '" + drv->name + "' is already registered");
@@ -242,8 +295,8 @@ Status DriverCore::register_driver(Driver* drv) {
   // a try. Deferred ones already have a driver and wait for something known.
   std::vector<Device*> cands;
   for (auto& [seq, d] : devices_)
-    if (d->bus() == drv->bus && !d->manual_unbind_ &&
-        (d->state_ == DeviceState::unbound || d->state_ == DeviceState::failed) && drv->bus->match(*d, *drv))
+    if (!d->manual_unbind_ && (d->state_ == DeviceState::unbound || d->state_ == DeviceState::failed) &&
+        driver_matches(*d, *drv, false))
       cands.push_back(d.get());
   for (Device* d : cands) {
     if (hold_ > 0) retry_queue_[seq_[d]] = d;
@@ -254,7 +307,7 @@ Status DriverCore::register_driver(Driver* drv) {
 }
 
 void DriverCore::unregister_driver(Driver* drv) {
-  std::lock_guard g(lock_);
+  Guard g(*this);
   // driver_detach(): newest device first, each one's consumers before it.
   std::vector<Device*> bound;
   for (auto& [seq, d] : devices_)
@@ -274,7 +327,7 @@ void DriverCore::unregister_driver(Driver* drv) {
 // --- probe ---------------------------------------------------------------------
 
 void DriverCore::probe_device(Device& dev) {
-  std::lock_guard g(lock_);
+  Guard g(*this);
   probe_locked(dev, nullptr);
   drain();
 }
@@ -291,25 +344,19 @@ void DriverCore::probe_locked(Device& dev, Driver* only) {
   if (only) cands.push_back(only);
   else
     for (Driver* d : drivers_)
-      if (d->bus == dev.bus() && dev.bus()->match(dev, *d)) cands.push_back(d);
+      if (driver_matches(dev, *d, true)) cands.push_back(d);
   clear_waits(dev);
-  if (cands.empty()) {
-    dev.state_ = DeviceState::unbound;
-    dev.deferred_reason_.clear();
-    return;
-  }
-  if (!only)
-    std::erase_if(cands, [&](Driver* d) {
-      return std::find(dev.declined_.begin(), dev.declined_.end(), d) != dev.declined_.end();
-    });
-  if (cands.empty()) {  // every driver here already said "not mine"
+  if (cands.empty()) {  // no driver, or every driver here already said "not mine"
     dev.state_ = DeviceState::unbound;
     dev.deferred_reason_.clear();
     return;
   }
   ++dev.probe_attempts_;
   ++stats_.probe_attempts;
-  clock_.advance(10'000);  // a probe attempt's virtual cost: keeps log order readable
+  {
+    Callout c(*this);  // timers (the deferred-probe timeout) fire here
+    clock_.advance(10'000);  // a probe attempt's virtual cost: keeps log order readable
+  }
   if (!check_suppliers(dev)) return;
   for (Driver* drv : cands) {
     Status s = really_probe(dev, *drv);
@@ -335,13 +382,13 @@ void DriverCore::probe_locked(Device& dev, Driver* only) {
     dev.state_ = DeviceState::failed;
     dev.deferred_reason_ = s.error().str();
     log_.err(dev.name(), "probe with driver {} failed: {}", drv->name, s.error().str());
-    kick(WaitKey::device(&dev));  // waiters learn it can no longer bind
+    kick_locked(WaitKey::device(&dev));  // waiters learn it can no longer bind
     return;
   }
   dev.state_ = DeviceState::unbound;
   // No driver took it: whoever waits on it decides now whether anything
   // else can still bind it (BEHAVIOUR.md 1), instead of waiting forever.
-  if (!fault_point("core.skip_unbound_kick")) kick(WaitKey::device(&dev));
+  if (!fault_point("core.skip_unbound_kick")) kick_locked(WaitKey::device(&dev));
 }
 
 Status DriverCore::really_probe(Device& dev, Driver& drv) {
@@ -350,6 +397,7 @@ Status DriverCore::really_probe(Device& dev, Driver& drv) {
   dev.driver_ = &drv;
   dev.pending_waits_.clear();
   dev.pending_reason_.clear();
+  Callout c(*this);
   if (hooks_.pre_probe) {
     Status s = hooks_.pre_probe(dev);
     if (!s.ok()) {
@@ -359,9 +407,7 @@ Status DriverCore::really_probe(Device& dev, Driver& drv) {
   }
   Status s = drv.probe(dev);
   if (!s.ok()) {
-    for (auto it = dev.devres_.rbegin(); it != dev.devres_.rend(); ++it) it->second();
-    dev.devres_.clear();
-    dev.drvdata_.reset();
+    devres_release_all(dev);
     if (hooks_.post_remove) hooks_.post_remove(dev);
     dev.driver_ = nullptr;
   }
@@ -378,10 +424,13 @@ void DriverCore::driver_bound(Device& dev) {
   for (auto& [n, l] : dev.consumer_links_)
     if (l->state == LinkState::dormant) l->state = LinkState::available;
   log_.info(dev.name(), "bound to driver {}", dev.driver_->name);
-  if (hooks_.post_bind) hooks_.post_bind(dev);
+  if (hooks_.post_bind) {
+    Callout c(*this);
+    hooks_.post_bind(dev);
+  }
   if (policy_ == DeferredPolicy::targeted) {
-    kick(WaitKey::device(&dev));
-    kick(WaitKey::any_bind());
+    kick_locked(WaitKey::device(&dev));
+    kick_locked(WaitKey::any_bind());
   } else {
     linux_trigger();
   }
@@ -394,14 +443,14 @@ bool DriverCore::check_suppliers(Device& dev) {
     if (l->state == LinkState::relaxed) continue;
     Device& s = *l->supplier;
     if (s.state_ == DeviceState::bound) continue;
-    if (l->kind == LinkKind::firmware && !driver_may_appear(s)) {
+    if (l->kind == LinkKind::firmware && !driver_may_appear_locked(s)) {
       l->state = LinkState::relaxed;
       log_.warn(dev.name(), "supplier {} ({}) can never bind: {}; probing without it", s.name(), l->why,
-                availability(s));
+                availability_locked(s));
       continue;
     }
     waits.push_back(WaitKey::device(&s));
-    if (!sources_final_) waits.push_back(WaitKey::event("sources-final"));
+    if (!sources_final_) waits.push_back(WaitKey::event(WaitEvent::sources_final));
     if (reason.empty()) reason = "waiting for supplier " + s.name() + " (" + l->why + ")";
   }
   if (waits.empty()) return true;
@@ -411,8 +460,18 @@ bool DriverCore::check_suppliers(Device& dev) {
 
 // --- deferral ------------------------------------------------------------------
 
+const char* wait_event_name(WaitEvent e) {
+  switch (e) {
+    case WaitEvent::boot_complete: return "boot-complete";
+    case WaitEvent::sources_final: return "sources-final";
+  }
+  return "?";
+}
+
+void Device::record_wait(WaitKey key) { pending_waits_.push_back(key); }
+
 Error Device::defer(WaitKey key, std::string reason) {
-  pending_waits_.push_back(std::move(key));
+  record_wait(key);
   if (pending_reason_.empty()) pending_reason_ = reason;
   return make_error(Errc::probe_defer, std::move(reason));
 }
@@ -446,7 +505,11 @@ void DriverCore::clear_waits(Device& dev) {
 }
 
 void DriverCore::kick(const WaitKey& key) {
-  std::lock_guard g(lock_);
+  Guard g(*this);
+  kick_locked(key);
+}
+
+void DriverCore::kick_locked(const WaitKey& key) {
   if (policy_ == DeferredPolicy::linux) return;  // Linux retries on binds only
   auto w = waiters_.find(key);
   if (w == waiters_.end()) return;
@@ -494,27 +557,31 @@ void DriverCore::linux_trigger() {
 }
 
 std::vector<std::pair<Device*, std::string>> DriverCore::deferred() const {
-  std::lock_guard g(lock_);
+  Guard g(*this);
   std::vector<std::pair<Device*, std::string>> out;
   for (auto& [seq, d] : devices_)
-    if (d->state_ == DeviceState::deferred) out.emplace_back(d.get(), reason(*d));
+    if (d->state_ == DeviceState::deferred) out.emplace_back(d.get(), reason_locked(*d));
   return out;
 }
 
 std::string DriverCore::reason(const Device& dev) const {
-  std::lock_guard g(lock_);
+  Guard g(*this);
+  return reason_locked(dev);
+}
+
+std::string DriverCore::reason_locked(const Device& dev) const {
   if (dev.state_ != DeviceState::deferred) return dev.deferred_reason_;
   for (const auto& w : dev.waits_)
     if (w.kind == WaitKey::Kind::device) {
       auto s = seq_.find(static_cast<const Device*>(w.ptr));
-      if (s != seq_.end()) return dev.deferred_reason_ + ": " + availability(*devices_.at(s->second));
+      if (s != seq_.end()) return dev.deferred_reason_ + ": " + availability_locked(*devices_.at(s->second));
       return dev.deferred_reason_ + ": it was removed";
     }
   return dev.deferred_reason_;
 }
 
 void DriverCore::requeue_after(Device& dev, Device& supplier, std::string why) {
-  std::lock_guard g(lock_);
+  Guard g(*this);
   for (auto& [n, l] : dev.supplier_links_)
     if (l->supplier == &supplier && l->state == LinkState::relaxed) l->state = LinkState::dormant;
   // Unbound by hand: it stays unbound; a later bind goes under the IOMMU.
@@ -526,31 +593,45 @@ void DriverCore::requeue_after(Device& dev, Device& supplier, std::string why) {
   drain();
 }
 
+bool DriverCore::driver_matches(const Device& dev, const Driver& drv, bool skip_declined) const {
+  if (!dev.bus() || drv.bus != dev.bus() || !dev.bus()->match(dev, drv)) return false;
+  return !skip_declined || std::find(dev.declined_.begin(), dev.declined_.end(), &drv) == dev.declined_.end();
+}
+
+Driver* DriverCore::first_match_locked(const Device& dev, bool skip_declined) const {
+  for (Driver* d : drivers_)
+    if (driver_matches(dev, *d, skip_declined)) return d;
+  return nullptr;
+}
+
 // Every registered driver that matches `dev` declined it ("not mine").
 bool DriverCore::declined_by_all(const Device& dev) const {
   if (!dev.bus() || dev.declined_.empty()) return false;
-  for (Driver* d : drivers_)
-    if (d->bus == dev.bus() && dev.bus()->match(dev, *d) &&
-        std::find(dev.declined_.begin(), dev.declined_.end(), d) == dev.declined_.end())
-      return false;
-  return true;
+  return !first_match_locked(dev, true);
 }
 
 bool DriverCore::driver_may_appear(const Device& dev) const {
-  std::lock_guard g(lock_);
+  Guard g(*this);
+  return driver_may_appear_locked(dev);
+}
+
+bool DriverCore::driver_may_appear_locked(const Device& dev) const {
   if (dev.state_ == DeviceState::bound || dev.state_ == DeviceState::deferred) return true;
   if (dev.state_ == DeviceState::failed) return false;
-  if (dev.bus())
-    for (Driver* d : drivers_)
-      if (d->bus == dev.bus() && dev.bus()->match(dev, *d) &&
-          std::find(dev.declined_.begin(), dev.declined_.end(), d) == dev.declined_.end())
-        return true;
-  if (hooks_.module_for && !hooks_.module_for(dev).empty()) return true;
+  if (first_match_locked(dev, true)) return true;
+  if (hooks_.module_for) {
+    Callout c(*this);
+    if (!hooks_.module_for(dev).empty()) return true;
+  }
   return !sources_final_;
 }
 
 std::string DriverCore::availability(const Device& dev) const {
-  std::lock_guard g(lock_);
+  Guard g(*this);
+  return availability_locked(dev);
+}
+
+std::string DriverCore::availability_locked(const Device& dev) const {
   switch (dev.state_) {
     case DeviceState::bound: return "bound to " + dev.driver_->name;
     case DeviceState::deferred: return "itself deferred (" + dev.deferred_reason_ + ")";
@@ -558,17 +639,14 @@ std::string DriverCore::availability(const Device& dev) const {
     case DeviceState::unbound: break;
   }
   if (dev.manual_unbind_) return "unbound by hand";
-  if (dev.bus())
-    for (Driver* d : drivers_)
-      if (d->bus == dev.bus() && dev.bus()->match(dev, *d) &&
-          std::find(dev.declined_.begin(), dev.declined_.end(), d) == dev.declined_.end())
-        return "driver " + d->name + " registered, not bound";
+  if (const Driver* d = first_match_locked(dev, true)) return "driver " + d->name + " registered, not bound";
   std::string declined;
   if (declined_by_all(dev)) {
     for (const Driver* d : dev.declined_) declined += (declined.empty() ? "" : ", ") + d->name;
     declined = "driver " + declined + " declined it (" + dev.declined_why_ + ")";
   }
   if (hooks_.module_for) {
+    Callout c(*this);
     std::string m = hooks_.module_for(dev);
     if (!m.empty()) return declined.empty() ? m : declined + "; " + m;
   }
@@ -580,10 +658,10 @@ std::string DriverCore::availability(const Device& dev) const {
 // --- bind / unbind ---------------------------------------------------------------
 
 Status DriverCore::bind(Device& dev, Driver& drv) {
-  std::lock_guard g(lock_);
+  Guard g(*this);
   if (dev.state_ == DeviceState::bound)
     return make_error(Errc::busy, dev.name() + " is already bound to " + dev.driver_->name);
-  if (drv.bus != dev.bus() || !dev.bus()->match(dev, drv))
+  if (!driver_matches(dev, drv, false))
     return make_error(Errc::nodev, "driver " + drv.name + " does not match device " + dev.name());
   dev.manual_unbind_ = false;
   probe_locked(dev, &drv);
@@ -595,7 +673,7 @@ Status DriverCore::bind(Device& dev, Driver& drv) {
 }
 
 Status DriverCore::unbind(Device& dev) {
-  std::lock_guard g(lock_);
+  Guard g(*this);
   if (dev.state_ != DeviceState::bound) return make_error(Errc::inval, dev.name() + " is not bound to a driver");
   unbind_locked(dev, true, nullptr);
   drain();
@@ -618,19 +696,20 @@ void DriverCore::unbind_locked(Device& dev, bool manual, const Device* because) 
     from = it->first + 1;
     unbind_locked(*it->second->consumer, false, &dev);
   }
-  // Children its driver populated go before it (of_platform_depopulate in remove()).
-  if (hooks_.pre_unbind) hooks_.pre_unbind(dev);
   Driver* drv = dev.driver_;
   {
-    // remove() runs even while the owner is unloading: its exit path is
-    // what calls us, and the code stays mapped until exit returns.
-    OwnerPin pin(drv->owner);
-    drv->remove(dev);
+    Callout c(*this);
+    // Children its driver populated go before it (of_platform_depopulate in remove()).
+    if (hooks_.pre_unbind) hooks_.pre_unbind(dev);
+    {
+      // remove() runs even while the owner is unloading: its exit path is
+      // what calls us, and the code stays mapped until exit returns.
+      OwnerPin pin(drv->owner);
+      drv->remove(dev);
+    }
+    if (hooks_.post_remove) hooks_.post_remove(dev);
+    devres_release_all(dev);
   }
-  if (hooks_.post_remove) hooks_.post_remove(dev);
-  for (auto it = dev.devres_.rbegin(); it != dev.devres_.rend(); ++it) it->second();
-  dev.devres_.clear();
-  dev.drvdata_.reset();
   dev.driver_ = nullptr;
   ++stats_.unbinds;
   for (auto& [n, l] : dev.consumer_links_)
@@ -676,7 +755,7 @@ bool DriverCore::would_cycle(const Device& consumer, const Device& supplier,
 }
 
 Result<DeviceLink*> DriverCore::link_add(Device& consumer, Device& supplier, LinkKind kind, std::string why) {
-  std::lock_guard g(lock_);
+  Guard g(*this);
   if (&consumer == &supplier) return make_error(Errc::loop, "device link from " + consumer.name() + " to itself");
   for (auto& [n, l] : consumer.supplier_links_)
     if (l->supplier == &supplier) {
@@ -720,7 +799,7 @@ void DriverCore::unlink(DeviceLink* l) {
 }
 
 void DriverCore::link_del(Device& consumer, Device& supplier) {
-  std::lock_guard g(lock_);
+  Guard g(*this);
   std::vector<DeviceLink*> gone;
   for (auto& [n, l] : consumer.supplier_links_)
     if (l->supplier == &supplier) gone.push_back(l);
@@ -730,14 +809,14 @@ void DriverCore::link_del(Device& consumer, Device& supplier) {
 }
 
 std::vector<Device*> DriverCore::suppliers(const Device& consumer) const {
-  std::lock_guard g(lock_);
+  Guard g(*this);
   std::vector<Device*> out;
   for (auto& [n, l] : consumer.supplier_links_) out.push_back(l->supplier);
   return out;
 }
 
 std::vector<Device*> DriverCore::consumers(const Device& supplier) const {
-  std::lock_guard g(lock_);
+  Guard g(*this);
   std::vector<Device*> out;
   for (auto& [n, l] : supplier.consumer_links_) out.push_back(l->consumer);
   return out;
@@ -746,22 +825,26 @@ std::vector<Device*> DriverCore::consumers(const Device& supplier) const {
 // --- boot phases ---------------------------------------------------------------
 
 void DriverCore::boot_complete(bool more_sources) {
-  std::lock_guard g(lock_);
+  Guard g(*this);
   if (boot_complete_) return;
   boot_complete_ = true;
   log_.info("", "boot complete (late_initcall): deferred probing enabled");
   if (!more_sources) {
-    set_sources_final(true);
+    set_sources_final_locked(true);
   } else if (deferred_timeout_s_ >= 0) {
     const auto at = add_saturating(clock_.now(), seconds_to_nanos(deferred_timeout_s_));
     timeout_timer_ = clock_.arm(at, "deferred_probe_timeout", [this] { on_timeout(); });
   }
-  kick(WaitKey::event("boot-complete"));
+  kick_locked(WaitKey::event(WaitEvent::boot_complete));
   if (policy_ == DeferredPolicy::linux) linux_trigger();
 }
 
 void DriverCore::set_sources_final(bool final) {
-  std::lock_guard g(lock_);
+  Guard g(*this);
+  set_sources_final_locked(final);
+}
+
+void DriverCore::set_sources_final_locked(bool final) {
   if (sources_final_ == final) return;
   sources_final_ = final;
   if (!final) return;
@@ -770,17 +853,17 @@ void DriverCore::set_sources_final(bool final) {
     timeout_timer_ = 0;
   }
   log_.info("", "module sources are final: no driver that is not known now can appear");
-  kick(WaitKey::event("sources-final"));
+  kick_locked(WaitKey::event(WaitEvent::sources_final));
   if (policy_ == DeferredPolicy::linux) linux_trigger();
 }
 
 void DriverCore::on_timeout() {
-  std::lock_guard g(lock_);
+  Guard g(*this);
   timeout_timer_ = 0;
   if (sources_final_) return;
   log_.warn("", "deferred probe timeout ({} s) expired while module sources were not final: treating them as final",
             deferred_timeout_s_);
-  set_sources_final(true);
+  set_sources_final_locked(true);
 }
 
 void DriverCore::process() {
@@ -796,8 +879,64 @@ void DriverCore::process() {
   }
 }
 
+void DriverCore::devres_release_all(Device& dev) {
+  for (auto it = dev.devres_.rbegin(); it != dev.devres_.rend(); ++it) it->second();
+  dev.devres_.clear();
+  dev.drvdata_.reset();
+}
+
+Status DriverCore::exclusive(const std::function<Status()>& fn) {
+  Guard g(*this);
+  Callout c(*this);  // fn may call entry points (a rescan adds devices)
+  return fn();
+}
+
+DeviceSnapshot DriverCore::device_snapshot_locked(const Device& d, bool availability) const {
+  DeviceSnapshot s;
+  s.state = d.state_;
+  if (d.state_ == DeviceState::bound && d.driver_) {
+    s.driver = d.driver_->name;
+    s.bound_driver = d.driver_;
+    if (d.driver_->owner) s.driver_module = d.driver_->owner->owner_name();
+  }
+  if (d.state_ == DeviceState::deferred || d.state_ == DeviceState::failed) s.reason = reason_locked(d);
+  if (availability) {
+    s.availability = availability_locked(d);
+    s.may_appear = driver_may_appear_locked(d);
+  }
+  s.waits = d.waits_;
+  s.probe_attempts = d.probe_attempts_;
+  s.manual_unbind = d.manual_unbind_;
+  s.populated_by_parent = d.populated_by_parent_;
+  return s;
+}
+
+DeviceSnapshot DriverCore::device_snapshot(const Device& dev) const {
+  Guard g(*this);
+  DeviceSnapshot s = device_snapshot_locked(dev, false);
+  if (auto it = seq_.find(&dev); it != seq_.end()) s.dev = devices_.at(it->second);
+  return s;
+}
+
+CoreSnapshot DriverCore::snapshot(bool availability) const {
+  Guard g(*this);
+  CoreSnapshot out;
+  out.devices.reserve(devices_.size());
+  for (const auto& entry : devices_) {
+    out.devices.push_back(device_snapshot_locked(*entry.second, availability));
+    out.devices.back().dev = entry.second;
+  }
+  for (const auto& entry : links_) out.links.push_back(*entry.second);
+  out.drivers.assign(drivers_.begin(), drivers_.end());
+  out.stats = stats_;
+  out.boot_complete = boot_complete_;
+  out.sources_final = sources_final_;
+  out.index();
+  return out;
+}
+
 CoreStats DriverCore::stats() const {
-  std::lock_guard g(lock_);
+  Guard g(*this);
   return stats_;
 }
 

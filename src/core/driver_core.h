@@ -7,14 +7,21 @@
 // With the linux policy every successful bind after boot-complete retries the
 // whole deferred list, as driver_deferred_probe_trigger() does.
 //
-// Locking: lock_ (recursive) is the driver-model lock. It guards every Device
-// field, the driver and link lists and the wait index, and is held across
-// probe() and remove() so driver code may call back into the core (add child
-// devices, add links). Hooks that can load modules (autoload) are queued and
-// run by process() after the lock is released, so the module loader's lock is
-// never taken inside lock_. DMA never takes lock_.
+// Locking: lock_ is the driver-model lock, rank 1 (outermost) in the lock
+// order of docs/architecture.md "Locks". It guards every Device field, the
+// driver and link lists and the wait index, and is held across probe() and
+// remove() as Linux holds device_lock. It is not recursive: each entry point
+// takes it once and works through *_locked helpers. The one re-entry is a
+// callout: driver code or a hook the core runs under lock_ (probe, remove,
+// pre_probe, post_bind, ...) may call entry points again (add a child, add a
+// link), which then run under the hold of the thread already in the core; a
+// re-entry that is not from a callout is a bug and aborts. Hooks that can
+// load modules (autoload) are queued and run by process() after the lock is
+// released, so the module loader's lock is never taken inside lock_. DMA
+// never takes lock_. Readers outside the core take snapshot().
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <map>
@@ -22,6 +29,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/api.h"
@@ -31,18 +39,12 @@
 #include "core/driver.h"
 #include "core/link.h"
 #include "core/log.h"
+#include "core/snapshot.h"
 #include "core/wait.h"
 
 namespace modiommu {
 
 enum class DeferredPolicy { targeted, linux };
-
-struct CoreStats {
-  uint64_t probe_attempts = 0;
-  uint64_t deferrals = 0;
-  uint64_t binds = 0;
-  uint64_t unbinds = 0;
-};
 
 // Where the layers above plug in (IOMMU core, module loader).
 struct CoreHooks {
@@ -76,7 +78,19 @@ class MODIOMMU_API DriverCore {
   void set_policy(DeferredPolicy p) { policy_ = p; }
   DeferredPolicy policy() const { return policy_; }
   CoreHooks& hooks() { return hooks_; }
-  std::recursive_mutex& lock() { return lock_; }
+  // Runs fn with the driver model quiet: no probe, remove, bind, unbind or
+  // device removal runs meanwhile, so a bound device stays bound for the
+  // call (Linux's device_lock() around a sysfs store). For a subsystem core
+  // that walks devices (the IOMMU core) and for calls into a bound driver
+  // from outside (a PCI rescan, a DMA endpoint call). Not for reading state:
+  // take snapshot().
+  Status exclusive(const std::function<Status()>& fn);
+  // Every device, link and counter as one consistent value, taken under
+  // lock_ (readers: report/, sim/, dsim/). `availability` also fills each
+  // device's availability() text (asks the module index: not for hot paths).
+  CoreSnapshot snapshot(bool availability = false) const;
+  // One device the same way (without availability).
+  DeviceSnapshot device_snapshot(const Device& dev) const;
 
   // --- buses, devices, drivers --------------------------------------------
   void register_bus(Bus* bus);
@@ -185,11 +199,33 @@ class MODIOMMU_API DriverCore {
   void on_timeout();
   std::vector<Device*> lookup_locked(std::string_view name) const;
 
+  // lock_ held by this thread already: a re-entry from a callout.
+  class Guard;
+  // Marks a call out of the core under lock_ (driver code, a hook, a timer):
+  // entry points it calls run under the caller's hold.
+  class Callout;
+  void remove_device_locked(Device& dev);
+  std::vector<Device*> children_locked(const Device& parent) const;
+  void kick_locked(const WaitKey& key);
+  std::string reason_locked(const Device& dev) const;
+  bool driver_may_appear_locked(const Device& dev) const;
+  std::string availability_locked(const Device& dev) const;
+  void set_sources_final_locked(bool final);
+  // A registered driver on dev's bus matches it (and, with skip_declined,
+  // has not said "not mine" to it).
+  bool driver_matches(const Device& dev, const Driver& drv, bool skip_declined) const;
+  Driver* first_match_locked(const Device& dev, bool skip_declined) const;
+  // devm_* release, newest first, and the driver data (devres_release_all()).
+  void devres_release_all(Device& dev);
+  DeviceSnapshot device_snapshot_locked(const Device& dev, bool availability) const;
+
   Log& log_;
   VirtualClock& clock_;
   DeferredPolicy policy_ = DeferredPolicy::targeted;
   CoreHooks hooks_;
-  mutable std::recursive_mutex lock_;
+  mutable std::mutex lock_;  // rank 1, docs/architecture.md "Locks"
+  mutable std::atomic<std::thread::id> owner_{};  // the thread holding lock_
+  mutable int callouts_ = 0;  // callouts in progress on owner_ (guarded by lock_)
 
   std::vector<Bus*> buses_;
   // Indexes: every lookup and removal is O(log n), never a scan of all
@@ -225,7 +261,7 @@ class MODIOMMU_API DriverCore {
   double deferred_timeout_s_ = 10.0;
   uint64_t timeout_timer_ = 0;
 
-  std::mutex work_lock_;  // guards autoload_queue_ only
+  std::mutex work_lock_;  // guards autoload_queue_ only; a leaf (docs/architecture.md "Locks")
   std::deque<std::string> autoload_queue_;
 
   CoreStats stats_;

@@ -57,7 +57,7 @@ class MODIOMMU_API Log {
 
  private:
   const VirtualClock& clock_;
-  mutable std::mutex lock_;
+  mutable std::mutex lock_;  // docs/architecture.md "Locks"
   std::vector<LogEntry> entries_;
   std::function<void(const LogEntry&)> sink_;
   LogLevel min_level_ = LogLevel::info;

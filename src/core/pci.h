@@ -146,7 +146,7 @@ class MODIOMMU_API PciCore {
 
  private:
   PciBus bus_;
-  mutable std::mutex lock_;
+  mutable std::mutex lock_;  // docs/architecture.md "Locks"
   std::vector<PciHost*> hosts_;
 };
 

@@ -62,7 +62,7 @@ void add_commands(sim::Scenario& sc) {
                    if (!r.ok()) s.out() << "try: " << inner << ": " << r.error().str() << "\n";
                    return Status{};
                  });
-  sc.add_command("expect-invariants", "expect invariants",
+  sc.add_expectation("invariants", "expect invariants",
                  "every simulator invariant holds now (escapes, corruption, links, deferral reasons, module refs ...)",
                  [](sim::Scenario& s, const sim::Scenario::Args& a) -> Status {
                    if (a.size() != 2) return make_error(Errc::inval, "usage: expect invariants");

@@ -12,7 +12,7 @@ namespace {
 constexpr size_t kPage = 4096;
 
 std::mutex& registry_lock() {
-  static std::mutex m;
+  static std::mutex m;  // docs/architecture.md "Locks"
   return m;
 }
 // Kernel -> its table. Weak: the table lives as long as the hook installed
@@ -55,7 +55,10 @@ std::shared_ptr<InFlightTable> InFlightTable::of(Kernel& k) {
 }
 
 Status InFlightTable::begin(Device& dev, DmaXfer dir, size_t bytes) {
-  std::lock_guard cg(k_.core().lock());  // keeps the device bound
+  return k_.core().exclusive([&] { return begin_bound(dev, dir, bytes); });
+}
+
+Status InFlightTable::begin_bound(Device& dev, DmaXfer dir, size_t bytes) {
   std::lock_guard g(lock_);
   if (xfers_.count(&dev)) return make_error(Errc::busy, dev.name() + ": a transfer is already in flight (dma-end first)");
   if (bytes == 0 || bytes > (size_t{1} << 20))
@@ -123,7 +126,10 @@ Status InFlightTable::step(Device& dev) {
 }
 
 Status InFlightTable::end(Device& dev) {
-  std::lock_guard cg(k_.core().lock());
+  return k_.core().exclusive([&] { return end_bound(dev); });
+}
+
+Status InFlightTable::end_bound(Device& dev) {
   std::lock_guard g(lock_);
   auto it = xfers_.find(&dev);
   if (it == xfers_.end()) return make_error(Errc::noent, dev.name() + ": no transfer in flight (dma-begin first)");

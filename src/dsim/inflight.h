@@ -59,9 +59,13 @@ class MODIOMMU_API InFlightTable {
   // Verifies what moved, unmaps (if the mapping still exists), frees.
   void finish(Device& dev, Xfer& x, bool unmap, const char* why);
   void quiesce(Device& dev);
+  // begin / end with the driver model quiet (DriverCore::exclusive): the
+  // device stays bound for the call.
+  Status begin_bound(Device& dev, DmaXfer dir, size_t bytes);
+  Status end_bound(Device& dev);
 
   Kernel& k_;
-  mutable std::mutex lock_;  // guards xfers_, stats_
+  mutable std::mutex lock_;  // guards xfers_, stats_; docs/architecture.md "Locks"
   std::map<const Device*, Xfer> xfers_;
   InFlightStats stats_;
   uint64_t next_seed_ = 1;

@@ -36,10 +36,12 @@ std::vector<const of::Node*> iommu_targets(const Device& dev, bool* legacy = nul
 }
 
 // What still keeps `dev` from binding, or "" if nothing does.
-std::string blocker(Kernel& k, const Device& dev, const std::vector<DeviceLink>& links) {
-  for (const auto& l : links)
-    if (l.consumer == &dev && l.state != LinkState::relaxed && l.supplier->state() != DeviceState::bound)
-      return "supplier " + l.supplier->name() + " is " + device_state_name(l.supplier->state());
+std::string blocker(Kernel& k, const CoreSnapshot& cs, const Device& dev) {
+  for (const auto& l : cs.links) {
+    if (l.consumer != &dev || l.state == LinkState::relaxed) continue;
+    const DeviceState ss = cs.find(l.supplier)->state;
+    if (ss != DeviceState::bound) return "supplier " + l.supplier->name() + " is " + device_state_name(ss);
+  }
   auto info = k.iommu().info(dev);
   if (info && info->bypass_fallback) return "";
   bool legacy = false;
@@ -49,9 +51,9 @@ std::string blocker(Kernel& k, const Device& dev, const std::vector<DeviceLink>&
   if (legacy && k.tree())
     for (const of::Node* s : k.tree()->legacy_smmus()) {
       if (!s->available()) continue;
-      Device* sd = k.core().find_device_by_fwnode(s);
-      if (sd && sd->state() != DeviceState::bound && (sd->manual_unbind() || k.core().driver_may_appear(*sd)))
-        return "legacy SMMU " + sd->name() + " is " + device_state_name(sd->state());
+      const DeviceSnapshot* sd = cs.by_fwnode(s);
+      if (sd && sd->state != DeviceState::bound && (sd->manual_unbind || k.core().driver_may_appear(*sd->dev)))
+        return "legacy SMMU " + sd->name() + " is " + device_state_name(sd->state);
     }
   for (const of::Node* t : targets)
     if (!k.iommu().find_iommu(t)) {
@@ -104,9 +106,9 @@ std::vector<Violation> InvariantChecker::check(Kernel& k) {
   if (size_t n = k.log().count("still attached"))
     add("safe-unload", fmt::format("{} consumer(s) were still attached when their IOMMU unregistered", n));
 
-  std::lock_guard cg(k.core().lock());
-  const auto links = k.core().links();
-  const auto drivers = k.core().drivers();
+  const CoreSnapshot cs = k.core().snapshot();
+  const auto& links = cs.links;
+  const auto& drivers = cs.drivers;
   auto mods = k.modules().lsmod();
   auto live = [&](const std::string& name) {
     for (const auto& m : mods)
@@ -119,14 +121,14 @@ std::vector<Violation> InvariantChecker::check(Kernel& k) {
     if (m.state == ModuleState::live)
       if (auto mp = k.modules().find(m.name)) live_owners.push_back(static_cast<const CodeOwner*>(mp.get()));
 
-  const auto devices = k.core().devices();
-  for (Device* d : devices) {
-    const DeviceState st = d->state();
+  for (const DeviceSnapshot& ds : cs.devices) {
+    const Device* d = ds.dev.get();
+    const DeviceState st = ds.state;
     if (st == DeviceState::bound) {
       for (const auto& l : links)
-        if (l.consumer == d && l.state != LinkState::relaxed && l.supplier->state() != DeviceState::bound)
+        if (l.consumer == d && l.state != LinkState::relaxed && cs.find(l.supplier)->state != DeviceState::bound)
           add("links", fmt::format("{} is bound but its supplier {} ({}) is {}", d->name(), l.supplier->name(), l.why,
-                                   device_state_name(l.supplier->state())));
+                                   device_state_name(cs.find(l.supplier)->state)));
       auto info = k.iommu().info(*d);
       if (!(info && info->bypass_fallback))
         for (const of::Node* t : iommu_targets(*d)) {
@@ -136,38 +138,38 @@ std::vector<Violation> InvariantChecker::check(Kernel& k) {
             add("links", fmt::format("{} is bound but not attached to its IOMMU {} ({})", d->name(), t->path(),
                                      inst ? "registered" : "not registered"));
         }
-      Driver* drv = d->driver();
+      const Driver* drv = ds.bound_driver;
       if (!drv || std::find(drivers.begin(), drivers.end(), drv) == drivers.end())
         add("module-code", d->name() + " is bound to a driver that is no longer registered");
     }
     // BEHAVIOUR.md 1: once module sources are final, a supplier no driver
     // can bind any more decides its waiters at once (--missing-iommu); only
     // a managed link (a driver's explicit demand) may keep one waiting.
-    if (st == DeviceState::deferred && k.core().sources_final())
-      for (const WaitKey& w : d->waits()) {
+    if (st == DeviceState::deferred && cs.sources_final)
+      for (const WaitKey& w : ds.waits) {
         if (w.kind != WaitKey::Kind::device) continue;
-        auto sup = std::find_if(devices.begin(), devices.end(), [&](Device* x) { return x == w.ptr; });
-        if (sup == devices.end() || (*sup)->state() == DeviceState::bound || k.core().driver_may_appear(**sup))
-          continue;
+        const DeviceSnapshot* sup = cs.find(static_cast<const Device*>(w.ptr));
+        if (!sup || sup->state == DeviceState::bound || k.core().driver_may_appear(*sup->dev)) continue;
         const bool managed = std::any_of(links.begin(), links.end(), [&](const DeviceLink& l) {
-          return l.consumer == d && l.supplier == *sup && l.kind == LinkKind::managed && l.state != LinkState::relaxed;
+          return l.consumer == d && l.supplier == sup->dev.get() && l.kind == LinkKind::managed &&
+                 l.state != LinkState::relaxed;
         });
         if (!managed)
           add("dead-wait", fmt::format("{} is deferred waiting for {}, which can never bind ({})", d->name(),
-                                       (*sup)->name(), k.core().availability(**sup)));
+                                       sup->name(), k.core().availability(*sup->dev)));
       }
-    const std::string why = blocker(k, *d, links);
+    const std::string why = blocker(k, cs, *d);
     if (st == DeviceState::deferred) {
-      if (k.core().reason(*d).empty()) add("deferred-reason", d->name() + " is deferred with no reason");
+      if (ds.reason.empty()) add("deferred-reason", d->name() + " is deferred with no reason");
       else if (why.empty())
         add("deferred-reason", fmt::format("{} is deferred ('{}') but nothing it waits for is missing", d->name(),
-                                           k.core().reason(*d)));
+                                           ds.reason));
     }
     // An unbound device is stuck only if no probe was ever tried: a probe
     // may have said "not mine" (ENODEV), which leaves it unbound by design.
-    if ((st == DeviceState::deferred || (st == DeviceState::unbound && !d->manual_unbind() && d->probe_attempts() == 0)) &&
+    if ((st == DeviceState::deferred || (st == DeviceState::unbound && !ds.manual_unbind && ds.probe_attempts == 0)) &&
         why.empty()) {
-      for (Driver* drv : drivers)
+      for (const Driver* drv : drivers)
         if (driver_matches(*drv, *d)) {
           add("stuck", fmt::format("{} is {} although driver {} is registered and nothing blocks it", d->name(),
                                    device_state_name(st), drv->name));
@@ -176,7 +178,7 @@ std::vector<Violation> InvariantChecker::check(Kernel& k) {
     }
   }
 
-  for (Driver* drv : drivers)
+  for (const Driver* drv : drivers)
     if (drv->owner && std::find(live_owners.begin(), live_owners.end(), drv->owner) == live_owners.end())
       add("module-code", fmt::format("driver {} is registered but its module {} is not live", drv->name,
                                      drv->owner->owner_name()));

@@ -32,7 +32,7 @@ const std::vector<std::string>& survivable_faults() {
 // boots thousands of kernels; running dtc for each would dominate). Empty
 // if it cannot be compiled: the kernel's own loader then reports why.
 std::vector<uint8_t> platform_blob(const std::string& path) {
-  static std::mutex lock;  // guards cache
+  static std::mutex lock;  // guards cache; docs/architecture.md "Locks"
   static std::map<std::string, std::vector<uint8_t>> cache;
   std::lock_guard g(lock);
   auto it = cache.find(path);
@@ -142,15 +142,17 @@ std::vector<World::Proposal> World::proposals() {
   auto table = InFlightTable::of(k);
   std::vector<Device*> devs = k.core().devices();
   if (on("bind")) {
-    std::lock_guard g(k.core().lock());
-    const auto drivers = k.core().drivers();
+    const CoreSnapshot cs = k.core().snapshot();
+    const auto& drivers = cs.drivers;
     bool rebind_first = false;
-    for (Device* d : devs) rebind_first = rebind_first || (!cfg_.small && d->manual_unbind() && d->state() == DeviceState::unbound);
-    for (Device* d : devs) {
-      if (d->state() == DeviceState::bound) {
+    for (const DeviceSnapshot& d : cs.devices)
+      rebind_first = rebind_first || (!cfg_.small && d.manual_unbind && d.state == DeviceState::unbound);
+    for (const DeviceSnapshot& ds : cs.devices) {
+      const Device* d = ds.dev.get();
+      if (ds.state == DeviceState::bound) {
         if (!rebind_first) p.push_back({"bind", "unbind " + d->name()});
-      } else if (d->state() == DeviceState::unbound && d->manual_unbind()) {
-        for (Driver* drv : drivers) {
+      } else if (ds.state == DeviceState::unbound && ds.manual_unbind) {
+        for (const Driver* drv : drivers) {
           bool match = drv->bus == d->bus();
           bool compat = false;
           for (const auto& c : d->compatible())
@@ -221,15 +223,15 @@ std::string World::state_key() {
   std::string s;
   auto table = InFlightTable::of(k);
   {
-    std::lock_guard g(k.core().lock());
-    for (Device* d : k.core().devices()) {
-      s += d->name() + "=" + device_state_name(d->state());
-      if (d->state() == DeviceState::bound && d->driver()) s += ":" + d->driver()->name;
-      if (d->manual_unbind()) s += ":m";
-      if (auto info = k.iommu().info(*d)) s += ":" + info->iommu + (info->domain ? "+" : "");
-      s += ":" + table->describe(*d) + ";";
+    const CoreSnapshot cs = k.core().snapshot();
+    for (const DeviceSnapshot& d : cs.devices) {
+      s += d.name() + "=" + device_state_name(d.state);
+      if (!d.driver.empty()) s += ":" + d.driver;
+      if (d.manual_unbind) s += ":m";
+      if (auto info = k.iommu().info(*d.dev)) s += ":" + info->iommu + (info->domain ? "+" : "");
+      s += ":" + table->describe(*d.dev) + ";";
     }
-    for (const auto& l : k.core().links()) s += fmt::format("{}>{}:{};", l.consumer->name(), l.supplier->name(), static_cast<int>(l.state));
+    for (const auto& l : cs.links) s += fmt::format("{}>{}:{};", l.consumer->name(), l.supplier->name(), static_cast<int>(l.state));
   }
   for (const auto& m : k.modules().lsmod()) s += m.name + "=" + module_state_name(m.state) + ";";
   for (const auto& f : FaultInjection::known())

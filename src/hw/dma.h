@@ -111,7 +111,7 @@ class MODIOMMU_API UpstreamPort {
   Status transfer(uint64_t iova, uint8_t* buf, size_t len, Access dir, DmaFault* fault);
 
   PhysicalMemory& mem_;
-  mutable std::shared_mutex wiring_lock_;  // guards translator_, stream_id_
+  mutable std::shared_mutex wiring_lock_;  // guards translator_, stream_id_; docs/architecture.md "Locks"
   std::shared_ptr<DmaTranslator> translator_;
   uint32_t stream_id_ = 0;
   std::atomic<uint64_t> translated_{0}, bypassed_{0}, direct_{0}, faulted_{0}, bytes_{0}, escapes_{0};

@@ -107,16 +107,16 @@ class MODIOMMU_API DmaTest : public MmioDevice {
   // on first use: a master that never moves data costs no host memory.
   uint8_t* lazy(std::unique_ptr<PageBuffer>& b);  // buf_lock_ held
   const size_t buf_size_;
-  std::mutex buf_lock_;  // guards buf_, scratch_
+  std::mutex buf_lock_;  // guards buf_, scratch_; docs/architecture.md "Locks"
   std::unique_ptr<PageBuffer> buf_, scratch_;
 
-  mutable std::mutex regs_lock_;  // guards the fields below
+  mutable std::mutex regs_lock_;  // guards the fields below; docs/architecture.md "Locks"
   uint64_t src_ = 0, dst_ = 0, pattern_ = 0, fault_addr_ = 0;
   uint32_t len_ = 0, dir_ = 0, ctrl_ = 0, status_ = 0, fault_info_ = 0;
 
   std::atomic<uint64_t> xfers_{0}, faults_{0};
   std::atomic<bool> running_{false};
-  std::mutex thread_lock_;  // guards thread_ (start/stop)
+  std::mutex thread_lock_;  // guards thread_ (start/stop); docs/architecture.md "Locks"
   std::thread thread_;
 };
 

@@ -41,7 +41,7 @@ class MODIOMMU_API IrqLine {
 
  private:
   std::string name_;
-  mutable std::shared_mutex lock_;  // guards listeners_ and next_id_
+  mutable std::shared_mutex lock_;  // guards listeners_ and next_id_; docs/architecture.md "Locks"
   std::vector<std::pair<uint64_t, Handler>> listeners_;
   uint64_t next_id_ = 1;
   std::atomic<uint64_t> count_{0};

@@ -50,7 +50,7 @@ class MODIOMMU_API Machine {
  private:
   PhysicalMemory mem_;
   MmioBus bus_;
-  mutable std::mutex lock_;
+  mutable std::mutex lock_;  // docs/architecture.md "Locks"
   std::map<uint64_t, std::shared_ptr<MmioDevice>> devices_;
   std::map<unsigned, std::unique_ptr<IrqLine>> irqs_;
 };

@@ -104,7 +104,7 @@ class MODIOMMU_API PhysicalMemory {
  private:
   void call_table_observer(PhysAddr pa) const;
   std::atomic<bool> table_observer_on_{false};
-  mutable std::mutex table_observer_lock_;  // guards table_observer_; a leaf
+  mutable std::mutex table_observer_lock_;  // guards table_observer_; a leaf; docs/architecture.md "Locks"
   std::function<void(PhysAddr)> table_observer_;
   std::atomic<bool> store_observer_on_{false};
   std::mutex store_observer_lock_;  // guards store_observer_; a leaf
@@ -146,7 +146,7 @@ class MODIOMMU_API PhysicalMemory {
   size_t move_pieces(const Piece* pieces, size_t n) const;
 
   static constexpr size_t kMaxRegions = 64;
-  std::mutex add_lock_;  // serialises add_ram (writers only)
+  std::mutex add_lock_;  // serialises add_ram (writers only); docs/architecture.md "Locks"
   Region regions_[kMaxRegions];
   // [base, end) of regions_, packed for the per-access check.
   struct Span {

@@ -77,10 +77,10 @@ class MODIOMMU_API MmioBus {
   std::shared_ptr<MmioDevice> route(uint64_t addr, unsigned size, bool is_write, uint64_t value, uint64_t* offset);
   void record(BusError e);
 
-  mutable std::shared_mutex lock_;  // guards maps_
+  mutable std::shared_mutex lock_;  // guards maps_; docs/architecture.md "Locks"
   std::map<uint64_t, Mapping> maps_;
   std::atomic<uint64_t> bus_errors_{0};
-  mutable std::mutex err_lock_;  // guards last_
+  mutable std::mutex err_lock_;  // guards last_; docs/architecture.md "Locks"
   std::optional<BusError> last_;
 };
 

@@ -16,7 +16,7 @@ constexpr size_t kFlushQueueLimit = 256;  // entries before a lazy domain flushe
 struct DmaCookie {
   std::unique_ptr<IovaDomain> iovad;
   bool lazy = false;
-  std::mutex fq_lock;  // guards the flush queue
+  std::mutex fq_lock;  // guards the flush queue; docs/architecture.md "Locks"
   std::vector<IovaFree> fq;
   IotlbGather fq_gather;
 };

@@ -93,8 +93,8 @@ class ArmLpaePgtable final : public IoPgtable {
   const uint64_t addr_mask_;  // OA bits [47:pg_shift] (D8.3.1)
   // Set by init(); optional because PA 0 is a real table address.
   std::optional<PhysAddr> pgd_;
-  std::mutex install_lock_;  // see the file comment
-  mutable std::mutex tables_lock_;  // guards tables_ only; taken innermost
+  std::mutex install_lock_;  // see the file comment; docs/architecture.md "Locks"
+  mutable std::mutex tables_lock_;  // guards tables_ only; taken innermost; docs/architecture.md "Locks"
   std::unordered_set<PhysAddr> tables_;  // every table page block we allocated and still own
 };
 

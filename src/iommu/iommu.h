@@ -76,7 +76,7 @@ class MODIOMMU_API IommuDomain {
 
  private:
   const DomainType type_;
-  std::mutex handler_lock_;
+  std::mutex handler_lock_;  // docs/architecture.md "Locks"
   FaultHandler handler_;
   std::atomic<uint64_t> faults_{0};
 };

@@ -20,6 +20,10 @@ void IommuCore::set_policy(IommuPolicy p) {
 
 IommuInstance* IommuCore::find_iommu(const of::Node* fwnode) const {
   std::lock_guard g(lock_);
+  return find_iommu_locked(fwnode);
+}
+
+IommuInstance* IommuCore::find_iommu_locked(const of::Node* fwnode) const {
   for (IommuInstance* i : instances_)
     if (i->fwnode == fwnode) return i;
   return nullptr;
@@ -44,8 +48,7 @@ IommuDomain* IommuCore::device_domain(const Device& dev) const {
 
 Status IommuCore::register_iommu(IommuInstance& inst) {
   std::vector<Device*> movers;
-  {
-    std::lock_guard cg(core_.lock());
+  Status reg = core_.exclusive([&]() -> Status {
     std::lock_guard g(lock_);
     if (!inst.dev || !inst.fwnode || !inst.ops)
       return make_error(Errc::inval, "IOMMU registration needs a device, a firmware node and ops");
@@ -63,7 +66,9 @@ Status IommuCore::register_iommu(IommuInstance& inst) {
         if (!s.ok()) log_.warn(d->name(), "joining its IOMMU group on {}: {}", inst.name, s.error().message);
       }
     }
-  }
+    return {};
+  });
+  if (!reg.ok()) return reg;
   // BEHAVIOUR.md 1: a device that fell back to running without this IOMMU
   // is moved under it: unbound now, re-probed (and attached) once the IOMMU's
   // device has finished binding.
@@ -76,21 +81,23 @@ Status IommuCore::register_iommu(IommuInstance& inst) {
 }
 
 void IommuCore::unregister_iommu(IommuInstance& inst) {
-  std::lock_guard cg(core_.lock());
-  std::lock_guard g(lock_);
-  for (Device* d : core_.devices()) {
-    DeviceIommu* di = device_iommu(*d);
-    if (!di || di->fwspec.iommu != &inst) continue;
-    // Unbound PCI devices (ports, driverless functions) are still in their
-    // groups by design: they leave now and rejoin when it registers again.
-    if (di->probed && d->state() == DeviceState::bound)
-      log_.err(d->name(), "still attached to {} at unregister: released now (its device link should have unbound it)",
-               inst.name);
-    release_locked(*d, *di);
-    d->iommu_data.reset();
-  }
-  std::erase(instances_, &inst);
-  log_.info(inst.name, "IOMMU unregistered");
+  (void)core_.exclusive([&]() -> Status {
+    std::lock_guard g(lock_);
+    for (Device* d : core_.devices()) {
+      DeviceIommu* di = device_iommu(*d);
+      if (!di || di->fwspec.iommu != &inst) continue;
+      // Unbound PCI devices (ports, driverless functions) are still in their
+      // groups by design: they leave now and rejoin when it registers again.
+      if (di->probed && d->state() == DeviceState::bound)
+        log_.err(d->name(), "still attached to {} at unregister: released now (its device link should have unbound it)",
+                 inst.name);
+      release_locked(*d, *di);
+      d->iommu_data.reset();
+    }
+    std::erase(instances_, &inst);
+    log_.info(inst.name, "IOMMU unregistered");
+    return {};
+  });
 }
 
 // --- probe policy -------------------------------------------------------------------
@@ -108,6 +115,15 @@ bool IommuCore::iommu_may_appear(const of::Node* node, std::string* why) const {
   }
   if (why) *why = core_.availability(*idev);
   return core_.driver_may_appear(*idev);
+}
+
+// A probe waiting for the IOMMU of `node` is retried when it registers, when
+// the device that would register it binds or fails, and when module sources
+// become final (then none may appear any more).
+void IommuCore::record_iommu_wait(Device& dev, const of::Node* node) {
+  dev.record_wait(WaitKey::fwnode(node));
+  if (Device* idev = iommu_device(node)) dev.record_wait(WaitKey::device(idev));
+  if (!core_.sources_final()) dev.record_wait(WaitKey::event(WaitEvent::sources_final));
 }
 
 // BEHAVIOUR.md 5: the legacy binding relied on every SMMU binding before any
@@ -128,11 +144,7 @@ Status IommuCore::legacy_barrier(Device& dev) {
     nodes.push_back(smmu);
   }
   if (pending.empty()) return {};
-  for (const of::Node* n : nodes) {
-    dev.defer(WaitKey::fwnode(n), "");
-    if (Device* idev = iommu_device(n)) dev.defer(WaitKey::device(idev), "");
-  }
-  if (!core_.sources_final()) dev.defer(WaitKey::event("sources-final"), "");
+  for (const of::Node* n : nodes) record_iommu_wait(dev, n);
   return dev.defer(WaitKey::fwnode(nodes.front()),
                    fmt::format("legacy mmu-masters binding: waiting until every legacy SMMU is bound: {}",
                                fmt::join(pending, "; ")));
@@ -150,68 +162,80 @@ Status IommuCore::link_consumer(Device& dev, IommuInstance& inst) {
   return {};
 }
 
+// of_dma_configure(): parse the binding, wait for the legacy barrier,
+// translate the specifiers (or defer, or apply the missing-IOMMU policy),
+// link the consumer to its IOMMU, then probe_device and the group.
 Status IommuCore::dma_configure(Device& dev) {
   auto refs = firmware_iommu_refs(dev);
   if (!refs.ok()) return make_error(Errc::inval, "bad IOMMU binding: " + refs.error().message);
   if (refs->refs.empty()) return {};
-  const auto& list = refs->refs;
 
   std::lock_guard g(lock_);
   // Already in its group (a PCI device joins at add): only the link is owed.
   if (DeviceIommu* cur = device_iommu(dev); cur && cur->group) return link_consumer(dev, *cur->fwspec.iommu);
-  auto di = std::make_shared<DeviceIommu>();
-  IommuInstance* inst = nullptr;
   if (refs->legacy) TRY(legacy_barrier(dev));
-  for (const auto& pa : list) {
+  auto di = std::make_shared<DeviceIommu>();
+  TRY(xlate_refs(dev, *refs, *di));
+  if (di->bypass_fallback) {
+    dev.iommu_data = std::move(di);
+    return {};
+  }
+  if (!di->fwspec.iommu) return {};  // every target disabled: not behind an IOMMU
+  IommuInstance& inst = *di->fwspec.iommu;
+  TRY(link_consumer(dev, inst));
+  OwnerPin pin(inst.owner);
+  if (!pin.ok()) return dev.defer(WaitKey::device(inst.dev), "IOMMU driver of " + inst.name + " is unloading");
+  return attach_new(dev, std::move(di), inst);
+}
+
+// of_iommu_xlate() for every enabled target: each must be registered (or
+// missing_iommu() decides), all the same instance, whose driver translates
+// the specifiers into di.fwspec.
+Status IommuCore::xlate_refs(Device& dev, const of::IommuRefs& refs, DeviceIommu& di) {
+  for (const auto& pa : refs.refs) {
     if (!pa.target->available()) {
       log_.info(dev.name(), "{} names {}, which is disabled: not behind that IOMMU",
-                refs->legacy ? "a legacy mmu-masters list" : "iommus", pa.target->path());
+                refs.legacy ? "a legacy mmu-masters list" : "iommus", pa.target->path());
       continue;
     }
-    IommuInstance* i = nullptr;
-    for (IommuInstance* c : instances_)
-      if (c->fwnode == pa.target) i = c;
-    if (!i) {
-      std::string why;
-      Device* idev = iommu_device(pa.target);
-      const std::string iname = idev ? idev->name() : pa.target->path();
-      if (iommu_may_appear(pa.target, &why)) {
-        dev.defer(WaitKey::fwnode(pa.target), "");
-        if (idev) dev.defer(WaitKey::device(idev), "");
-        if (!core_.sources_final()) dev.defer(WaitKey::event("sources-final"), "");
-        // With a device to wait for, reason() appends its live state.
-        return dev.defer(WaitKey::fwnode(pa.target), "waiting for IOMMU " + iname + (idev ? "" : ": " + why));
-      }
-      if (policy_.missing == MissingIommu::fail)
-        // EPERM, not ENODEV: ENODEV would read as "not my device" and the
-        // probe would quietly try other drivers.
-        return make_error(Errc::perm, "its IOMMU " + iname + " can never be driven (" + why +
-                                           ") and --missing-iommu=fail: refusing to run without isolation");
-      log_.warn(dev.name(), "its IOMMU {} can never be driven ({}): probing WITHOUT isolation, DMA unrestricted "
-                "(--missing-iommu=bypass)", iname, why);
-      di->bypass_fallback = true;
-      di->fallback_iommu = pa.target;
-      dev.iommu_data = di;
-      return {};
-    }
-    if (inst && inst != i)
-      return make_error(Errc::inval, std::string(refs->legacy ? "the mmu-masters of two SMMUs name it"
-                                                              : "iommus names two IOMMUs") +
-                                         " (" + inst->name + ", " + i->name +
+    IommuInstance* i = find_iommu_locked(pa.target);
+    if (!i) return missing_iommu(dev, pa.target, di);
+    if (di.fwspec.iommu && di.fwspec.iommu != i)
+      return make_error(Errc::inval, std::string(refs.legacy ? "the mmu-masters of two SMMUs name it"
+                                                             : "iommus names two IOMMUs") +
+                                         " (" + di.fwspec.iommu->name + ", " + i->name +
                                          "): one device must sit behind one IOMMU instance");
-    inst = i;
-    di->fwspec.iommu = i;
-    di->fwspec.iommu_fwnode = pa.target;
+    di.fwspec.iommu = i;
+    di.fwspec.iommu_fwnode = pa.target;
     OwnerPin pin(i->owner);
     if (!pin.ok()) return dev.defer(WaitKey::device(i->dev), "IOMMU driver of " + i->name + " is unloading");
-    TRY(i->ops->of_xlate(dev, di->fwspec, pa.args));
+    TRY(i->ops->of_xlate(dev, di.fwspec, pa.args));
   }
-  if (!inst) return {};  // every target disabled: not behind an IOMMU
+  return {};
+}
 
-  TRY(link_consumer(dev, *inst));
-  OwnerPin pin(inst->owner);
-  if (!pin.ok()) return dev.defer(WaitKey::device(inst->dev), "IOMMU driver of " + inst->name + " is unloading");
-  return attach_new(dev, std::move(di), *inst);
+// BEHAVIOUR.md 1: no instance for `target` yet. Defer while a driver for it
+// may still appear; otherwise --missing-iommu decides at once: fail, or run
+// without isolation (di.bypass_fallback, loudly).
+Status IommuCore::missing_iommu(Device& dev, const of::Node* target, DeviceIommu& di) {
+  std::string why;
+  Device* idev = iommu_device(target);
+  const std::string iname = idev ? idev->name() : target->path();
+  if (iommu_may_appear(target, &why)) {
+    record_iommu_wait(dev, target);
+    // With a device to wait for, reason() appends its live state.
+    return dev.defer(WaitKey::fwnode(target), "waiting for IOMMU " + iname + (idev ? "" : ": " + why));
+  }
+  if (policy_.missing == MissingIommu::fail)
+    // EPERM, not ENODEV: ENODEV would read as "not my device" and the
+    // probe would quietly try other drivers.
+    return make_error(Errc::perm, "its IOMMU " + iname + " can never be driven (" + why +
+                                       ") and --missing-iommu=fail: refusing to run without isolation");
+  log_.warn(dev.name(), "its IOMMU {} can never be driven ({}): probing WITHOUT isolation, DMA unrestricted "
+            "(--missing-iommu=bypass)", iname, why);
+  di.bypass_fallback = true;
+  di.fallback_iommu = target;
+  return {};
 }
 
 Status IommuCore::attach_new(Device& dev, std::shared_ptr<DeviceIommu> di, IommuInstance& inst) {
@@ -268,11 +292,13 @@ void IommuCore::add_device(Device& dev) {
                 rid, host->path(), fmt::join(entries, ", "));
     });
   }
-  std::lock_guard cg(core_.lock());
-  std::lock_guard g(lock_);
-  if (device_iommu(dev)) return;
-  Status s = probe_pci_locked(dev);
-  if (!s.ok()) log_.warn(dev.name(), "joining its IOMMU group: {}", s.error().message);
+  (void)core_.exclusive([&]() -> Status {
+    std::lock_guard g(lock_);
+    if (device_iommu(dev)) return {};
+    Status s = probe_pci_locked(dev);
+    if (!s.ok()) log_.warn(dev.name(), "joining its IOMMU group: {}", s.error().message);
+    return {};
+  });
 }
 
 void IommuCore::remove_device(Device& dev) {
@@ -468,6 +494,7 @@ std::optional<DeviceIommuInfo> IommuCore::info(const Device& dev) const {
   if (!di) return std::nullopt;
   DeviceIommuInfo out;
   out.bypass_fallback = di->bypass_fallback;
+  out.fallback_iommu = di->fallback_iommu;
   out.faults = di->faults.load();
   if (di->fwspec.iommu) out.iommu = di->fwspec.iommu->name;
   out.stream_ids = di->fwspec.ids;
@@ -478,10 +505,21 @@ std::optional<DeviceIommuInfo> IommuCore::info(const Device& dev) const {
   return out;
 }
 
-std::vector<const IommuGroup*> IommuCore::groups() const {
+std::vector<GroupSnapshot> IommuCore::group_snapshots() const {
   std::lock_guard g(lock_);
-  std::vector<const IommuGroup*> out;
-  for (auto& [id, p] : groups_) out.push_back(p.get());
+  std::vector<GroupSnapshot> out;
+  for (const auto& entry : groups_) {
+    const IommuGroup& grp = *entry.second;
+    GroupSnapshot s;
+    s.id = grp.id;
+    s.default_type = grp.default_type;
+    if (grp.iommu) s.iommu_fwnode = grp.iommu->fwnode;
+    if (grp.domain) s.domain = grp.domain->type();
+    if (!grp.devices.empty())
+      if (const DeviceIommu* di = device_iommu(*grp.devices.front()); di && di->fwspec.iommu) s.iommu = di->fwspec.iommu->name;
+    for (const Device* d : grp.devices) s.members.push_back({d, d->name(), d->path()});
+    out.push_back(std::move(s));
+  }
   return out;
 }
 

@@ -8,10 +8,13 @@
 // a reason a person reads); none can => --missing-iommu decides at once:
 // bypass (a loud warning naming the device) or fail.
 //
-// Locking: lock_ guards instances, groups and per-device IOMMU state. It is
-// taken inside the driver core's lock (probe/remove hooks) and never the
-// other way round. Fault reports take lock_ only to find the device, and
-// call handlers without it. The DMA fast path takes no lock here: a driver
+// Locking: lock_ guards instances, groups and per-device IOMMU state; rank 2
+// in docs/architecture.md "Locks". It is taken inside the driver core's lock
+// (probe/remove hooks, or DriverCore::exclusive()) and never the other way
+// round, and it is not recursive: entry points take it once and work
+// through *_locked helpers. Fault reports take lock_ only to find the
+// device, and call handlers without it. Readers outside take values:
+// info(), group_snapshots(). The DMA fast path takes no lock here: a driver
 // uses the DMA API only while bound, and unbind releases the device after
 // the driver's remove() has stopped its DMA.
 #pragma once
@@ -29,6 +32,10 @@
 #include "core/driver_core.h"
 #include "core/log.h"
 #include "iommu/iommu.h"
+
+namespace modiommu::of {
+struct IommuRefs;
+}
 
 namespace modiommu::iommu {
 
@@ -70,7 +77,23 @@ struct DeviceIommuInfo {
   int group = -1;
   std::optional<DomainType> domain;
   bool bypass_fallback = false;
+  const of::Node* fallback_iommu = nullptr;  // with bypass_fallback: the IOMMU it should be behind
   uint64_t faults = 0;
+};
+
+// An IOMMU group as a value (lsgroup, expect group).
+struct GroupSnapshot {
+  struct Member {
+    const Device* dev = nullptr;  // identity only: look it up in a CoreSnapshot
+    std::string name;
+    std::string path;
+  };
+  int id = 0;
+  std::string iommu;  // its first member's IOMMU name
+  const of::Node* iommu_fwnode = nullptr;  // the IOMMU instance's node
+  DomainType default_type = DomainType::dma;
+  std::optional<DomainType> domain;  // attached now
+  std::vector<Member> members;       // in join order
 };
 
 class MODIOMMU_API IommuCore {
@@ -119,7 +142,8 @@ class MODIOMMU_API IommuCore {
   DeviceIommu* device_iommu(const Device& dev) const;
 
   std::optional<DeviceIommuInfo> info(const Device& dev) const;
-  std::vector<const IommuGroup*> groups() const;
+  // Every group, by id, taken under lock_.
+  std::vector<GroupSnapshot> group_snapshots() const;
   // The device that provides the IOMMU of a node: the last device added for
   // it (a virtio-iommu's virtio device, not its transport), or null.
   Device* iommu_device(const of::Node* node) const;
@@ -128,6 +152,11 @@ class MODIOMMU_API IommuCore {
 
  private:
   Status legacy_barrier(Device& dev);  // lock_ held
+  void record_iommu_wait(Device& dev, const of::Node* node);
+  // dma_configure's steps; lock_ held.
+  Status xlate_refs(Device& dev, const of::IommuRefs& refs, DeviceIommu& di);
+  Status missing_iommu(Device& dev, const of::Node* target, DeviceIommu& di);
+  IommuInstance* find_iommu_locked(const of::Node* fwnode) const;
   Status attach_group_domain(IommuGroup& g, IommuDomain& d);
   void release_locked(Device& dev, DeviceIommu& di);
   void index_streams(Device& dev, const DeviceIommu& di, bool add);
@@ -143,7 +172,7 @@ class MODIOMMU_API IommuCore {
   IommuPolicy policy_;
   std::function<Status(IommuDomain&, Device&)> dma_domain_init_;
   std::function<void(IommuDomain&)> dma_domain_fini_;
-  mutable std::recursive_mutex lock_;
+  mutable std::mutex lock_;  // rank 2, docs/architecture.md "Locks"
   std::vector<IommuInstance*> instances_;
   std::map<int, std::unique_ptr<IommuGroup>> groups_;  // by id: creation order
   // Groups a driver or PCI topology keys (group_key, pci_group_anchor).

@@ -101,7 +101,7 @@ class LivePfnTable {
 }  // namespace
 
 struct alignas(64) IovaDomain::LiveShard {
-  SpinLock lock;
+  SpinLock lock;  // docs/architecture.md "Locks"
   LivePfnTable pages;
 };
 

@@ -173,7 +173,7 @@ class MODIOMMU_API IovaDomain {
   const uint64_t dma32_last_pfn_;
   const unsigned max_align_order_;
 
-  mutable std::mutex tree_lock_;
+  mutable std::mutex tree_lock_;  // docs/architecture.md "Locks"
   std::map<uint64_t, Node> tree_;  // first pfn -> range; ranges never overlap
   // Hint per limit class: exclusive ceiling under which the next search
   // starts (Linux cached_node). Correctness never depends on it: a failed

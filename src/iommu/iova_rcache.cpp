@@ -30,7 +30,7 @@ class ThreadIndexPool {
   }
 
  private:
-  std::mutex lock_;
+  std::mutex lock_;  // docs/architecture.md "Locks"
   std::vector<bool> used_;
 };
 

@@ -110,14 +110,14 @@ class MODIOMMU_API IovaRcache {
 
  private:
   struct alignas(64) Slot {
-    mutable SpinLock lock;
+    mutable SpinLock lock;  // docs/architecture.md "Locks"
     // Allocated on first use so an idle slot costs no magazine memory.
     std::unique_ptr<IovaMagazine> loaded[kIovaRcacheOrders];
     std::unique_ptr<IovaMagazine> prev[kIovaRcacheOrders];
     uint64_t hits = 0, misses = 0, inserts = 0;
   };
   struct alignas(64) Depot {
-    mutable std::mutex lock;
+    mutable std::mutex lock;  // docs/architecture.md "Locks"
     std::vector<std::unique_ptr<IovaMagazine>> full;
     uint64_t pushes = 0, pops = 0, overflows = 0;
   };

@@ -260,21 +260,22 @@ std::vector<Device*> Kernel::endpoint_devices() {
 }
 
 Status Kernel::with_endpoint(Device& dev, const std::function<Status(DmaEndpoint&)>& fn) {
-  // The driver-model lock keeps the device bound (its remove() cannot run)
-  // for the call; the pin keeps the module's code mapped.
-  std::lock_guard cg(core_.lock());
-  EndpointReg reg;
-  {
-    std::lock_guard g(endpoints_lock_);
-    auto it = endpoints_.find(&dev);
-    if (it == endpoints_.end())
-      return make_error(Errc::nodev, dev.name() + " has no DMA endpoint driver bound (state " +
-                                         device_state_name(dev.state()) + ")");
-    reg = it->second;
-  }
-  OwnerPin pin(reg.owner);
-  if (!pin.ok()) return make_error(Errc::nodev, dev.name() + ": its driver's module is unloading");
-  return fn(*reg.ep);
+  // The driver model stays quiet for the call, so the device stays bound
+  // (its remove() cannot run); the pin keeps the module's code mapped.
+  return core_.exclusive([&]() -> Status {
+    EndpointReg reg;
+    {
+      std::lock_guard g(endpoints_lock_);
+      auto it = endpoints_.find(&dev);
+      if (it == endpoints_.end())
+        return make_error(Errc::nodev, dev.name() + " has no DMA endpoint driver bound (state " +
+                                           device_state_name(dev.state()) + ")");
+      reg = it->second;
+    }
+    OwnerPin pin(reg.owner);
+    if (!pin.ok()) return make_error(Errc::nodev, dev.name() + ": its driver's module is unloading");
+    return fn(*reg.ep);
+  });
 }
 
 void Kernel::check_table_walks() {

@@ -137,7 +137,7 @@ class MODIOMMU_API Kernel {
     DmaEndpoint* ep;
     CodeOwner* owner;
   };
-  std::mutex endpoints_lock_;  // guards endpoints_; never held across an endpoint call
+  std::mutex endpoints_lock_;  // guards endpoints_; never held across an endpoint call; docs/architecture.md "Locks"
   std::map<Device*, EndpointReg> endpoints_;
   // Last member: destroyed first, so modules unload (unbinding their
   // devices) while everything they use still exists.

@@ -106,7 +106,7 @@ class MODIOMMU_API PageAllocator {
   const uint64_t base_pfn_;
   const uint64_t end_pfn_;
 
-  mutable std::mutex lock_;
+  mutable std::mutex lock_;  // docs/architecture.md "Locks"
   std::vector<uint8_t> state_;                 // indexed by pfn - base_pfn_
   std::set<uint64_t> free_[kMaxOrder + 1];     // free block pfns per order, lowest first
   PageAllocStats stats_;

@@ -38,7 +38,7 @@ namespace {
 // on several threads). glibc serialises them with its own loader lock; ours
 // makes that order visible to ThreadSanitizer, which cannot see rtld's.
 std::mutex& dl_lock() {
-  static std::mutex m;
+  static std::mutex m;  // docs/architecture.md "Locks"
   return m;
 }
 void* locked_dlopen(const char* path, int flags) {

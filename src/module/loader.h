@@ -155,7 +155,7 @@ class MODIOMMU_API ModuleLoader {
   Status modprobe_visit(const std::string& name, std::vector<std::string>& stack, std::vector<std::string>& order);
 
   Kernel& kernel_;
-  mutable std::mutex lock_;
+  mutable std::mutex lock_;  // docs/architecture.md "Locks"
   std::vector<std::shared_ptr<Module>> modules_;  // load order
   std::map<std::string, std::string> exports_;    // symbol -> module name (loadable modules)
   std::map<std::string, std::string> weak_exports_;  // weak definitions -> first module providing one
@@ -169,10 +169,10 @@ class MODIOMMU_API ModuleLoader {
   std::vector<std::string> blacklist_;
   std::function<bool(const std::string&)> softdep_filter_;  // guarded by lock_; called unlocked (a copy)
 
-  std::mutex cache_lock_;  // guards elf_cache_ only
+  std::mutex cache_lock_;  // guards elf_cache_ only; docs/architecture.md "Locks"
   std::map<std::string, std::shared_ptr<const Cached>> elf_cache_;
 
-  std::mutex notifier_lock_;  // guards notifiers_ only
+  std::mutex notifier_lock_;  // guards notifiers_ only; docs/architecture.md "Locks"
   std::vector<std::pair<int, std::function<void(ModuleEvent, Module&)>>> notifiers_;
   int next_notifier_ = 1;
 };

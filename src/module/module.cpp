@@ -10,7 +10,7 @@
 namespace modiommu {
 
 struct Module::Sync {
-  mutable std::mutex lock;
+  mutable std::mutex lock;  // docs/architecture.md "Locks"
   std::condition_variable drained;  // pins reached 0
   ModuleState state = ModuleState::loading;
   unsigned pins = 0;

@@ -115,7 +115,7 @@ std::vector<TreeCheck> check_trees(const std::vector<std::string>& files, const 
   unsigned jobs = opts.jobs ? opts.jobs : std::max(1u, std::thread::hardware_concurrency());
   jobs = std::min<unsigned>(jobs, static_cast<unsigned>(std::max<size_t>(files.size(), 1)));
   std::atomic<size_t> next{0};
-  std::mutex progress_lock;  // serialises the progress callback
+  std::mutex progress_lock;  // serialises the progress callback; docs/architecture.md "Locks"
   size_t done = 0;
   auto worker = [&] {
     for (size_t i; (i = next.fetch_add(1)) < files.size();) {

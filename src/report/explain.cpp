@@ -13,13 +13,14 @@ namespace {
 
 class Explainer {
  public:
-  explicit Explainer(Kernel& k) : k_(k) {
-    for (Device* d : k.core().devices()) live_.insert(d);
-  }
+  explicit Explainer(Kernel& k) : k_(k), snap_(k.core().snapshot(true)) {}
 
-  void visit(const Device& d, int depth) {
+  void visit(const Device& dev, int depth) {
+    const DeviceSnapshot* ds = snap_.find(&dev);
+    if (!ds) return;
+    const DeviceSnapshot& d = *ds;
     const std::string pad(static_cast<size_t>(depth) * 2, ' ');
-    if (!seen_.insert(&d).second) {
+    if (!seen_.insert(&dev).second) {
       line(pad + d.name() + ": (already explained above: a cycle or a shared supplier)");
       return;
     }
@@ -27,7 +28,7 @@ class Explainer {
       line(pad + "... (chain too deep)");
       return;
     }
-    switch (d.state()) {
+    switch (d.state) {
       case DeviceState::bound: bound(d, pad); break;
       case DeviceState::deferred: deferred(d, depth, pad); break;
       case DeviceState::failed: failed(d, pad); break;
@@ -53,13 +54,12 @@ class Explainer {
     return "";
   }
 
-  void bound(const Device& d, const std::string& pad) {
-    line(fmt::format("{}{}: bound to driver {}", pad, d.name(), d.driver() ? d.driver()->name : "?"));
-    auto info = k_.iommu().info(d);
+  void bound(const DeviceSnapshot& d, const std::string& pad) {
+    line(fmt::format("{}{}: bound to driver {}", pad, d.name(), d.driver.empty() ? "?" : d.driver));
+    auto info = k_.iommu().info(*d.dev);
     if (!info) return;
     if (info->bypass_fallback) {
-      const iommu::DeviceIommu* di = k_.iommu().device_iommu(d);
-      const of::Node* n = di ? di->fallback_iommu : nullptr;
+      const of::Node* n = info->fallback_iommu;
       line(fmt::format("{}  running WITHOUT isolation: its IOMMU {} can never be driven (--missing-iommu=bypass)",
                        pad, n ? n->path() : "?"));
       if (n) no_driver_for_iommu(*n, pad + "  ");
@@ -85,15 +85,15 @@ class Explainer {
     }
   }
 
-  void deferred(const Device& d, int depth, const std::string& pad) {
-    line(fmt::format("{}{}: deferred: {}", pad, d.name(), k_.core().reason(d)));
+  void deferred(const DeviceSnapshot& d, int depth, const std::string& pad) {
+    line(fmt::format("{}{}: deferred: {}", pad, d.name(), d.reason));
     std::set<const void*> shown;
-    for (const auto& w : d.waits()) {
+    for (const auto& w : d.waits) {
       switch (w.kind) {
         case WaitKey::Kind::device: {
           if (!shown.insert(w.ptr).second) break;
           auto* s = static_cast<const Device*>(w.ptr);
-          if (!live_.count(const_cast<Device*>(s))) {
+          if (!snap_.find(s)) {
             line(pad + "  waits for a device that was removed");
             break;
           }
@@ -115,8 +115,8 @@ class Explainer {
           break;
         }
         case WaitKey::Kind::event:
-          line(fmt::format("{}  waits for the event {}", pad, w.name));
-          if (w.name == "boot-complete" || w.name == "sources-final")
+          line(fmt::format("{}  waits for the event {}", pad, wait_event_name(w.ev)));
+          if (w.ev == WaitEvent::boot_complete || w.ev == WaitEvent::sources_final)
             suggest("boot-complete (module sources become final; what can never arrive is decided)");
           break;
         case WaitKey::Kind::any_bind: line(pad + "  retried whenever any device binds"); break;
@@ -124,10 +124,10 @@ class Explainer {
     }
   }
 
-  void failed(const Device& d, const std::string& pad) {
-    line(fmt::format("{}{}: failed: {}", pad, d.name(), k_.core().reason(d)));
-    if (d.fwnode() && d.state() == DeviceState::failed) {
-      auto refs = of::iommu_refs(*d.fwnode());
+  void failed(const DeviceSnapshot& d, const std::string& pad) {
+    line(fmt::format("{}{}: failed: {}", pad, d.name(), d.reason));
+    if (d.dev->fwnode() && d.state == DeviceState::failed) {
+      auto refs = of::iommu_refs(*d.dev->fwnode());
       if (refs.ok())
         if (const auto* pa = of::first_enabled(*refs); pa && !k_.iommu().find_iommu(pa->target)) {
           no_driver_for_iommu(*pa->target, pad + "  ");
@@ -138,14 +138,13 @@ class Explainer {
     suggest(fmt::format("then bind {} again (bind {} DRIVER)", d.name(), d.name()));
   }
 
-  void unbound(const Device& d, const std::string& pad) {
-    const std::string avail = k_.core().availability(d);
-    line(fmt::format("{}{}: unbound: {}", pad, d.name(), avail));
-    if (d.manual_unbind()) {
+  void unbound(const DeviceSnapshot& d, const std::string& pad) {
+    line(fmt::format("{}{}: unbound: {}", pad, d.name(), d.availability));
+    if (d.manual_unbind) {
       suggest(fmt::format("bind {} DRIVER", d.name()));
       return;
     }
-    const std::string mod = module_for(d);
+    const std::string mod = module_for(*d.dev);
     if (!mod.empty()) {
       auto m = k_.modules().find(mod);
       if (!m) {
@@ -155,12 +154,12 @@ class Explainer {
       }
       return;
     }
-    if (d.compatible().empty()) line(pad + "  it has no compatible string: nothing can match it");
-    else line(fmt::format("{}  no driver or module matches {}", pad, fmt::join(d.compatible(), ", ")));
+    if (d.dev->compatible().empty()) line(pad + "  it has no compatible string: nothing can match it");
+    else line(fmt::format("{}  no driver or module matches {}", pad, fmt::join(d.dev->compatible(), ", ")));
   }
 
   Kernel& k_;
-  std::set<Device*> live_;
+  CoreSnapshot snap_;  // the devices as they were when asked
   std::set<const Device*> seen_;
   Explanation e_;
 };
@@ -168,7 +167,6 @@ class Explainer {
 }  // namespace
 
 Explanation explain_device(Kernel& k, const Device& dev) {
-  std::lock_guard g(k.core().lock());
   Explainer x(k);
   x.visit(dev, 0);
   return x.take();

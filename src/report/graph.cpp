@@ -60,23 +60,26 @@ const char* state_colour(DeviceState s) {
 }  // namespace
 
 std::string emit_dot(Kernel& k) {
-  std::lock_guard g(k.core().lock());
-  const auto devs = k.core().devices();
+  const CoreSnapshot cs = k.core().snapshot();
+  std::vector<const Device*> devs;
+  for (const auto& ds : cs.devices) devs.push_back(ds.dev.get());
   std::map<const Device*, std::string> id;
   for (size_t i = 0; i < devs.size(); ++i) id[devs[i]] = fmt::format("d{}", i);
 
   auto node = [&](const Device* d, bool bypass) {
+    const DeviceSnapshot* s = cs.find(d);
+    if (!s) return std::string();
     std::string label = d->name();
     if (!d->compatible().empty()) label += "\n" + d->compatible().front();
-    label += std::string("\n") + device_state_name(d->state());
-    if (d->state() == DeviceState::bound && d->driver()) {
-      label += " (" + d->driver()->name;
-      if (d->driver()->owner) label += ", module " + d->driver()->owner->owner_name();
+    label += std::string("\n") + device_state_name(s->state);
+    if (!s->driver.empty()) {
+      label += " (" + s->driver;
+      if (!s->driver_module.empty()) label += ", module " + s->driver_module;
       label += ")";
     }
-    if (d->state() == DeviceState::deferred || d->state() == DeviceState::failed) label += "\n" + wrap(k.core().reason(*d));
+    if (s->state == DeviceState::deferred || s->state == DeviceState::failed) label += "\n" + wrap(s->reason);
     if (bypass) label += "\nNO ISOLATION (bypass)";
-    return fmt::format("    {} [label=\"{}\", fillcolor={}{}];\n", id[d], esc(label), state_colour(d->state()),
+    return fmt::format("    {} [label=\"{}\", fillcolor={}{}];\n", id[d], esc(label), state_colour(s->state),
                        bypass ? ", color=red, penwidth=3" : "");
   };
 
@@ -89,7 +92,7 @@ std::string emit_dot(Kernel& k) {
   // One cluster per IOMMU node the tree describes, registered or not.
   std::map<std::string, std::vector<const Device*>> by_iommu_group;  // cluster key -> devices
   size_t ci = 0;
-  std::vector<const iommu::IommuGroup*> groups = k.iommu().groups();
+  const std::vector<iommu::GroupSnapshot> groups = k.iommu().group_snapshots();
   for (const Device* d : devs) {
     const of::Node* n = d->fwnode();
     if (!n || !is_iommu_node(*n)) continue;
@@ -101,13 +104,13 @@ std::string emit_dot(Kernel& k) {
                        registered ? "" : " (not registered)", registered ? "#e8f0ff" : "#f4f4f4");
     out += node(d, false);
     placed.insert(d);
-    for (const iommu::IommuGroup* grp : groups) {
-      if (!grp->iommu || grp->iommu->fwnode != n) continue;
+    for (const iommu::GroupSnapshot& grp : groups) {
+      if (grp.iommu_fwnode != n) continue;
       out += fmt::format("    subgraph cluster_group{} {{\n      label=\"group {}: {} domain\";\n      style=dashed;\n",
-                         grp->id, grp->id, grp->domain ? iommu::domain_type_name(grp->domain->type()) : "no");
-      for (const Device* m : grp->devices) {
-        out += "  " + node(m, false);
-        placed.insert(m);
+                         grp.id, grp.id, grp.domain ? iommu::domain_type_name(*grp.domain) : "no");
+      for (const auto& m : grp.members) {
+        out += "  " + node(m.dev, false);
+        placed.insert(m.dev);
       }
       out += "    }\n";
     }
@@ -145,13 +148,13 @@ std::string emit_dot(Kernel& k) {
   // unlinked (no driver here): past a handful they fold into one node per
   // bus, so the IOMMU topology stays what the eye sees.
   std::set<const Device*> in_links;
-  for (const auto& l : k.core().links()) {
+  for (const auto& l : cs.links) {
     in_links.insert(l.consumer);
     in_links.insert(l.supplier);
   }
   std::map<std::string, std::vector<const Device*>> plain;
   for (const Device* d : devs)
-    if (!placed.count(d) && d->state() == DeviceState::unbound && !in_links.count(d))
+    if (!placed.count(d) && cs.find(d)->state == DeviceState::unbound && !in_links.count(d))
       plain[d->bus() ? d->bus()->name() : "none"].push_back(d);
   constexpr size_t kFoldAbove = 8;
   std::map<std::string, std::string> by_bus;
@@ -179,21 +182,26 @@ std::string emit_dot(Kernel& k) {
 
   // Device links: consumer -> supplier.
   std::set<std::pair<const Device*, const Device*>> linked;
-  for (const auto& l : k.core().links()) {
+  for (const auto& l : cs.links) {
     linked.insert({l.consumer, l.supplier});
     out += fmt::format("  {} -> {} [label=\"{} ({})\", style={}, color={}];\n", id[l.consumer], id[l.supplier],
                        esc(l.why), link_state_name(l.state), l.kind == LinkKind::firmware ? "dashed" : "solid",
                        l.state == LinkState::active ? "darkgreen" : "gray40");
   }
   // What firmware says where no link shows it (disabled or unpopulated IOMMU).
+  // A node with no device gets an id by order of first mention: ids made
+  // from its path (a hash) could collide.
+  std::map<const of::Node*, std::string> node_id;
   for (const Device* d : devs) {
     if (!d->fwnode()) continue;
     auto refs = of::iommu_refs(*d->fwnode());
     if (!refs.ok()) continue;
     for (const auto& pa : refs->refs) {
-      Device* s = k.iommu().iommu_device(pa.target);
+      const DeviceSnapshot* provider = cs.last_by_fwnode(pa.target);
+      const Device* s = provider ? provider->dev.get() : nullptr;
       if (s && linked.count({d, s})) continue;
-      const std::string target = s ? id[s] : fmt::format("n_{}", std::hash<std::string>{}(pa.target->path()) % 100000);
+      if (!s && !node_id.count(pa.target)) node_id.emplace(pa.target, fmt::format("n_{}", node_id.size()));
+      const std::string target = s ? id[s] : node_id.at(pa.target);
       if (!s)
         out += fmt::format("  {} [label=\"{}\\n{}\", shape=note, fillcolor=white];\n", target, esc(pa.target->path()),
                            pa.target->available() ? "no device" : "disabled");

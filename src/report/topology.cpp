@@ -26,14 +26,14 @@ namespace {
 
 // A node with no device: is it (or an ancestor) disabled, or does it wait
 // for the parent whose driver would populate it? Sets m.reason.
-Outcome classify_absent(Kernel& k, MasterReport& m, const of::Node& n) {
+Outcome classify_absent(const CoreSnapshot& cs, MasterReport& m, const of::Node& n) {
   for (const of::Node* a = &n; a; a = a->parent())
     if (!a->available()) {
       if (a != &n) m.reason = "its ancestor " + a->path() + " is disabled";
       return Outcome::disabled;
     }
   for (const of::Node* a = n.parent(); a && a->parent(); a = a->parent()) {
-    Device* p = k.core().find_device_by_fwnode(a);
+    const DeviceSnapshot* p = cs.by_fwnode(a);
     if (!p) {
       if (!a->has("compatible")) {
         m.reason = "its parent " + a->path() + " has no compatible: nothing populates it";
@@ -41,21 +41,20 @@ Outcome classify_absent(Kernel& k, MasterReport& m, const of::Node& n) {
       }
       continue;  // the parent itself waits for its own parent
     }
-    const std::string st = device_state_name(p->state());
-    switch (p->state()) {
+    switch (p->state) {
       case DeviceState::bound:
-        m.reason = "its parent " + p->name() + " is bound to " + (p->driver() ? p->driver()->name : "?") +
+        m.reason = "its parent " + p->name() + " is bound to " + (p->driver.empty() ? "?" : p->driver) +
                    ", which does not populate its children";
         return Outcome::not_populated;
       case DeviceState::deferred:
-        m.reason = "not created: its parent " + p->name() + " is deferred: " + k.core().reason(*p);
-        return k.core().sources_final() ? Outcome::never_probes : Outcome::waiting;
+        m.reason = "not created: its parent " + p->name() + " is deferred: " + p->reason;
+        return cs.sources_final ? Outcome::never_probes : Outcome::waiting;
       case DeviceState::failed:
-        m.reason = "not created: its parent " + p->name() + " failed: " + k.core().reason(*p);
+        m.reason = "not created: its parent " + p->name() + " failed: " + p->reason;
         return Outcome::never_probes;
       case DeviceState::unbound:
-        m.reason = "not created: its parent " + p->name() + " is unbound: " + k.core().availability(*p);
-        return k.core().driver_may_appear(*p) ? Outcome::waiting : Outcome::unbound;
+        m.reason = "not created: its parent " + p->name() + " is unbound: " + p->availability;
+        return p->may_appear ? Outcome::waiting : Outcome::unbound;
     }
   }
   m.reason = "no device was created for it";
@@ -63,9 +62,9 @@ Outcome classify_absent(Kernel& k, MasterReport& m, const of::Node& n) {
 }
 
 // `n`: the master's node (null for a PCI function, which exists once enumerated).
-Outcome classify(Kernel& k, MasterReport& m, const of::Node* n, const Device* d) {
+Outcome classify(const CoreSnapshot& cs, MasterReport& m, const of::Node* n, const DeviceSnapshot* d) {
   if (!m.binding_error.empty()) return Outcome::bad_binding;
-  if (!d) return n ? classify_absent(k, m, *n) : Outcome::not_populated;
+  if (!d) return n ? classify_absent(cs, m, *n) : Outcome::not_populated;
   if (m.state == "bound") {
     if (m.bypass) return Outcome::bypass;
     if (!m.attached_iommu.empty()) return Outcome::isolated;
@@ -75,7 +74,7 @@ Outcome classify(Kernel& k, MasterReport& m, const of::Node* n, const Device* d)
   if (m.state == "deferred")
     // Once module sources are final a deferred master waits for nothing
     // that can still come only if a cycle or a missing supplier holds it.
-    return k.core().sources_final() ? Outcome::never_probes : Outcome::waiting;
+    return cs.sources_final ? Outcome::never_probes : Outcome::waiting;
   return Outcome::unbound;
 }
 
@@ -94,13 +93,13 @@ DeclaredRef declared_ref(Kernel& k, const of::PhandleArgs& pa) {
 }
 
 // What the driver core and the IOMMU core did with a master's device.
-void fill_actual(Kernel& k, MasterReport& m, const Device& d) {
+void fill_actual(Kernel& k, MasterReport& m, const DeviceSnapshot& d) {
   m.device = d.name();
-  m.populated_by = d.populated_by_parent() && d.parent() ? d.parent()->name() : "bus";
-  m.state = device_state_name(d.state());
-  if (d.state() == DeviceState::bound && d.driver()) m.driver = d.driver()->name;
-  if (d.state() == DeviceState::deferred || d.state() == DeviceState::failed) m.reason = k.core().reason(d);
-  if (auto info = k.iommu().info(d)) {
+  m.populated_by = d.populated_by_parent && d.dev->parent() ? d.dev->parent()->name() : "bus";
+  m.state = device_state_name(d.state);
+  m.driver = d.driver;
+  m.reason = d.reason;
+  if (auto info = k.iommu().info(*d.dev)) {
     m.attached_iommu = info->iommu;
     m.stream_ids = info->stream_ids;
     m.group = info->group;
@@ -122,7 +121,7 @@ Topology extract_topology(Kernel& k) {
   Topology t;
   const of::Tree* tree = k.tree();
   if (!tree) return t;
-  std::lock_guard g(k.core().lock());
+  const CoreSnapshot cs = k.core().snapshot(true);
   std::map<const of::Node*, size_t> iommu_index;
   for (of::Node* n : tree->nodes()) {
     if (!is_iommu_node(*n)) continue;
@@ -134,10 +133,10 @@ Topology extract_topology(Kernel& k) {
     r.enabled = n->available();
     r.modelled = k.has_platform() && k.platform().model(n) != nullptr;
     r.registered = k.iommu().find_iommu(n) != nullptr;
-    if (Device* d = k.core().find_device_by_fwnode(n)) {
+    if (const DeviceSnapshot* d = cs.by_fwnode(n)) {
       r.device = d->name();
-      if (d->state() == DeviceState::bound && d->driver()) r.driver = d->driver()->name;
-      r.availability = k.core().availability(*d);
+      r.driver = d->driver;
+      r.availability = d->availability;
     } else {
       r.availability = r.enabled ? "no device (not populated)" : "disabled in the tree";
     }
@@ -170,24 +169,24 @@ Topology extract_topology(Kernel& k) {
         m.declared.push_back(declared_ref(k, pa));
       }
     }
-    Device* d = k.core().find_device_by_fwnode(n);
+    const DeviceSnapshot* d = cs.by_fwnode(n);
     if (d) fill_actual(k, m, *d);
     else m.state = "absent";
-    m.outcome = classify(k, m, n, d);
+    m.outcome = classify(cs, m, n, d);
     t.masters.push_back(std::move(m));
   }
   // PCI functions (bridges are not masters) are masters when their host
   // bridge has an iommu-map, or on any PCI bus with --generic-endpoints;
   // what they declare is each requester ID through the iommu-map.
-  for (Device* d : k.core().devices()) {
-    const PciDevice* pd = to_pci(d);
+  for (const DeviceSnapshot& ds : cs.devices) {
+    const PciDevice* pd = to_pci(ds.dev.get());
     if (!pd || pd->info().bridge) continue;
     const of::Node* host = pd->host() ? pd->host()->fwnode() : nullptr;
     if (!k.options().generic_endpoints && !(host && host->has("iommu-map"))) continue;
     MasterReport m;
-    m.path = d->path();
-    m.compatible = d->compatible();
-    auto refs = firmware_iommu_refs(*d);
+    m.path = ds.dev->path();
+    m.compatible = ds.dev->compatible();
+    auto refs = firmware_iommu_refs(*ds.dev);
     if (!refs.ok()) m.binding_error = refs.error().str();
     else
       for (const auto& pa : refs->refs) {
@@ -199,8 +198,8 @@ Topology extract_topology(Kernel& k) {
                     : host->has("iommu-map")
                         ? fmt::format("requester ID {:#06x} is outside the iommu-map of {}", pd->info().rid(), host->path())
                         : "no iommu-map on " + host->path();
-    fill_actual(k, m, *d);
-    m.outcome = classify(k, m, nullptr, d);
+    fill_actual(k, m, ds);
+    m.outcome = classify(cs, m, nullptr, &ds);
     t.masters.push_back(std::move(m));
   }
   return t;

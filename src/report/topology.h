@@ -1,8 +1,8 @@
 // A booted kernel's IOMMU topology for people: every IOMMU the tree
 // describes (with or without a driver or device model here), every DMA
 // master with what firmware says (decoded specifiers) beside what the IOMMU
-// core actually did, so a mismatch is visible. Read under the driver-model
-// lock; the result is a plain snapshot.
+// core actually did, so a mismatch is visible. Built from the driver core's
+// snapshot and the IOMMU core's values; the result is a plain snapshot.
 #pragma once
 
 #include <string>

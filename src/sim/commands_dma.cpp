@@ -64,7 +64,7 @@ void add_dma_commands(Scenario& sc) {
                    if (!d) return st;
                    return s.kernel().with_endpoint(*d, [&](DmaEndpoint& ep) { return ep.stop(); });
                  });
-  sc.add_command("expect-escapes", "expect escapes N",
+  sc.add_expectation("escapes", "expect escapes N",
                  "DMA that reached memory untranslated while described behind an IOMMU (INTERFACE.md: must be 0)",
                  [](Scenario& s, const Scenario::Args& a) -> Status {
                    if (a.size() != 3) return make_error(Errc::inval, "usage: expect escapes N");

@@ -37,7 +37,7 @@ void add_module_commands(Scenario& sc) {
                              fmt::join(m.holders, ","), m.builtin ? " [builtin]" : "");
     return Status{};
   });
-  sc.add_command("expect-module", "expect module NAME live|absent", "is the module loaded?",
+  sc.add_expectation("module", "expect module NAME live|absent", "is the module loaded?",
                  [](Scenario& s, const Scenario::Args& a) -> Status {
                    if (a.size() != 4 || (a[3] != "live" && a[3] != "absent"))
                      return make_error(Errc::inval, "usage: expect module NAME live|absent");

@@ -67,9 +67,8 @@ void add_pci_commands(Scenario& sc) {
                        s.out() << fmt::format("{}: plugged; no host bridge driver bound to see it\n", a[2]);
                        return Status{};
                      }
-                     std::lock_guard g(k.core().lock());
-                     TRY(h->rescan());
-                     return Status{};
+                     // A rescan from outside runs as a sysfs store would: no probe or remove meanwhile.
+                     return k.core().exclusive([h] { return h->rescan(); });
                    }
                    if (a.size() == 3 && a[1] == "remove") {
                      Status st;
@@ -90,16 +89,13 @@ void add_pci_commands(Scenario& sc) {
                          pd->host() && pd->host()->fwnode() ? k.platform().pci_host(pd->host()->fwnode()) : nullptr;
                      PciHost* h = pd->host() && pd->host()->fwnode() ? host_driver(k, *pd->host()->fwnode()) : nullptr;
                      if (!model || !h) return make_error(Errc::nodev, d->name() + ": its host bridge is not driven");
-                     {
-                       std::lock_guard g(k.core().lock());
-                       TRY(h->remove_function(rid));
-                     }
+                     TRY(k.core().exclusive([h, rid] { return h->remove_function(rid); }));
                      k.core().process();
                      return model->hotplug_remove(rid);
                    }
                    return make_error(Errc::inval, "usage: hotplug add PCI-BDF KIND | hotplug remove DEVICE");
                  });
-  sc.add_command("expect-group", "expect group DEVICE alone|shared-with DEVICE2",
+  sc.add_expectation("group", "expect group DEVICE alone|shared-with DEVICE2",
                  "IOMMU group membership (BEHAVIOUR.md 4: ACS isolation, DMA aliases)",
                  [](Scenario& s, const Scenario::Args& a) -> Status {
                    const bool alone = a.size() == 4 && a[3] == "alone";
@@ -115,9 +111,9 @@ void add_pci_commands(Scenario& sc) {
                      return Status{};
                    }
                    std::vector<std::string> members;
-                   for (const auto* g : s.kernel().iommu().groups())
-                     if (g->id == info->group)
-                       for (Device* m : g->devices) members.push_back(m->name());
+                   for (const auto& g : s.kernel().iommu().group_snapshots())
+                     if (g.id == info->group)
+                       for (const auto& m : g.members) members.push_back(m.name);
                    if (alone) {
                      if (members.size() != 1)
                        s.expect_failed(fmt::format("{} shares group {} with {} device(s)", d->name(), info->group,

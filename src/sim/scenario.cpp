@@ -21,7 +21,11 @@ Scenario::Scenario(Kernel& k, std::ostream& out) : k_(k), out_(out) {
 }
 
 void Scenario::add_command(const std::string& name, std::string usage, std::string help, Handler fn) {
-  commands_[name] = Command{std::move(usage), std::move(help), std::move(fn)};
+  commands_[name] = Command{std::move(usage), std::move(help), std::move(fn), false};
+}
+
+void Scenario::add_expectation(const std::string& what, std::string usage, std::string help, Handler fn) {
+  commands_["expect-" + what] = Command{std::move(usage), std::move(help), std::move(fn), true};
 }
 
 Scenario::Args Scenario::tokenize(const std::string& line) {
@@ -84,9 +88,8 @@ Status Scenario::run_line(const std::string& line) {
 Status Scenario::run_args(const Args& a) {
   if (a.empty()) return {};
   auto it = commands_.find(a[0]);
-  // "expect-X" entries implement `expect X ...`; only expect-fail is a command.
-  const bool internal = a[0].rfind("expect-", 0) == 0 && a[0] != "expect-fail";
-  if (it == commands_.end() || internal) return make_error(Errc::inval, "unknown command '" + a[0] + "' (try help)");
+  // Expectations run through `expect X ...` only.
+  if (it == commands_.end() || it->second.expectation) return make_error(Errc::inval, "unknown command '" + a[0] + "' (try help)");
   Status s = it->second.fn(*this, a);
   k_.core().process();
   return s;
@@ -127,10 +130,11 @@ Result<double> parse_seconds(const std::string& s) {
   return v;
 }
 
-}  // namespace
+using Args = Scenario::Args;
 
-void Scenario::add_builtin_commands() {
-  add_command("help", "help [COMMAND]", "list commands, or show one command's usage", [](Scenario& s, const Args& a) -> Status {
+// help [COMMAND]
+void add_help_command(Scenario& sc) {
+  sc.add_command("help", "help [COMMAND]", "list commands, or show one command's usage", [](Scenario& s, const Args& a) -> Status {
     if (a.size() > 1) {
       auto it = s.commands().find(a[1]);
       if (it == s.commands().end()) return Status(make_error(Errc::noent, "no command '" + a[1] + "'"));
@@ -140,7 +144,11 @@ void Scenario::add_builtin_commands() {
     for (auto& [n, c] : s.commands()) s.out() << fmt::format("  {:<44} {}\n", c.usage, c.help);
     return Status{};
   });
-  add_command("bind", "bind DEVICE DRIVER", "probe DEVICE with DRIVER now (sysfs bind)", [](Scenario& s, const Args& a) -> Status {
+}
+
+// sysfs bind / unbind
+void add_driver_commands(Scenario& sc) {
+  sc.add_command("bind", "bind DEVICE DRIVER", "probe DEVICE with DRIVER now (sysfs bind)", [](Scenario& s, const Args& a) -> Status {
     TRY(need_args(a, 3, "bind DEVICE DRIVER"));
     Status st;
     Device* d = s.device_arg(a[1], st);
@@ -149,19 +157,23 @@ void Scenario::add_builtin_commands() {
     if (!drv) return Status(make_error(Errc::noent, "no driver named '" + a[2] + "'"));
     return s.kernel().core().bind(*d, *drv);
   });
-  add_command("unbind", "unbind DEVICE", "unbind DEVICE from its driver, consumers first", [](Scenario& s, const Args& a) -> Status {
+  sc.add_command("unbind", "unbind DEVICE", "unbind DEVICE from its driver, consumers first", [](Scenario& s, const Args& a) -> Status {
     TRY(need_args(a, 2, "unbind DEVICE"));
     Status st;
     Device* d = s.device_arg(a[1], st);
     if (!d) return st;
     return s.kernel().core().unbind(*d);
   });
-  add_command("boot-complete", "boot-complete", "end of the initcall phase (late_initcall)", [](Scenario& s, const Args& a) -> Status {
+}
+
+// The boot phase and the virtual clock.
+void add_time_commands(Scenario& sc) {
+  sc.add_command("boot-complete", "boot-complete", "end of the initcall phase (late_initcall)", [](Scenario& s, const Args& a) -> Status {
     TRY(need_args(a, 1, "boot-complete"));
     s.kernel().boot_complete();
     return Status{};
   });
-  add_command("advance", "advance SECONDS", "move the virtual clock", [](Scenario& s, const Args& a) -> Status {
+  sc.add_command("advance", "advance SECONDS", "move the virtual clock", [](Scenario& s, const Args& a) -> Status {
     TRY(need_args(a, 2, "advance SECONDS"));
     double secs = TRY(parse_seconds(a[1]));
     const VirtualClock::Nanos delta = seconds_to_nanos(secs), now = s.kernel().clock().now();
@@ -171,23 +183,31 @@ void Scenario::add_builtin_commands() {
     s.kernel().clock().advance(delta);
     return Status{};
   });
-  add_command("lsdev", "lsdev", "list devices: name, path, state, driver", [](Scenario& s, const Args&) -> Status {
+}
+
+// What the driver core shows: lsdev, links, deferred, dmesg.
+void add_listing_commands(Scenario& sc) {
+  sc.add_command("lsdev", "lsdev", "list devices: name, path, state, driver", [](Scenario& s, const Args&) -> Status {
     s.out() << format_lsdev(s.kernel());
     return Status{};
   });
-  add_command("links", "links", "list device links: consumer -> supplier", [](Scenario& s, const Args&) -> Status {
+  sc.add_command("links", "links", "list device links: consumer -> supplier", [](Scenario& s, const Args&) -> Status {
     s.out() << format_links(s.kernel());
     return Status{};
   });
-  add_command("deferred", "deferred", "deferred devices and why (devices_deferred)", [](Scenario& s, const Args&) -> Status {
+  sc.add_command("deferred", "deferred", "deferred devices and why (devices_deferred)", [](Scenario& s, const Args&) -> Status {
     s.out() << format_deferred(s.kernel());
     return Status{};
   });
-  add_command("dmesg", "dmesg", "the kernel log", [](Scenario& s, const Args&) -> Status {
+  sc.add_command("dmesg", "dmesg", "the kernel log", [](Scenario& s, const Args&) -> Status {
     for (auto& e : s.kernel().log().entries()) s.out() << e.format() << "\n";
     return Status{};
   });
-  add_command("expect", "expect device DEVICE state|driver VALUE | expect deferred DEVICE TEXT", "check a fact; a failed expect makes the run exit 1",
+}
+
+// `expect X ...` dispatches to the expectation X; `expect-fail` wraps a command.
+void add_expect_commands(Scenario& sc) {
+  sc.add_command("expect", "expect device DEVICE state|driver VALUE | expect deferred DEVICE TEXT", "check a fact; a failed expect makes the run exit 1",
               [](Scenario& s, const Args& a) -> Status {
                 if (a.size() < 2) return Status(make_error(Errc::inval, "usage: expect device|module|faults|escapes ..."));
                 if (a[1] == "device") {
@@ -195,14 +215,14 @@ void Scenario::add_builtin_commands() {
                   Status st;
                   Device* d = s.device_arg(a[2], st);
                   if (!d) return st;
-                  std::lock_guard g(s.kernel().core().lock());
+                  const DeviceSnapshot ds = s.kernel().core().device_snapshot(*d);
                   std::string got;
                   if (a[3] == "state") {
                     if (a[4] != "bound" && a[4] != "deferred" && a[4] != "unbound" && a[4] != "failed")
                       return Status(make_error(Errc::inval, "state must be bound|deferred|unbound|failed, not '" + a[4] + "'"));
-                    got = device_state_name(d->state());
+                    got = device_state_name(ds.state);
                   } else if (a[3] == "driver") {
-                    got = d->state() == DeviceState::bound && d->driver() ? d->driver()->name : "none";
+                    got = ds.driver.empty() ? "none" : ds.driver;
                   } else {
                     auto it = s.commands().find("expect-" + a[3]);
                     if (it == s.commands().end())
@@ -211,25 +231,45 @@ void Scenario::add_builtin_commands() {
                   }
                   if (got != a[4])
                     s.expect_failed(fmt::format("device {} {} is '{}', expected '{}'{}", d->name(), a[3], got, a[4],
-                                                d->state() == DeviceState::deferred ? " (deferred: " + s.kernel().core().reason(*d) + ")" : ""));
+                                                ds.state == DeviceState::deferred ? " (deferred: " + ds.reason + ")" : ""));
                   return Status{};
                 }
                 auto it = s.commands().find("expect-" + a[1]);
                 if (it == s.commands().end()) return Status(make_error(Errc::inval, "unknown expectation '" + a[1] + "'"));
                 return it->second.fn(s, a);
               });
-  add_command("expect-deferred", "expect deferred DEVICE TEXT",
+  sc.add_command("expect-fail", "expect-fail COMMAND...", "COMMAND must fail, cleanly", [](Scenario& s, const Args& a) -> Status {
+    if (a.size() < 2) return Status(make_error(Errc::inval, "usage: expect-fail COMMAND..."));
+    // The tokens as they were: re-joining would split quoted arguments.
+    const Args inner_args(a.begin() + 1, a.end());
+    std::string inner;
+    for (size_t i = 1; i < a.size(); ++i) inner += (i > 1 ? " " : "") + a[i];
+    const size_t before = s.expect_failures();
+    Status r = s.run_args(inner_args);
+    if (r.ok() && s.expect_failures() == before)
+      s.expect_failed("'" + inner + "' succeeded, but it was expected to fail");
+    else if (!r.ok())
+      s.out() << "expected failure: " << r.error().str() << "\n";
+    else
+      s.forgive_expect_failures(before);
+    return Status{};
+  });
+}
+
+// The driver-core and IOMMU facts `expect` checks.
+void add_core_expectations(Scenario& sc) {
+  sc.add_expectation("deferred", "expect deferred DEVICE TEXT",
               "DEVICE is deferred and its reason contains TEXT (quote TEXT with spaces)", [](Scenario& s, const Args& a) -> Status {
                 TRY(need_args(a, 4, "expect deferred DEVICE TEXT"));
                 Status st;
                 Device* d = s.device_arg(a[2], st);
                 if (!d) return st;
-                std::lock_guard g(s.kernel().core().lock());
-                if (d->state() != DeviceState::deferred)
-                  s.expect_failed(fmt::format("device {} is {}, expected deferred", d->name(), device_state_name(d->state())));
-                else if (s.kernel().core().reason(*d).find(a[3]) == std::string::npos)
+                const DeviceSnapshot ds = s.kernel().core().device_snapshot(*d);
+                if (ds.state != DeviceState::deferred)
+                  s.expect_failed(fmt::format("device {} is {}, expected deferred", d->name(), device_state_name(ds.state)));
+                else if (ds.reason.find(a[3]) == std::string::npos)
                   s.expect_failed(fmt::format("device {} deferred reason '{}' does not mention '{}'", d->name(),
-                                              s.kernel().core().reason(*d), a[3]));
+                                              ds.reason, a[3]));
                 return Status{};
               });
   // `expect device DEVICE iommu NAME|none` and `... domain TYPE|none`
@@ -254,10 +294,10 @@ void Scenario::add_builtin_commands() {
     if (!same) s.expect_failed(fmt::format("device {} {} is '{}', expected '{}'", d->name(), a[3], got, a[4]));
     return Status{};
   };
-  add_command("expect-iommu", "expect device DEVICE iommu NAME|none", "which IOMMU the device is behind", iommu_fact);
-  add_command("expect-domain", "expect device DEVICE domain TYPE|none",
+  sc.add_expectation("iommu", "expect device DEVICE iommu NAME|none", "which IOMMU the device is behind", iommu_fact);
+  sc.add_expectation("domain", "expect device DEVICE domain TYPE|none",
               "its domain: dma, dma-lazy, identity, blocked, unmanaged", iommu_fact);
-  add_command("expect-faults", "expect faults DEVICE N", "DMA faults seen for that device", [](Scenario& s, const Args& a) -> Status {
+  sc.add_expectation("faults", "expect faults DEVICE N", "DMA faults seen for that device", [](Scenario& s, const Args& a) -> Status {
     TRY(need_args(a, 4, "expect faults DEVICE N"));
     Status st;
     Device* d = s.device_arg(a[2], st);
@@ -268,22 +308,17 @@ void Scenario::add_builtin_commands() {
     if (got != want) s.expect_failed(fmt::format("device {} saw {} DMA faults, expected {}", d->name(), got, want));
     return Status{};
   });
-  add_command("expect-fail", "expect-fail COMMAND...", "COMMAND must fail, cleanly", [](Scenario& s, const Args& a) -> Status {
-    if (a.size() < 2) return Status(make_error(Errc::inval, "usage: expect-fail COMMAND..."));
-    // The tokens as they were: re-joining would split quoted arguments.
-    const Args inner_args(a.begin() + 1, a.end());
-    std::string inner;
-    for (size_t i = 1; i < a.size(); ++i) inner += (i > 1 ? " " : "") + a[i];
-    const size_t before = s.expect_failures();
-    Status r = s.run_args(inner_args);
-    if (r.ok() && s.expect_failures() == before)
-      s.expect_failed("'" + inner + "' succeeded, but it was expected to fail");
-    else if (!r.ok())
-      s.out() << "expected failure: " << r.error().str() << "\n";
-    else
-      s.forgive_expect_failures(before);
-    return Status{};
-  });
+}
+
+}  // namespace
+
+void Scenario::add_builtin_commands() {
+  add_help_command(*this);
+  add_driver_commands(*this);
+  add_time_commands(*this);
+  add_listing_commands(*this);
+  add_expect_commands(*this);
+  add_core_expectations(*this);
 }
 
 }  // namespace modiommu::sim

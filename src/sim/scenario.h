@@ -22,6 +22,9 @@ class Scenario {
     std::string usage;
     std::string help;
     Handler fn;
+    // An expectation: run as `expect WHAT ...` (listed as expect-WHAT by
+    // help), never as a command of its own.
+    bool expectation = false;
   };
 
   Scenario(Kernel& k, std::ostream& out);
@@ -29,6 +32,9 @@ class Scenario {
   std::ostream& out() { return out_; }
 
   void add_command(const std::string& name, std::string usage, std::string help, Handler fn);
+  // `expect WHAT ...` (and `expect device DEVICE WHAT VALUE`) calls fn with
+  // the whole line.
+  void add_expectation(const std::string& what, std::string usage, std::string help, Handler fn);
   const std::map<std::string, Command>& commands() const { return commands_; }
 
   // One line. A failing command returns its error; a failed `expect` is

@@ -39,7 +39,7 @@ DmaTotals dma_totals(Kernel& k) {
 
 nlohmann::json final_state(Kernel& k, const std::string& platform) {
   using nlohmann::json;
-  std::lock_guard g(k.core().lock());
+  const CoreSnapshot cs = k.core().snapshot();
   json doc;
   doc["platform"] = platform;
   doc["modules"] = json::array();
@@ -50,25 +50,25 @@ nlohmann::json final_state(Kernel& k, const std::string& platform) {
                               {"refcount", m.refcount},
                               {"holders", m.holders}});
   json devs = json::array();
-  for (Device* d : k.core().devices()) {
+  for (const DeviceSnapshot& ds : cs.devices) {
+    const Device* d = ds.dev.get();
     json j;
     j["name"] = d->name();
     j["path"] = d->path();
     j["bus"] = d->bus() ? d->bus()->name() : "none";
     // How it came to exist: the bus walk at boot (or enumeration), or its
     // parent's driver populating it.
-    j["populated_by"] = d->populated_by_parent() && d->parent() ? d->parent()->name() : "bus";
+    j["populated_by"] = ds.populated_by_parent && d->parent() ? d->parent()->name() : "bus";
     j["compatible"] = d->compatible();
-    j["driver"] = d->driver() && d->state() == DeviceState::bound ? json(d->driver()->name) : json(nullptr);
-    j["state"] = device_state_name(d->state());
-    j["deferred_reason"] = d->state() == DeviceState::deferred || d->state() == DeviceState::failed
-                               ? json(k.core().reason(*d))
-                               : json(nullptr);
+    j["driver"] = !ds.driver.empty() ? json(ds.driver) : json(nullptr);
+    j["state"] = device_state_name(ds.state);
+    j["deferred_reason"] = ds.state == DeviceState::deferred || ds.state == DeviceState::failed ? json(ds.reason)
+                                                                                                : json(nullptr);
     j["iommu"] = nullptr;
     j["stream_ids"] = json::array();
     j["iommu_group"] = nullptr;
     j["domain"] = nullptr;
-    j["probe_attempts"] = d->probe_attempts();
+    j["probe_attempts"] = ds.probe_attempts;
     j["dma_faults"] = 0;
     if (auto info = k.iommu().info(*d)) {
       if (!info->iommu.empty()) j["iommu"] = info->iommu;
@@ -83,14 +83,14 @@ nlohmann::json final_state(Kernel& k, const std::string& platform) {
   }
   doc["devices"] = std::move(devs);
   json links = json::array();
-  for (const auto& l : k.core().links())
+  for (const auto& l : cs.links)
     links.push_back({{"supplier", l.supplier->name()},
                      {"consumer", l.consumer->name()},
                      {"state", link_state_name(l.state)},
                      {"kind", link_kind_name(l.kind)},
                      {"why", l.why}});
   doc["links"] = std::move(links);
-  auto st = k.core().stats();
+  const CoreStats& st = cs.stats;
   doc["stats"] = {{"probe_attempts", st.probe_attempts},
                   {"deferrals", st.deferrals},
                   {"binds", st.binds},
@@ -107,20 +107,19 @@ nlohmann::json final_state(Kernel& k, const std::string& platform) {
 }
 
 std::string summary_table(Kernel& k) {
-  std::lock_guard g(k.core().lock());
-  auto devs = k.core().devices();
+  const CoreSnapshot cs = k.core().snapshot();
+  const auto& devs = cs.devices;
   size_t w = 6;
-  for (Device* d : devs) w = std::max(w, d->name().size());
+  for (const DeviceSnapshot& d : devs) w = std::max(w, d.name().size());
   std::string out = fmt::format("{:<{}}  {:<8}  {:<18}  {:>6}  {}\n", "DEVICE", w, "STATE", "DRIVER", "PROBES", "REASON");
   size_t counts[4] = {};
-  for (Device* d : devs) {
-    counts[static_cast<int>(d->state())]++;
-    std::string drv = d->state() == DeviceState::bound && d->driver() ? d->driver()->name : "-";
-    std::string why = d->state() == DeviceState::deferred || d->state() == DeviceState::failed ? k.core().reason(*d) : "";
-    out += fmt::format("{:<{}}  {:<8}  {:<18}  {:>6}  {}\n", d->name(), w, device_state_name(d->state()), drv,
-                       d->probe_attempts(), why);
+  for (const DeviceSnapshot& d : devs) {
+    counts[static_cast<int>(d.state)]++;
+    const std::string drv = d.driver.empty() ? "-" : d.driver;
+    out += fmt::format("{:<{}}  {:<8}  {:<18}  {:>6}  {}\n", d.name(), w, device_state_name(d.state), drv,
+                       d.probe_attempts, d.reason);
   }
-  auto st = k.core().stats();
+  const CoreStats& st = cs.stats;
   out += fmt::format("{} devices: {} bound, {} deferred, {} unbound, {} failed; {} probe attempts, {} deferrals\n",
                      devs.size(), counts[static_cast<int>(DeviceState::bound)],
                      counts[static_cast<int>(DeviceState::deferred)], counts[static_cast<int>(DeviceState::unbound)],
@@ -129,11 +128,10 @@ std::string summary_table(Kernel& k) {
 }
 
 std::string format_lsdev(Kernel& k) {
-  std::lock_guard g(k.core().lock());
   std::string out;
-  for (Device* d : k.core().devices())
-    out += fmt::format("{} {} {} driver={}\n", d->name(), d->path(), device_state_name(d->state()),
-                       d->state() == DeviceState::bound && d->driver() ? d->driver()->name : "none");
+  for (const DeviceSnapshot& d : k.core().snapshot().devices)
+    out += fmt::format("{} {} {} driver={}\n", d.name(), d.dev->path(), device_state_name(d.state),
+                       d.driver.empty() ? "none" : d.driver);
   return out;
 }
 
@@ -152,17 +150,14 @@ std::string format_deferred(Kernel& k) {
 }
 
 std::string format_lsgroup(Kernel& k) {
-  // Groups change only in probe and remove, under the core lock.
-  std::lock_guard g(k.core().lock());
   std::string out;
-  for (const iommu::IommuGroup* grp : k.iommu().groups()) {
-    if (grp->devices.empty()) continue;
-    auto first = k.iommu().info(*grp->devices.front());
-    const std::string iommu = first && !first->iommu.empty() ? first->iommu : "?";
-    const std::string domain = first && first->domain ? iommu::domain_type_name(*first->domain) : "none";
-    out += fmt::format("{}group {}: iommu {}, domain {} (default {}), {} device(s)\n", out.empty() ? "" : "\n", grp->id,
-                       iommu, domain, iommu::domain_type_name(grp->default_type), grp->devices.size());
-    for (Device* d : grp->devices) out += fmt::format("  {} {}\n", d->name(), d->path());
+  for (const iommu::GroupSnapshot& grp : k.iommu().group_snapshots()) {
+    if (grp.members.empty()) continue;
+    const std::string iommu = grp.iommu.empty() ? "?" : grp.iommu;
+    const std::string domain = grp.domain ? iommu::domain_type_name(*grp.domain) : "none";
+    out += fmt::format("{}group {}: iommu {}, domain {} (default {}), {} device(s)\n", out.empty() ? "" : "\n", grp.id,
+                       iommu, domain, iommu::domain_type_name(grp.default_type), grp.members.size());
+    for (const auto& m : grp.members) out += fmt::format("  {} {}\n", m.name, m.path);
   }
   return out.empty() ? "no IOMMU groups\n" : out;
 }

@@ -26,6 +26,11 @@ const char* kTree = R"(/dts-v1/;
 };
 )";
 
+// What the IOMMU's first probe waits for: a key nothing else kicks (wait
+// events are typed kernel events, so the test waits on a token of its own).
+const int test_go = 0;
+WaitKey test_go_key() { return WaitKey::fwnode(&test_go); }
+
 struct Machine {
   Kernel k;
   int probes = 0;
@@ -39,7 +44,7 @@ struct Machine {
     drv->bus = &k.platform_bus();
     drv->of_match = {"test,declining-iommu"};
     drv->on_probe = [this](Device& d) -> Status {
-      if (probes++ == 0) return d.defer(WaitKey::event("test-go"), "waiting for test-go");
+      if (probes++ == 0) return d.defer(test_go_key(), "waiting for test-go");
       return make_error(Errc::nodev, "not this IOMMU after all");
     };
     EXPECT_TRUE(k.core().register_driver(drv.get()).ok());
@@ -56,7 +61,7 @@ TEST(DeadWait, DeclinedSupplierDecidesItsWaitersAtOnce) {
   ASSERT_NE(m.master(), nullptr);
   ASSERT_EQ(m.iommu()->state(), DeviceState::deferred);
   EXPECT_EQ(m.master()->state(), DeviceState::deferred) << m.k.core().reason(*m.master());
-  m.k.core().kick(WaitKey::event("test-go"));
+  m.k.core().kick(test_go_key());
   EXPECT_EQ(m.iommu()->state(), DeviceState::unbound);
   // Nothing can bind the IOMMU any more: the master runs without it, now.
   EXPECT_EQ(m.master()->state(), DeviceState::bound) << m.k.core().reason(*m.master());
@@ -73,7 +78,7 @@ TEST(DeadWait, CheckerCatchesACoreThatForgetsTheWaiters) {
   FaultScope scope;
   Machine m;
   ASSERT_TRUE(FaultInjection::arm("core.skip_unbound_kick", 1).ok());
-  m.k.core().kick(WaitKey::event("test-go"));
+  m.k.core().kick(test_go_key());
   EXPECT_EQ(FaultInjection::fired("core.skip_unbound_kick"), 1u);
   EXPECT_EQ(m.iommu()->state(), DeviceState::unbound);
   ASSERT_EQ(m.master()->state(), DeviceState::deferred);

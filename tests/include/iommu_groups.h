@@ -14,11 +14,10 @@ namespace modiommu::test {
 using Groups = std::set<std::set<std::string>>;
 
 inline Groups groups_of(Kernel& k) {
-  std::lock_guard g(k.core().lock());
   Groups out;
-  for (const iommu::IommuGroup* grp : k.iommu().groups()) {
+  for (const iommu::GroupSnapshot& grp : k.iommu().group_snapshots()) {
     std::set<std::string> members;
-    for (const Device* d : grp->devices) members.insert(d->name());
+    for (const auto& m : grp.members) members.insert(m.name);
     out.insert(members);
   }
   return out;

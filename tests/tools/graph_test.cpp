@@ -32,21 +32,21 @@ TEST(Graph, DotStructure) {
     EXPECT_EQ(count_of(dot, fmt::format(" d{} [label=\"{}", i, devs[i]->name())), 1u) << devs[i]->name();
   // One IOMMU cluster; one group cluster per IOMMU group, inside it.
   EXPECT_EQ(count_of(dot, "subgraph cluster_iommu"), 1u);
-  const auto groups = b.k.iommu().groups();
+  const auto groups = b.k.iommu().group_snapshots();
   ASSERT_FALSE(groups.empty());
   EXPECT_EQ(count_of(dot, "subgraph cluster_group"), groups.size());
   const auto iommu_at = dot.find("subgraph cluster_iommu0");
-  for (const auto* g : groups) {
-    const auto at = dot.find(fmt::format("subgraph cluster_group{} ", g->id));
+  for (const auto& g : groups) {
+    const auto at = dot.find(fmt::format("subgraph cluster_group{} ", g.id));
     EXPECT_GT(at, iommu_at);
   }
   // Each DMA master sits in its group's cluster (after it in the text, before the next).
-  for (const auto* g : groups)
-    for (const Device* m : g->devices) {
-      const auto at = dot.find(fmt::format("subgraph cluster_group{} ", g->id));
-      const auto node = dot.find(m->name(), at);
+  for (const auto& g : groups)
+    for (const auto& m : g.members) {
+      const auto at = dot.find(fmt::format("subgraph cluster_group{} ", g.id));
+      const auto node = dot.find(m.name, at);
       const auto next = dot.find("    }", at);
-      EXPECT_LT(node, next) << m->name();
+      EXPECT_LT(node, next) << m.name;
     }
   // One edge per device link.
   EXPECT_EQ(count_of(dot, " -> "), b.k.core().links().size());

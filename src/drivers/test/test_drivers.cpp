@@ -24,7 +24,7 @@ class TestSupplier : public Driver {
     const of::Node* n = dev.fwnode();
     if (n && n->has("modiommu,fail-probe")) return make_error(Errc::io, "probe fails as its node asks (modiommu,fail-probe)");
     if (n && n->has("modiommu,defer-until-boot-complete") && !k_.core().boot_completed())
-      return dev.defer(WaitKey::event("boot-complete"), "waiting for boot-complete (modiommu,defer-until-boot-complete)");
+      return dev.defer(WaitKey::event(WaitEvent::boot_complete), "waiting for boot-complete (modiommu,defer-until-boot-complete)");
     return {};
   }
   void remove(Device&) override {}

@@ -133,7 +133,7 @@ class MODIOMMU_API Virtqueue {
   uint32_t num_ = 0;
   uint64_t ring_pa_ = 0, ring_dma_ = 0, ring_size_ = 0;
   VirtqAddrs addrs_;
-  mutable std::mutex lock_;  // guards everything below
+  mutable std::mutex lock_;  // guards everything below; docs/architecture.md "Locks"
   std::vector<void*> tokens_;         // by head descriptor
   std::vector<uint16_t> next_;        // host copy of each descriptor's next
   std::vector<uint16_t> chain_len_;   // descriptors per chain, by head
@@ -213,7 +213,7 @@ class MODIOMMU_API VirtioDevice : public Device {
   uint64_t features_ = 0;
   // Guards vqs_ against an interrupt handler walking it while the driver
   // sets queues up or deletes them (shared: interrupts; exclusive: find/del).
-  mutable std::shared_mutex vqs_lock_;
+  mutable std::shared_mutex vqs_lock_;  // docs/architecture.md "Locks"
   std::vector<std::unique_ptr<Virtqueue>> vqs_;
 };
 

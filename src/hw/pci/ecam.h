@@ -47,7 +47,7 @@ class MODIOMMU_API PciEcam : public MmioDevice {
 
   const std::string name_;
   const unsigned bus_first_, bus_last_;
-  mutable std::mutex lock_;
+  mutable std::mutex lock_;  // docs/architecture.md "Locks"
   std::map<uint16_t, std::shared_ptr<PciFunction>> fns_;  // key: bus << 8 | devfn
 };
 

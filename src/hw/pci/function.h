@@ -89,7 +89,7 @@ class MODIOMMU_API PciFunction {
   uint8_t add_cap(uint8_t id, unsigned len);
 
   const std::string name_;
-  mutable std::mutex lock_;
+  mutable std::mutex lock_;  // docs/architecture.md "Locks"
   std::array<uint8_t, uapi::pci::kConfigSize> cfg_{};
   std::array<uint8_t, uapi::pci::kConfigSize> wmask_{};
   std::array<uint8_t, uapi::pci::kConfigSize> w1c_{};

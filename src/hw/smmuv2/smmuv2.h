@@ -136,7 +136,7 @@ class MODIOMMU_API SmmuV2 : public MmioDevice, public DmaTranslator {
   uint64_t page_ = 0x1000, cb_base_ = 0;
   unsigned numpagendxb_ = 0;
 
-  mutable std::mutex lock_;
+  mutable std::mutex lock_;  // docs/architecture.md "Locks"
   uint32_t scr0_ = 0, sgfsr_ = 0, sgfsynr0_ = 0, sgfsynr1_ = 0;
   uint64_t sgfar_ = 0;
   std::vector<uint32_t> smr_, s2cr_;

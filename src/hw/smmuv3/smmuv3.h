@@ -188,7 +188,7 @@ class MODIOMMU_API SmmuV3 : public MmioDevice, public DmaTranslator {
   const Features feat_;
   const Irqs irqs_;
 
-  std::mutex regs_lock_;
+  std::mutex regs_lock_;  // docs/architecture.md "Locks"
   uint32_t cr0_ = 0, cr1_ = 0, cr2_ = 0, gbpa_ = 0, irq_ctrl_ = 0;
   uint64_t strtab_base_ = 0, gerror_irq_cfg0_ = 0, eventq_irq_cfg0_ = 0;
   uint32_t strtab_cfg_ = 0, gerror_irq_cfg1_ = 0, gerror_irq_cfg2_ = 0, eventq_irq_cfg1_ = 0, eventq_irq_cfg2_ = 0;
@@ -200,19 +200,19 @@ class MODIOMMU_API SmmuV3 : public MmioDevice, public DmaTranslator {
   std::atomic<uint32_t> irq_ctrl_mirror_{0};
   std::atomic<uint32_t> gerror_{0}, gerrorn_{0};
 
-  mutable std::shared_mutex cfg_lock_;
+  mutable std::shared_mutex cfg_lock_;  // docs/architecture.md "Locks"
   std::unordered_map<uint32_t, StreamConfig> cfg_cache_;
   std::atomic<uint64_t> cfg_gen_{0};
 
   SeqSlots cfg_fast_{1024};  // by stream ID; written under cfg_lock_
 
-  std::mutex tlb_lock_;
+  std::mutex tlb_lock_;  // docs/architecture.md "Locks"
   SeqSlots tlb_;  // IOTLB: k0 = tag | kValid, k1 = page, v = pa | R | W << 1
   std::atomic<uint64_t> tlb_sizes_{0};  // bit n set: entries of 2^n bytes may exist
   size_t tlb_valid_ = 0;  // valid IOTLB slots (tlb_lock_): an empty IOTLB is not scanned
   std::atomic<uint64_t> tlb_gen_{0};
 
-  std::mutex evtq_lock_;
+  std::mutex evtq_lock_;  // docs/architecture.md "Locks"
   uint64_t eventq_base_ = 0;
   uint32_t eventq_prod_ = 0, eventq_cons_ = 0;
 

@@ -144,12 +144,12 @@ class MODIOMMU_API VirtioIommu : public VirtioDeviceModel, public DmaTranslator 
   std::atomic<bool> features_ok_{false};
   std::atomic<uint8_t> bypass_;
 
-  std::mutex request_lock_;  // serialises request processing (taken before queue and state locks)
-  mutable std::shared_mutex host_lock_;  // guards host_
+  std::mutex request_lock_;  // serialises request processing (taken before queue and state locks); docs/architecture.md "Locks"
+  mutable std::shared_mutex host_lock_;  // guards host_; docs/architecture.md "Locks"
   VirtioHost* host_ = nullptr;
   std::atomic<uint64_t> host_pins_{0};  // fault deliveries using host_ (bind waits for 0)
 
-  mutable std::shared_mutex state_lock_;  // guards endpoints_, domains_, nmappings_
+  mutable std::shared_mutex state_lock_;  // guards endpoints_, domains_, nmappings_; docs/architecture.md "Locks"
   std::map<uint32_t, Endpoint> endpoints_;
   std::map<uint32_t, Domain> domains_;
   size_t nmappings_ = 0;

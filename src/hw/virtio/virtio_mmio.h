@@ -79,7 +79,7 @@ class MODIOMMU_API VirtioMmio : public MmioDevice, private VirtioHost {
   const uint32_t vendor_id_;
   std::vector<std::unique_ptr<Virtqueue>> queues_;
 
-  mutable std::mutex lock_;  // guards everything below
+  mutable std::mutex lock_;  // guards everything below; docs/architecture.md "Locks"
   uint32_t status_ = 0, dev_features_sel_ = 0, drv_features_sel_ = 0, queue_sel_ = 0;
   uint64_t driver_features_ = 0;
   std::vector<QueueRegs> qregs_;

@@ -112,7 +112,7 @@ class MODIOMMU_API VirtioPci : public pci::PciFunction, public MmioDevice, priva
   std::vector<std::unique_ptr<Virtqueue>> queues_;
   uint8_t caps_[6] = {};
 
-  mutable std::mutex lock_;  // guards everything below
+  mutable std::mutex lock_;  // guards everything below; docs/architecture.md "Locks"
   uint32_t dev_features_sel_ = 0, drv_features_sel_ = 0;
   uint16_t queue_sel_ = 0;
   uint8_t status_ = 0, config_generation_ = 0;

@@ -93,7 +93,7 @@ class MODIOMMU_API Virtqueue {
 
   PhysicalMemory& mem_;
   const unsigned index_;
-  mutable std::mutex lock_;  // guards everything below
+  mutable std::mutex lock_;  // guards everything below; docs/architecture.md "Locks"
   VirtqLayout layout_;
   bool ready_ = false, broken_ = false;
   uint16_t last_avail_ = 0, used_idx_ = 0;

@@ -6,9 +6,12 @@
 //   SmmuDevice::ste_lock_   stream table contents, level-2 allocation, each
 //                           master's current domain, domains' attach counts.
 //   Cmdq::lock_             the command queue producer (PROD, slots).
-//   SmmuDevice::gerror_lock_  GERROR handling (recursive: acking GERRORN can
-//                           resume the queue and re-raise GERROR in the same
-//                           thread). Never takes Cmdq::lock_.
+//   SmmuDevice::gerror_lock_  GERROR handling. Acking GERRORN can resume the
+//                           queue and re-raise GERROR in the same thread: that
+//                           nested interrupt returns at once (the handler's
+//                           loop re-reads GERROR), it never re-takes the lock.
+//                           Never takes Cmdq::lock_.
+// These ranks sit below the IOMMU core's in docs/architecture.md "Locks".
 //   Evtq::lock_             the event queue consumer; released before faults
 //                           are reported to the IOMMU core.
 //   asid_lock_              the ASID allocator (leaf).
@@ -23,6 +26,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/result.h"
@@ -97,7 +101,7 @@ class Cmdq {
   bool consumed(uint32_t target, uint32_t cons) const;
 
   SmmuDevice& smmu_;
-  std::mutex lock_;  // guards prod_ and the ring's unconsumed slots
+  std::mutex lock_;  // guards prod_ and the ring's unconsumed slots; docs/architecture.md "Locks"
   // Every physical address below is optional, not 0 for "none": RAM may
   // start at PA 0 (hip07-d05), so 0 is a real address.
   std::optional<uint64_t> base_;
@@ -211,7 +215,7 @@ class SmmuDevice : public iommu::IommuOps, public std::enable_shared_from_this<S
   std::atomic<bool> live_{false};
   IrqHandle evtq_irq_, gerror_irq_;
 
-  std::mutex ste_lock_;  // see the lock order at the top
+  std::mutex ste_lock_;  // see the lock order at the top; docs/architecture.md "Locks"
   // Stream table (3.3): linear, or level 1 + on-demand level-2 tables.
   bool two_level_ = false;
   unsigned strtab_log2_ = 0;  // stream IDs covered
@@ -225,14 +229,15 @@ class SmmuDevice : public iommu::IommuOps, public std::enable_shared_from_this<S
   // whole-SMMU walks.
   std::vector<std::shared_ptr<SmmuMaster>> live_masters() const;
 
-  std::recursive_mutex gerror_lock_;
+  std::mutex gerror_lock_;  // see the lock order at the top; docs/architecture.md "Locks"
+  std::atomic<std::thread::id> gerror_thread_{};  // the thread in handle_gerror(), if any
 
-  std::mutex evtq_lock_;
+  std::mutex evtq_lock_;  // docs/architecture.md "Locks"
   std::optional<uint64_t> evtq_pa_;
   unsigned evtq_log2_ = 0;
   uint32_t evtq_cons_ = 0;  // index + wrap + OVACKFLG as last written
 
-  std::mutex asid_lock_;
+  std::mutex asid_lock_;  // docs/architecture.md "Locks"
   std::vector<bool> asid_used_;
   uint32_t asid_next_ = 1;
 };

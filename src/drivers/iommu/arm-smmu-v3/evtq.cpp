@@ -87,7 +87,14 @@ void SmmuDevice::handle_events() {
 // 6.3.18: an error is active while GERROR and GERRORN differ in its bit;
 // writing GERRORN to match acknowledges it.
 void SmmuDevice::handle_gerror() {
+  // Raised again by our own GERRORN write: the loop below sees it.
+  if (gerror_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id()) return;
   std::lock_guard g(gerror_lock_);
+  gerror_thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+  struct Leave {
+    std::atomic<std::thread::id>& t;
+    ~Leave() { t.store(std::thread::id{}, std::memory_order_relaxed); }
+  } leave{gerror_thread_};
   if (!regs_.valid()) return;
   for (int round = 0; round < 8; ++round) {
     const uint32_t gerror = regs_.readl(GERROR), gerrorn = regs_.readl(GERRORN);

@@ -159,7 +159,7 @@ class SmmuDevice : public iommu::IommuOps, public std::enable_shared_from_this<S
   IrqHandle global_irq_;
   std::vector<IrqHandle> context_irqs_;
 
-  std::mutex lock_;
+  std::mutex lock_;  // docs/architecture.md "Locks"
   std::vector<Sme> smes_;
   std::vector<bool> cb_used_;
   std::vector<std::weak_ptr<SmmuMaster>> masters_;

@@ -124,7 +124,7 @@ class VIommuDomain : public iommu::IommuDomain {
 
   std::shared_ptr<VIommu> v_;
   const uint32_t id_;
-  mutable std::mutex lock_;            // see the lock order at the top
+  mutable std::mutex lock_;            // see the lock order at the top; docs/architecture.md "Locks"
   std::map<uint64_t, Mapping> map_;    // by virt_start, non-overlapping
   unsigned nr_endpoints_ = 0;          // endpoint IDs attached on the device
   std::vector<ResvRegion> resv_;       // of the masters attached
@@ -192,16 +192,16 @@ class VIommu : public iommu::IommuOps, public std::enable_shared_from_this<VIomm
   bool registered_ = false;
   std::atomic<bool> live_{false};
 
-  mutable std::mutex attach_lock_;
+  mutable std::mutex attach_lock_;  // docs/architecture.md "Locks"
   std::map<uint64_t, std::shared_ptr<Master>> masters_;  // by Master::seq
   uint64_t next_master_seq_ = 0;
 
-  std::mutex req_lock_;
+  std::mutex req_lock_;  // docs/architecture.md "Locks"
   virtio::VirtioDevice::DmaBuf req_buf_;  // one request at a time
   bool req_broken_ = false;                // a request never completed: its buffer is the device's
   std::atomic<uint64_t> requests_{0};
 
-  std::mutex evt_lock_;
+  std::mutex evt_lock_;  // docs/architecture.md "Locks"
   std::condition_variable evt_idle_;  // evt_reporting_ dropped to 0
   bool evt_live_ = false;
   unsigned evt_reporting_ = 0;        // handlers reporting outside evt_lock_
@@ -209,7 +209,7 @@ class VIommu : public iommu::IommuOps, public std::enable_shared_from_this<VIomm
   unsigned nevt_ = 0;
   std::atomic<uint64_t> events_{0};
 
-  std::mutex id_lock_;
+  std::mutex id_lock_;  // docs/architecture.md "Locks"
   std::set<uint32_t> ids_used_;
   uint32_t id_next_ = 0;
 };

@@ -199,7 +199,7 @@ class Endpoint : public DmaEndpoint {
   Kernel& k_;
   Device& dev_;
   IoMem regs_;
-  mutable std::mutex lock_;
+  mutable std::mutex lock_;  // docs/architecture.md "Locks"
   PhysAddrBuf buf_;  // pa valid once have_buf_
   bool have_buf_ = false;
   bool running_ = false;

@@ -47,7 +47,7 @@ struct CoreState {
   VirtioBus bus;
   std::atomic<unsigned> next_index{0};
 };
-std::mutex buses_lock;
+std::mutex buses_lock;  // docs/architecture.md "Locks"
 std::map<Kernel*, std::unique_ptr<CoreState>>& buses() {
   static std::map<Kernel*, std::unique_ptr<CoreState>> m;
   return m;

@@ -146,7 +146,7 @@ class MmioTransport : public virtio::VirtioConfigOps {
   Kernel& k_;
   Device& dev_;
   IoMem io_;
-  std::mutex lock_;
+  std::mutex lock_;  // docs/architecture.md "Locks"
   IrqHandle irq_;
   std::shared_ptr<VirtioDevice> vdev_;
 };

@@ -246,7 +246,7 @@ class PciTransport : public virtio::VirtioConfigOps {
   uint32_t notify_mult_ = 0;
   unsigned num_queues_ = 0;
   std::unique_ptr<std::atomic<uint64_t>[]> notify_addr_;  // per queue, BAR offset + 1 (0: not active)
-  std::mutex lock_;
+  std::mutex lock_;  // docs/architecture.md "Locks"
   IrqHandle irq_;
   std::shared_ptr<VirtioDevice> vdev_;
 };

@@ -135,10 +135,7 @@ TEST(VirtioPciBoot, TransitionalDevicesAreRefused) {
   auto legacy = std::make_shared<hw::pci::PciFunction>("legacy-net", 0x1af4, 0x1000, 0x020000,
                                                        modiommu::uapi::pci::HEADER_TYPE_NORMAL);
   ASSERT_TRUE(host->ecam().plug(0, modiommu::uapi::pci::devfn(7, 0), legacy).ok());
-  {
-    std::lock_guard g(b.k.core().lock());
-    ASSERT_TRUE(b.k.pci().hosts().at(0)->rescan().ok());
-  }
+  ASSERT_TRUE(b.k.core().exclusive([&] { return b.k.pci().hosts().at(0)->rescan(); }).ok());
   b.k.core().process();
   Device* d = b.k.core().find_device("0000:00:07.0");
   ASSERT_NE(d, nullptr) << b.dmesg();
@@ -164,10 +161,7 @@ TEST(VirtioPciBoot, BrokenCapabilitiesAreRefused) {
   ASSERT_NE(outside->add_capability(uapi::virtio_pci::kCapVendor, common), 0);
   ASSERT_TRUE(host->ecam().plug(0, modiommu::uapi::pci::devfn(7, 0), bare).ok());
   ASSERT_TRUE(host->ecam().plug(0, modiommu::uapi::pci::devfn(8, 0), outside).ok());
-  {
-    std::lock_guard g(b.k.core().lock());
-    ASSERT_TRUE(b.k.pci().hosts().at(0)->rescan().ok());
-  }
+  ASSERT_TRUE(b.k.core().exclusive([&] { return b.k.pci().hosts().at(0)->rescan(); }).ok());
   b.k.core().process();
   for (const char* n : {"0000:00:07.0", "0000:00:08.0"}) {
     Device* d = b.k.core().find_device(n);
