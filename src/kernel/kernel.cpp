@@ -242,6 +242,10 @@ Result<IrqHandle> Kernel::request_irq(Device& dev, const std::string& name, std:
   return IrqHandle(&line, line.add_listener(std::move(handler)));
 }
 
+std::vector<std::string> Kernel::modules_for_alias(const std::string& modalias) {
+  return modules_->find_by_alias(modalias);
+}
+
 void Kernel::register_endpoint(Device& dev, DmaEndpoint* ep, CodeOwner* owner) {
   std::lock_guard g(endpoints_lock_);
   endpoints_[&dev] = {ep, owner};

@@ -33,7 +33,7 @@
 #include "kernel/io.h"
 
 namespace modiommu {
-class Kernel;
+class DriverContext;
 class Device;
 class CodeOwner;
 }  // namespace modiommu
@@ -151,7 +151,7 @@ class SmmuDomain : public iommu::IommuDomain, public iommu::IommuFlushOps {
 // device is unbound (then `live()` is false and they touch no hardware).
 class SmmuDevice : public iommu::IommuOps, public std::enable_shared_from_this<SmmuDevice> {
  public:
-  SmmuDevice(Kernel& k, Device& dev, CodeOwner* owner);
+  SmmuDevice(DriverContext& ctx, Device& dev, CodeOwner* owner);
   ~SmmuDevice() override;
 
   Status probe();
@@ -165,7 +165,7 @@ class SmmuDevice : public iommu::IommuOps, public std::enable_shared_from_this<S
   Status attach_dev(iommu::IommuDomain& domain, Device& dev, iommu::Fwspec& fwspec) override;
 
   // For domains.
-  Kernel& kernel() { return k_; }
+  DriverContext& ctx() { return ctx_; }
   Log& log();
   const std::string& name() const;
   const Features& features() const { return feat_; }
@@ -195,7 +195,7 @@ class SmmuDevice : public iommu::IommuOps, public std::enable_shared_from_this<S
   Status init_l2(uint32_t l1_idx);
   Status write_ste(uint32_t sid, uint64_t word0);
 
-  Kernel& k_;
+  DriverContext& ctx_;
   Device& dev_;
   CodeOwner* owner_;
   IoMem regs_;

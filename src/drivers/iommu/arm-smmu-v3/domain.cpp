@@ -8,7 +8,7 @@
 // (concurrent on disjoint ranges); invalidations go through the command
 // queue's lock.
 #include "drivers/iommu/arm-smmu-v3/arm-smmu-v3.h"
-#include "kernel/kernel.h"
+#include "kernel/driver_context.h"
 
 namespace modiommu::arm_smmu_v3 {
 namespace {
@@ -32,8 +32,8 @@ Status SmmuDomain::finalise() {
   cfg.oas = s.features().oas;
   cfg.coherent = s.features().coherent;
   cfg.tlb = this;
-  auto& pages = s.kernel().pages();
-  pgtbl_ = TRY(iommu::IoPgtable::alloc(cfg, pages.memory(), pages));
+  auto& pages = s.ctx().pages();
+  pgtbl_ = TRY(iommu::IoPgtable::alloc(cfg, s.ctx().ram(), pages));
   pgsize_bitmap = pgtbl_->pgsize_bitmap();
   aperture_start = 0;
   aperture_end = (uint64_t{1} << cfg.ias) - 1;
@@ -45,7 +45,7 @@ Status SmmuDomain::finalise() {
   const uint64_t w0 = put(tcr.tsz, CD0_T0SZ, 6) | put(tcr.tg, CD0_TG0, 2) | put(tcr.irgn, CD0_IRGN0, 2) |
                       put(tcr.orgn, CD0_ORGN0, 2) | put(tcr.sh, CD0_SH0, 2) | CD0_EPD1 | put(tcr.ips, CD0_IPS, 3) |
                       CD0_AA64 | CD0_R | CD0_A | CD0_ASET | put(asid_, CD0_ASID, 16) | CD0_V;
-  auto& mem = pages.memory();
+  auto& mem = s.ctx().ram();
   const uint64_t cd = *cd_pa_;
   // V lives in word 0, written last.
   TRY(mem.write64(cd + 8, pgtbl_->ttbr() & CD1_TTB0_MASK));
@@ -62,7 +62,7 @@ SmmuDomain::~SmmuDomain() {
     if (smmu_->live()) (void)smmu_->cmdq().issue_sync(cmd_tlbi_nh_asid(asid_));
     pgtbl_.reset();  // its final tlb_flush_all is harmless
   }
-  if (cd_pa_) (void)smmu_->kernel().pages().free(*cd_pa_);
+  if (cd_pa_) (void)smmu_->ctx().pages().free(*cd_pa_);
   if (asid_) smmu_->asid_free(asid_);
 }
 

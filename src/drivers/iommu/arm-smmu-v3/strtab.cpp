@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "drivers/iommu/arm-smmu-v3/arm-smmu-v3.h"
-#include "kernel/kernel.h"
+#include "kernel/driver_context.h"
 
 namespace modiommu::arm_smmu_v3 {
 namespace {
@@ -31,7 +31,7 @@ std::vector<uint64_t> abort_stes(size_t n) {
 }  // namespace
 
 Status SmmuDevice::strtab_init() {
-  auto& pages = k_.pages();
+  auto& pages = ctx_.pages();
   // 3.4.3: two levels when the SMMU supports them and the SID space is larger
   // than one level-2 table; the level-1 table is capped at 1 MiB as in Linux.
   two_level_ = feat_.two_level && feat_.sid_bits > kStrtabSplit;
@@ -49,10 +49,10 @@ Status SmmuDevice::strtab_init() {
     const size_t bytes = n * kSteBytes;
     strtab_pa_ = TRY(pages.alloc(bytes, std::max<size_t>(bytes, 4096)));
     auto words = abort_stes(n);
-    TRY(pages.memory().write(*strtab_pa_, words.data(), words.size() * 8));
+    TRY(ctx_.ram().write(*strtab_pa_, words.data(), words.size() * 8));
   }
   if (strtab_log2_ < feat_.sid_bits)
-    k_.log().warn(name(), "stream table covers {} of {} stream ID bits", strtab_log2_, feat_.sid_bits);
+    ctx_.log().warn(name(), "stream table covers {} of {} stream ID bits", strtab_log2_, feat_.sid_bits);
   return {};
 }
 
@@ -64,14 +64,14 @@ uint32_t strtab_cfg_value(bool two_level, unsigned log2) {
 
 // ste_lock_ held.
 Status SmmuDevice::init_l2(uint32_t l1_idx) {
-  auto& pages = k_.pages();
+  auto& pages = ctx_.pages();
   const size_t n = size_t{1} << kStrtabSplit;
   const uint64_t pa = TRY(pages.alloc(n * kSteBytes, n * kSteBytes));
   auto words = abort_stes(n);
-  Status s = pages.memory().write(pa, words.data(), words.size() * 8);
+  Status s = ctx_.ram().write(pa, words.data(), words.size() * 8);
   // 5.1: publish the level-2 table only once it is complete: one store of
   // the level-1 descriptor (L2Ptr [51:6], Span = SPLIT + 1).
-  if (s.ok()) s = pages.memory().write64(*strtab_pa_ + uint64_t{l1_idx} * kL1DescBytes,
+  if (s.ok()) s = ctx_.ram().write64(*strtab_pa_ + uint64_t{l1_idx} * kL1DescBytes,
                                           (pa & STE0_S1CTXPTR_MASK) | (kStrtabSplit + 1));
   if (!s.ok()) {
     (void)pages.free(pa);
@@ -99,12 +99,12 @@ Result<uint64_t> SmmuDevice::ste_pa(uint32_t sid, bool alloc) {
 // ste_lock_ held. One store, then the SMMU drops its cached copy (4.3.1).
 Status SmmuDevice::write_ste(uint32_t sid, uint64_t word0) {
   const uint64_t pa = TRY(ste_pa(sid, true));
-  TRY(k_.pages().memory().write64(pa, word0));
+  TRY(ctx_.ram().write64(pa, word0));
   return cmdq_.issue_sync(cmd_cfgi_ste(sid));
 }
 
 void SmmuDevice::free_tables() {
-  auto& pages = k_.pages();
+  auto& pages = ctx_.pages();
   for (const std::optional<uint64_t>& pa : l2_pa_)
     if (pa) (void)pages.free(*pa);
   l2_pa_.clear();
