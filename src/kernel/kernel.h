@@ -108,12 +108,6 @@ class MODIOMMU_API Kernel final : public DriverContext {
   // *described: firmware puts it behind an IOMMU.
   hw::UpstreamPort* dma_port(const Device& dev, bool* described);
 
-  // Debug checking for simulators and tests: every translation-table walk
-  // of the IOMMU models is checked against the page allocator; a walk of a
-  // freed page is counted and logged (a use-after-free of page tables).
-  void check_table_walks();
-  uint64_t freed_table_walks() const { return freed_table_walks_.load(std::memory_order_relaxed); }
-
   // Drivers registered by this kernel's initcalls, unregistered at teardown.
   void own_driver(std::unique_ptr<Driver> drv);
 
@@ -130,7 +124,6 @@ class MODIOMMU_API Kernel final : public DriverContext {
   iommu::IommuCore iommu_{core_, log_};
   std::unique_ptr<iommu::DmaApi> dma_;
   std::vector<std::unique_ptr<Driver>> owned_drivers_;
-  std::atomic<uint64_t> freed_table_walks_{0};
   struct EndpointReg {
     DmaEndpoint* ep;
     CodeOwner* owner;
