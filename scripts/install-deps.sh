@@ -7,7 +7,7 @@ PACKAGES=(g++ cmake ninja-build pkg-config
   libfdt-dev device-tree-compiler
   libcli11-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang libclang-rt-14-dev graphviz libreadline-dev)
+  clang libclang-rt-14-dev graphviz libreadline-dev python3)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -34,6 +34,9 @@ run_preset() {
   ctest --preset "$preset" -j "$JOBS" "$@"
 }
 
+# The layering first: a driver reaching hw/ or a layer including upward
+# fails here, before anything is built (docs/architecture.md).
+python3 scripts/check-layers.py
 run_preset release
 if [ $SAN = 1 ]; then
   # The sanitizers run every test but the second pass over the larger

@@ -4,14 +4,39 @@
 #include <dlfcn.h>
 
 #include <cstdio>
+#include <cstdlib>
 
+#include "kernel/driver_context.h"
 #include "module/loader.h"
 
-namespace modiommu {
-class Kernel {};
-}  // namespace modiommu
-
 using namespace modiommu;
+
+namespace {
+
+// The loader only passes the context through to init/exit, and the trivial
+// module never looks into it.
+class NullContext final : public DriverContext {
+ public:
+  [[noreturn]] static void unused() { std::abort(); }
+  Log& log() override { unused(); }
+  DriverCore& core() override { unused(); }
+  Bus& platform_bus() override { unused(); }
+  PciCore& pci() override { unused(); }
+  iommu::IommuCore& iommu() override { unused(); }
+  iommu::DmaApi& dma() override { unused(); }
+  mm::PageAllocator& pages() override { unused(); }
+  hw::PhysicalMemory& ram() override { unused(); }
+  const of::Tree* tree() const override { return nullptr; }
+  Result<IoMem> ioremap(Device&, size_t) override { unused(); }
+  Result<IrqHandle> request_irq(Device&, const std::string&, std::function<void()>) override { unused(); }
+  std::vector<std::string> modules_for_alias(const std::string&) override { return {}; }
+  bool generic_endpoints() const override { return false; }
+  PopulatePolicy populate_policy() const override { return PopulatePolicy::bus_only; }
+  void register_endpoint(Device&, DmaEndpoint*, CodeOwner*) override {}
+  void unregister_endpoint(Device&) override {}
+};
+
+}  // namespace
 
 static const char* kTrivial = BENCH_MODULE_DIR "/bench_trivial.so";
 
@@ -29,7 +54,7 @@ static void BM_DlopenDlclose(benchmark::State& state) {
 BENCHMARK(BM_DlopenDlclose);
 
 static void BM_InsmodRmmod(benchmark::State& state) {
-  Kernel k;
+  NullContext k;
   ModuleLoader loader(k);
   for (auto _ : state) {
     auto m = loader.insmod(kTrivial);
@@ -46,7 +71,7 @@ static void BM_InsmodRmmod(benchmark::State& state) {
 BENCHMARK(BM_InsmodRmmod);
 
 static void BM_PinUnpin(benchmark::State& state) {
-  Kernel k;
+  NullContext k;
   ModuleLoader loader(k);
   if (!loader.insmod(kTrivial)) {
     state.SkipWithError("insmod failed");

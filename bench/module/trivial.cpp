@@ -3,7 +3,7 @@
 
 using namespace modiommu;
 
-static Status trivial_init(Kernel&, Module&) { return {}; }
-static void trivial_exit(Kernel&, Module&) {}
+static Status trivial_init(DriverContext&, Module&) { return {}; }
+static void trivial_exit(DriverContext&, Module&) {}
 
 MODIOMMU_MODULE(bench_trivial, .version = "1.0", .license = "GPL-2.0", .init = trivial_init, .exit = trivial_exit);

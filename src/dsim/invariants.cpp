@@ -10,6 +10,7 @@
 #include "dsim/inflight.h"
 #include "module/loader.h"
 #include "of/tree.h"
+#include "sim/harness.h"
 #include "sim/state.h"
 
 namespace modiommu::dsim {
@@ -89,7 +90,7 @@ std::vector<Violation> InvariantChecker::check(Kernel& k) {
   auto add = [&](const char* inv, std::string what) { v.push_back({inv, std::move(what)}); };
 
   if (uint64_t e = sim::dma_totals(k).escapes) add("escape", fmt::format("{} DMA piece(s) escaped the IOMMU", e));
-  if (uint64_t f = k.freed_table_walks())
+  if (uint64_t f = sim::Harness::of(k) ? sim::Harness::of(k)->freed_table_walks() : 0)
     add("freed-table", fmt::format("{} translation-table read(s) of freed pages", f));
 
   if (size_t n = k.log().count("corrupted")) add("corruption", fmt::format("{} log line(s) report corrupted data", n));

@@ -87,7 +87,8 @@ Result<std::unique_ptr<World>> World::boot(const WorldConfig& cfg) {
                            : of::Tree::from_blob(blob, cfg.platform);
   if (tree.ok()) TRY(w->k_->boot(std::move(tree).value()));
   else TRY(w->k_->boot(cfg.platform));
-  w->k_->check_table_walks();  // invariant freed-table
+  w->harness_ = std::make_unique<sim::Harness>(*w->k_);
+  w->harness_->check_table_walks();  // invariant freed-table
   w->k_->boot_complete();
   w->sc_ = std::make_unique<sim::Scenario>(*w->k_, w->out_);
   (void)InFlightTable::of(*w->k_);  // hook in before any step
@@ -112,6 +113,7 @@ World::~World() {
   // module.unload would refuse that (leaving the module's memory behind).
   FaultInjection::disarm_all();
   sc_.reset();
+  harness_.reset();
   k_.reset();
 }
 

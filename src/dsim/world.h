@@ -16,6 +16,7 @@
 #include "base/api.h"
 #include "dsim/invariants.h"
 #include "kernel/kernel.h"
+#include "sim/harness.h"
 #include "sim/scenario.h"
 
 namespace modiommu::dsim {
@@ -64,6 +65,7 @@ class MODIOMMU_API World {
   explicit World(WorldConfig cfg) : cfg_(std::move(cfg)) {}
   WorldConfig cfg_;
   std::unique_ptr<Kernel> k_;
+  std::unique_ptr<sim::Harness> harness_;  // after k_: detaches first
   std::ostringstream out_;  // scenario output (lsmod, dma summaries): not needed
   std::unique_ptr<sim::Scenario> sc_;
   InvariantChecker checker_;

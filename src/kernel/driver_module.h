@@ -1,21 +1,21 @@
 // module_platform_driver(): init/exit for a module whose whole job is to
-// register one driver, constructed as D(Kernel&) and owned by the module
-// while it is live.
+// register one driver, constructed as D(DriverContext&) and owned by the
+// module while it is live.
 #pragma once
 
 #include <memory>
 
 #include "core/driver_core.h"
-#include "kernel/kernel.h"
+#include "kernel/driver_context.h"
 #include "module/module.h"
 
 namespace modiommu {
 
 template <class D>
-Status driver_module_init(Kernel& k, Module& m) {
-  auto drv = std::make_unique<D>(k);
+Status driver_module_init(DriverContext& ctx, Module& m) {
+  auto drv = std::make_unique<D>(ctx);
   drv->owner = &m;
-  TRY(k.core().register_driver(drv.get()));
+  TRY(ctx.core().register_driver(drv.get()));
   m.set_private(drv.release());
   return {};
 }
@@ -23,10 +23,10 @@ Status driver_module_init(Kernel& k, Module& m) {
 // Unregistering unbinds every device the driver holds (consumers first,
 // through device links) before the module's code goes.
 template <class D>
-void driver_module_exit(Kernel& k, Module& m) {
+void driver_module_exit(DriverContext& ctx, Module& m) {
   auto* drv = static_cast<D*>(m.private_data());
   if (!drv) return;
-  k.core().unregister_driver(drv);
+  ctx.core().unregister_driver(drv);
   m.set_private(nullptr);
   delete drv;
 }

@@ -104,7 +104,6 @@ Kernel::Kernel(KernelOptions opts) : opts_(std::move(opts)) {
 }
 
 Kernel::~Kernel() {
-  if (platform_) machine().memory().set_table_read_observer(nullptr);
   modules_.reset();  // rmmod everything first: their devices unbind while all else exists
   // Unbind everything before the drivers' objects go away.
   for (auto it = owned_drivers_.rbegin(); it != owned_drivers_.rend(); ++it) core_.unregister_driver(it->get());
@@ -242,6 +241,10 @@ Result<IrqHandle> Kernel::request_irq(Device& dev, const std::string& name, std:
   return IrqHandle(&line, line.add_listener(std::move(handler)));
 }
 
+std::vector<std::string> Kernel::modules_for_alias(const std::string& modalias) {
+  return modules_->find_by_alias(modalias);
+}
+
 void Kernel::register_endpoint(Device& dev, DmaEndpoint* ep, CodeOwner* owner) {
   std::lock_guard g(endpoints_lock_);
   endpoints_[&dev] = {ep, owner};
@@ -275,15 +278,6 @@ Status Kernel::with_endpoint(Device& dev, const std::function<Status(DmaEndpoint
     OwnerPin pin(reg.owner);
     if (!pin.ok()) return make_error(Errc::nodev, dev.name() + ": its driver's module is unloading");
     return fn(*reg.ep);
-  });
-}
-
-void Kernel::check_table_walks() {
-  if (!platform_ || !pages_) return;
-  machine().memory().set_table_read_observer([this](uint64_t pa) {
-    if (!pages_->is_free(pa)) return;
-    if (freed_table_walks_.fetch_add(1, std::memory_order_relaxed) < 5)
-      log_.err("", "an IOMMU walked page-table memory at {:#x} that the kernel has freed", pa);
   });
 }
 

@@ -1,6 +1,7 @@
 // One emulated kernel instance: the clock, the log, the driver core, the
-// device tree it booted from, and (as they land) the module loader, the
-// IOMMU core and the emulated machine. Modules receive a Kernel& at init.
+// device tree it booted from, the module loader, the IOMMU core and the
+// emulated machine. It is the composition root: drivers and modules see it
+// only as their DriverContext (kernel/driver_context.h).
 // Several kernels can live in one process (tests do that).
 #pragma once
 
@@ -22,6 +23,7 @@
 #include "core/log.h"
 #include "iommu/dma.h"
 #include "iommu/iommu_core.h"
+#include "kernel/driver_context.h"
 #include "kernel/endpoint.h"
 #include "kernel/io.h"
 #include "board/platform.h"
@@ -31,12 +33,6 @@
 namespace modiommu {
 
 class ModuleLoader;
-
-// --populate: who makes devices of child nodes (BEHAVIOUR.md 7).
-enum class PopulatePolicy {
-  drivers,   // a bound device's children, as its driver's of_platform_populate would
-  bus_only,  // only children of buses (simple-bus, ...), at boot
-};
 
 struct KernelOptions {
   DeferredPolicy deferred_probe = DeferredPolicy::targeted;
@@ -60,34 +56,36 @@ struct KernelOptions {
   }
 };
 
-class MODIOMMU_API Kernel {
+class MODIOMMU_API Kernel final : public DriverContext {
  public:
   explicit Kernel(KernelOptions opts = {});
-  ~Kernel();
+  ~Kernel() override;
   Kernel(const Kernel&) = delete;
   Kernel& operator=(const Kernel&) = delete;
 
   const KernelOptions& options() const { return opts_; }
   VirtualClock& clock() { return clock_; }
-  Log& log() { return log_; }
-  DriverCore& core() { return core_; }
-  Bus& platform_bus() { return platform_bus_; }
-  PciCore& pci() { return pci_; }
-  const of::Tree* tree() const { return tree_.get(); }
+  Log& log() override { return log_; }
+  DriverCore& core() override { return core_; }
+  Bus& platform_bus() override { return platform_bus_; }
+  PciCore& pci() override { return pci_; }
+  const of::Tree* tree() const override { return tree_.get(); }
   // Valid after boot().
   Platform& platform() { return *platform_; }
   bool has_platform() const { return platform_ != nullptr; }
   hw::Machine& machine() { return platform_->machine(); }
-  mm::PageAllocator& pages() { return *pages_; }
-  iommu::IommuCore& iommu() { return iommu_; }
-  iommu::DmaApi& dma() { return *dma_; }
+  mm::PageAllocator& pages() override { return *pages_; }
+  hw::PhysicalMemory& ram() override { return pages_->memory(); }
+  iommu::IommuCore& iommu() override { return iommu_; }
+  iommu::DmaApi& dma() override { return *dma_; }
   ModuleLoader& modules() { return *modules_; }
 
-  // devm_ioremap_resource(): register window `index` of the device's reg
-  // (PCI devices: BAR `index`).
-  Result<IoMem> ioremap(Device& dev, size_t index = 0);
-  // request_irq() by interrupt-names entry (or index if `name` is a number).
-  Result<IrqHandle> request_irq(Device& dev, const std::string& name, std::function<void()> handler);
+  // The driver context (kernel/driver_context.h).
+  Result<IoMem> ioremap(Device& dev, size_t index = 0) override;
+  Result<IrqHandle> request_irq(Device& dev, const std::string& name, std::function<void()> handler) override;
+  std::vector<std::string> modules_for_alias(const std::string& modalias) override;
+  bool generic_endpoints() const override { return opts_.generic_endpoints; }
+  PopulatePolicy populate_policy() const override { return opts_.populate_policy(); }
 
   // Boot up to (not including) boot-complete: build the platform, populate
   // devices (arch_initcall), initialise built-in modules (device_initcall),
@@ -97,8 +95,8 @@ class MODIOMMU_API Kernel {
   // late_initcall.
   void boot_complete();
   // DMA endpoints (kernel/endpoint.h), registered by drivers while bound.
-  void register_endpoint(Device& dev, DmaEndpoint* ep, CodeOwner* owner);
-  void unregister_endpoint(Device& dev);
+  void register_endpoint(Device& dev, DmaEndpoint* ep, CodeOwner* owner) override;
+  void unregister_endpoint(Device& dev) override;
   // Runs fn with the endpoint of `dev` and its owner pinned; ENODEV if none.
   Status with_endpoint(Device& dev, const std::function<Status(DmaEndpoint&)>& fn);
   std::vector<Device*> endpoint_devices();
@@ -109,12 +107,6 @@ class MODIOMMU_API Kernel {
   // The device's DMA master port in the emulation (null if it has none);
   // *described: firmware puts it behind an IOMMU.
   hw::UpstreamPort* dma_port(const Device& dev, bool* described);
-
-  // Debug checking for simulators and tests: every translation-table walk
-  // of the IOMMU models is checked against the page allocator; a walk of a
-  // freed page is counted and logged (a use-after-free of page tables).
-  void check_table_walks();
-  uint64_t freed_table_walks() const { return freed_table_walks_.load(std::memory_order_relaxed); }
 
   // Drivers registered by this kernel's initcalls, unregistered at teardown.
   void own_driver(std::unique_ptr<Driver> drv);
@@ -132,7 +124,6 @@ class MODIOMMU_API Kernel {
   iommu::IommuCore iommu_{core_, log_};
   std::unique_ptr<iommu::DmaApi> dma_;
   std::vector<std::unique_ptr<Driver>> owned_drivers_;
-  std::atomic<uint64_t> freed_table_walks_{0};
   struct EndpointReg {
     DmaEndpoint* ep;
     CodeOwner* owner;

@@ -8,7 +8,7 @@
 
 namespace modiommu {
 
-inline constexpr uint32_t kModuleAbiVersion = 2;  // 2: softdeps
+inline constexpr uint32_t kModuleAbiVersion = 3;  // 2: softdeps; 3: init/exit take DriverContext&
 // "MODIOMMU" in ASCII: a descriptor that does not start with it is not one.
 inline constexpr uint64_t kModuleMagic = 0x554d4d4f49444f4dull;
 // Fixed capacities keep the descriptor one flat, relocatable C struct.

@@ -96,7 +96,7 @@ struct ModuleLoader::Cached {
   std::vector<std::string> weak_exports;
 };
 
-ModuleLoader::ModuleLoader(Kernel& kernel) : kernel_(kernel) {
+ModuleLoader::ModuleLoader(DriverContext& ctx) : ctx_(ctx) {
   (void)HostSymbols::self();  // record the host's objects before any module loads
 }
 
@@ -125,7 +125,7 @@ ModuleLoader::~ModuleLoader() {
     m.set_state(ModuleState::unloading);
     m.wait_unpinned();
     notify(ModuleEvent::going, m);
-    if (m.desc_->exit) m.desc_->exit(kernel_, m);
+    if (m.desc_->exit) m.desc_->exit(ctx_, m);
     std::lock_guard<std::mutex> g(lock_);
     unpublish_locked(m);
   }
@@ -334,7 +334,7 @@ Status ModuleLoader::init_builtin(const ModuleDescriptor* d, const std::vector<s
     m->params_ = std::move(vals);
     modules_.push_back(m);
   }
-  Status st = d->init ? d->init(kernel_, *m) : Status{};
+  Status st = d->init ? d->init(ctx_, *m) : Status{};
   if (!st) {
     m->set_state(ModuleState::unloading);
     notify(ModuleEvent::going, *m);
@@ -498,7 +498,7 @@ Result<Module*> ModuleLoader::load_file(const std::string& path, const std::vect
   if (d->init) {
     // Fault point: the init fails as a driver's probe-time setup would.
     Status st = fault_point("module.init") ? Status(make_error(Errc::nomem, "injected fault module.init"))
-                                           : d->init(kernel_, *m);
+                                           : d->init(ctx_, *m);
     if (!st) {
       m->set_state(ModuleState::unloading);
       notify(ModuleEvent::going, *m);
@@ -592,7 +592,7 @@ Status ModuleLoader::rmmod(const std::string& name, RmmodFlags flags) {
   }
   m->wait_unpinned();
   notify(ModuleEvent::going, *m);
-  if (m->desc_->exit) m->desc_->exit(kernel_, *m);
+  if (m->desc_->exit) m->desc_->exit(ctx_, *m);
   void* h;
   {
     std::lock_guard<std::mutex> g(lock_);

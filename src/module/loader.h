@@ -55,7 +55,7 @@ struct MODIOMMU_API RmmodFlags {
 
 class MODIOMMU_API ModuleLoader {
  public:
-  explicit ModuleLoader(Kernel& kernel);
+  explicit ModuleLoader(DriverContext& ctx);
   // Host shutdown: unloads every loadable module (dependents first, waiting
   // for pins), then runs built-in modules' exit in reverse order.
   ~ModuleLoader();
@@ -154,7 +154,7 @@ class MODIOMMU_API ModuleLoader {
   Result<ModuleIndex*> index_locked(const std::string& dir);
   Status modprobe_visit(const std::string& name, std::vector<std::string>& stack, std::vector<std::string>& order);
 
-  Kernel& kernel_;
+  DriverContext& ctx_;
   mutable std::mutex lock_;  // docs/architecture.md "Locks"
   std::vector<std::shared_ptr<Module>> modules_;  // load order
   std::map<std::string, std::string> exports_;    // symbol -> module name (loadable modules)

@@ -7,8 +7,8 @@
 // the static builtin_modules() list that the host initialises in its initcall
 // phase.
 //
-//   static Status smmu_init(Kernel& k, Module& m) { ... }
-//   static void smmu_exit(Kernel& k, Module& m) { ... }
+//   static Status smmu_init(DriverContext& ctx, Module& m) { ... }
+//   static void smmu_exit(DriverContext& ctx, Module& m) { ... }
 //   MODIOMMU_MODULE(arm_smmu_v3, .version = "1.0", .license = "GPL-2.0",
 //                   .description = "ARM SMMUv3",
 //                   .params = {{.name = "cmdq_depth", .type = ModuleParamType::uint_,
@@ -37,7 +37,7 @@
 
 namespace modiommu {
 
-class Kernel;  // the host; passed through to init/exit, never looked into here
+class DriverContext;  // the host's, for drivers; passed through to init/exit, never looked into here
 class Module;
 
 enum class ModuleParamType : uint32_t { none_ = 0, bool_ = 1, int_ = 2, uint_ = 3, string_ = 4 };
@@ -70,9 +70,9 @@ struct ModuleDescriptor {
   // a device present wants it (virtio_iommu names the transports; the one
   // the machine has is loaded). Ends at the first null.
   const char* softdeps[kModuleMaxSoftdeps];
-  Status (*init)(Kernel& kernel, Module& module);
+  Status (*init)(DriverContext& ctx, Module& module);
   // Like Linux module_exit: cannot fail; must undo everything init did.
-  void (*exit)(Kernel& kernel, Module& module);
+  void (*exit)(DriverContext& ctx, Module& module);
 };
 
 enum class ModuleState { loading, live, unloading };

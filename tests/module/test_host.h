@@ -1,5 +1,5 @@
 // What test modules call in the test host (through its exports, as real
-// modules call the host): an event log, and a record of the Kernel& they
+// modules call the host): an event log, and a record of the DriverContext& they
 // were given, so tests check the loader passes it through untouched.
 #pragma once
 

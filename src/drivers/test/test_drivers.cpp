@@ -6,7 +6,7 @@
 #include <memory>
 
 #include "core/driver_core.h"
-#include "kernel/kernel.h"
+#include "kernel/driver_context.h"
 #include "module/module.h"
 #include "of/tree.h"
 
@@ -15,29 +15,29 @@ namespace {
 
 class TestSupplier : public Driver {
  public:
-  explicit TestSupplier(Kernel& k) : k_(k) {
+  explicit TestSupplier(DriverContext& ctx) : ctx_(ctx) {
     name = "test-supplier";
-    bus = &k.platform_bus();
+    bus = &ctx.platform_bus();
     of_match = {"modiommu,test-supplier"};
   }
   Status probe(Device& dev) override {
     const of::Node* n = dev.fwnode();
     if (n && n->has("modiommu,fail-probe")) return make_error(Errc::io, "probe fails as its node asks (modiommu,fail-probe)");
-    if (n && n->has("modiommu,defer-until-boot-complete") && !k_.core().boot_completed())
+    if (n && n->has("modiommu,defer-until-boot-complete") && !ctx_.core().boot_completed())
       return dev.defer(WaitKey::event(WaitEvent::boot_complete), "waiting for boot-complete (modiommu,defer-until-boot-complete)");
     return {};
   }
   void remove(Device&) override {}
 
  private:
-  Kernel& k_;
+  DriverContext& ctx_;
 };
 
 class TestConsumer : public Driver {
  public:
-  explicit TestConsumer(Kernel& k) : k_(k) {
+  explicit TestConsumer(DriverContext& ctx) : ctx_(ctx) {
     name = "test-consumer";
-    bus = &k.platform_bus();
+    bus = &ctx.platform_bus();
     of_match = {"modiommu,test-consumer"};
   }
   Status probe(Device& dev) override {
@@ -45,7 +45,7 @@ class TestConsumer : public Driver {
     if (!n || !n->has("modiommu,suppliers")) return {};
     auto cells = n->prop("modiommu,suppliers")->cells();
     if (!cells.ok()) return std::move(cells).error();
-    DriverCore& core = k_.core();
+    DriverCore& core = ctx_.core();
     for (uint32_t ph : *cells) {
       const of::Node* sn = n->tree().by_phandle(ph);
       if (!sn) return make_error(Errc::inval, fmt::format("{}: modiommu,suppliers names unknown phandle {:#x}", n->path(), ph));
@@ -64,33 +64,33 @@ class TestConsumer : public Driver {
   void remove(Device&) override {}
 
  private:
-  Kernel& k_;
+  DriverContext& ctx_;
 };
 
 struct TestDrivers {
-  explicit TestDrivers(Kernel& k) : supplier(k), consumer(k) {}
+  explicit TestDrivers(DriverContext& ctx) : supplier(ctx), consumer(ctx) {}
   TestSupplier supplier;
   TestConsumer consumer;
 };
 
-Status test_drivers_init(Kernel& k, Module& m) {
-  auto d = std::make_unique<TestDrivers>(k);
+Status test_drivers_init(DriverContext& ctx, Module& m) {
+  auto d = std::make_unique<TestDrivers>(ctx);
   d->supplier.owner = &m;
   d->consumer.owner = &m;
-  TRY(k.core().register_driver(&d->supplier));
-  Status s = k.core().register_driver(&d->consumer);
+  TRY(ctx.core().register_driver(&d->supplier));
+  Status s = ctx.core().register_driver(&d->consumer);
   if (!s.ok()) {
-    k.core().unregister_driver(&d->supplier);
+    ctx.core().unregister_driver(&d->supplier);
     return s;
   }
   m.set_private(d.release());
   return {};
 }
 
-void test_drivers_exit(Kernel& k, Module& m) {
+void test_drivers_exit(DriverContext& ctx, Module& m) {
   auto* d = static_cast<TestDrivers*>(m.private_data());
-  k.core().unregister_driver(&d->consumer);
-  k.core().unregister_driver(&d->supplier);
+  ctx.core().unregister_driver(&d->consumer);
+  ctx.core().unregister_driver(&d->supplier);
   delete d;
 }
 

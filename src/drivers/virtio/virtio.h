@@ -31,7 +31,7 @@
 #include "uapi/virtio_config.h"
 
 namespace modiommu {
-class Kernel;
+class DriverContext;
 class CodeOwner;
 }  // namespace modiommu
 
@@ -150,11 +150,11 @@ class MODIOMMU_API Virtqueue {
 // transport's node, as in Linux).
 class MODIOMMU_API VirtioDevice : public Device {
  public:
-  VirtioDevice(Kernel& k, std::string name, Device& transport, VirtioConfigOps& ops, uint32_t device_id,
+  VirtioDevice(DriverContext& ctx, std::string name, Device& transport, VirtioConfigOps& ops, uint32_t device_id,
                uint32_t vendor_id);
   ~VirtioDevice() override;
 
-  Kernel& kernel() const { return k_; }
+  DriverContext& ctx() const { return ctx_; }
   uint32_t device_id() const { return device_id_; }
   uint32_t vendor_id() const { return vendor_id_; }
   VirtioConfigOps& config() const { return ops_; }
@@ -206,7 +206,7 @@ class MODIOMMU_API VirtioDevice : public Device {
  private:
   friend class VirtioDriver;
   friend class Virtqueue;
-  Kernel& k_;
+  DriverContext& ctx_;
   Device& transport_;
   VirtioConfigOps& ops_;
   const uint32_t device_id_, vendor_id_;
@@ -235,19 +235,19 @@ class MODIOMMU_API VirtioDriver : public Driver {
 };
 
 // The virtio bus of one kernel (exists while the virtio module is loaded).
-MODIOMMU_API Bus* virtio_bus(Kernel& k);
+MODIOMMU_API Bus* virtio_bus(DriverContext& ctx);
 // register_virtio_driver(): sets drv.bus and registers it with the driver core.
-MODIOMMU_API Status register_virtio_driver(Kernel& k, VirtioDriver& drv);
-MODIOMMU_API void unregister_virtio_driver(Kernel& k, VirtioDriver& drv);
+MODIOMMU_API Status register_virtio_driver(DriverContext& ctx, VirtioDriver& drv);
+MODIOMMU_API void unregister_virtio_driver(DriverContext& ctx, VirtioDriver& drv);
 // register_virtio_device(): resets the device, sets ACKNOWLEDGE and adds it
 // to the driver core (which probes or autoloads a driver for it). The
 // returned pointer stays valid until unregister_virtio_device().
-MODIOMMU_API Result<VirtioDevice*> register_virtio_device(Kernel& k, std::shared_ptr<VirtioDevice> vdev);
+MODIOMMU_API Result<VirtioDevice*> register_virtio_device(DriverContext& ctx, std::shared_ptr<VirtioDevice> vdev);
 // Unbinds its driver (consumers first, through device links) and removes it.
-MODIOMMU_API void unregister_virtio_device(Kernel& k, VirtioDevice& vdev);
+MODIOMMU_API void unregister_virtio_device(DriverContext& ctx, VirtioDevice& vdev);
 
 // The next free virtio device name of this kernel ("virtio0", "virtio1", ...).
-MODIOMMU_API std::string virtio_next_name(Kernel& k);
+MODIOMMU_API std::string virtio_next_name(DriverContext& ctx);
 
 // Text for a device ID ("iommu", "net", ... or "id 42").
 MODIOMMU_API std::string virtio_device_name(uint32_t device_id);

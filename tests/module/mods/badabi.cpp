@@ -7,7 +7,7 @@ using namespace modiommu;
 
 __attribute__((constructor)) static void badabi_ctor() { modtest::tlog().record("badabi:ctor"); }
 
-static Status badabi_init(Kernel&, Module&) {
+static Status badabi_init(DriverContext&, Module&) {
   modtest::tlog().record("badabi:init");
   return {};
 }

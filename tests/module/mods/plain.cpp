@@ -11,7 +11,7 @@ struct PlainState {
   int64_t count;
 };
 
-Status plain_init(Kernel& k, Module& m) {
+Status plain_init(DriverContext& k, Module& m) {
   int64_t count = TRY(m.param_int("count"));
   bool verbose = TRY(m.param_bool("verbose"));
   std::string label = TRY(m.param_string("label"));
@@ -23,7 +23,7 @@ Status plain_init(Kernel& k, Module& m) {
   return {};
 }
 
-void plain_exit(Kernel& k, Module& m) {
+void plain_exit(DriverContext& k, Module& m) {
   modtest::set_last_kernel(&k);
   auto* s = static_cast<PlainState*>(m.private_data());
   modtest::tlog().record("plain:exit count=" + std::to_string(s->count));

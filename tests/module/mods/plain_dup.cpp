@@ -4,7 +4,7 @@
 
 using namespace modiommu;
 
-static Status dup_init(Kernel&, Module&) {
+static Status dup_init(DriverContext&, Module&) {
   modtest::tlog().record("plain_dup:init");
   return {};
 }

@@ -6,7 +6,7 @@ using namespace modiommu;
 
 extern "C" void modiommu_no_such_symbol(void);
 
-static Status unresolved_init(Kernel&, Module&) {
+static Status unresolved_init(DriverContext&, Module&) {
   modiommu_no_such_symbol();
   modtest::tlog().record("unresolved:init");
   return {};

@@ -38,7 +38,7 @@
 #include "kernel/io.h"
 
 namespace modiommu {
-class Kernel;
+class DriverContext;
 class Device;
 class CodeOwner;
 }  // namespace modiommu
@@ -158,7 +158,7 @@ class SmmuDomain : public iommu::IommuDomain, public iommu::IommuFlushOps {
 // device is unbound (then `live()` is false and they touch no hardware).
 class SmmuDevice : public iommu::IommuOps, public std::enable_shared_from_this<SmmuDevice> {
  public:
-  SmmuDevice(Kernel& k, Device& dev, CodeOwner* owner);
+  SmmuDevice(DriverContext& ctx, Device& dev, CodeOwner* owner);
   ~SmmuDevice() override;
 
   Status probe();
@@ -172,7 +172,7 @@ class SmmuDevice : public iommu::IommuOps, public std::enable_shared_from_this<S
   Status attach_dev(iommu::IommuDomain& domain, Device& dev, iommu::Fwspec& fwspec) override;
 
   // For domains.
-  Kernel& kernel() { return k_; }
+  DriverContext& ctx() { return ctx_; }
   Log& log();
   const std::string& name() const;
   const Features& features() const { return feat_; }
@@ -204,7 +204,7 @@ class SmmuDevice : public iommu::IommuOps, public std::enable_shared_from_this<S
   // (ste.h). alloc: create missing level-2 tables, else skip their IDs.
   Status write_ste(const std::vector<uint32_t>& sids, const Entry& target, bool alloc);
 
-  Kernel& k_;
+  DriverContext& ctx_;
   Device& dev_;
   CodeOwner* owner_;
   IoMem regs_;

@@ -6,7 +6,7 @@
 #include <thread>
 
 #include "drivers/iommu/arm-smmu-v3/arm-smmu-v3.h"
-#include "kernel/kernel.h"
+#include "kernel/driver_context.h"
 
 namespace modiommu::arm_smmu_v3 {
 
@@ -59,13 +59,13 @@ Status Cmdq::init(unsigned log2) {
   log2_ = log2;
   const size_t bytes = std::max<size_t>(size_t{kCmdBytes} << log2, 32);
   // 6.3.25: the base is aligned to the queue size.
-  base_ = TRY(smmu_.kernel().pages().alloc(bytes, std::max<size_t>(bytes, 4096)));
+  base_ = TRY(smmu_.ctx().pages().alloc(bytes, std::max<size_t>(bytes, 4096)));
   prod_ = 0;
   return {};
 }
 
 void Cmdq::free() {
-  if (base_) (void)smmu_.kernel().pages().free(*base_);
+  if (base_) (void)smmu_.ctx().pages().free(*base_);
   base_.reset();
 }
 
@@ -100,7 +100,7 @@ Status Cmdq::wait_space_locked() {
 
 Status Cmdq::push_locked(const Cmd& c) {
   TRY(wait_space_locked());
-  hw::PhysicalMemory& mem = smmu_.kernel().pages().memory();
+  hw::PhysicalMemory& mem = smmu_.ctx().ram();
   const uint64_t slot = slot_pa(prod_);
   TRY(mem.write64(slot, c.w[0]));
   TRY(mem.write64(slot + 8, c.w[1]));

@@ -10,15 +10,15 @@
 #include "core/owner.h"
 #include "core/pci.h"
 #include "drivers/iommu/arm-smmu-v3/arm-smmu-v3.h"
-#include "kernel/kernel.h"
+#include "kernel/driver_context.h"
 
 namespace modiommu::arm_smmu_v3 {
 
-SmmuDevice::SmmuDevice(Kernel& k, Device& dev, CodeOwner* owner) : k_(k), dev_(dev), owner_(owner) {}
+SmmuDevice::SmmuDevice(DriverContext& ctx, Device& dev, CodeOwner* owner) : ctx_(ctx), dev_(dev), owner_(owner) {}
 
 SmmuDevice::~SmmuDevice() = default;
 
-Log& SmmuDevice::log() { return k_.log(); }
+Log& SmmuDevice::log() { return ctx_.log(); }
 const std::string& SmmuDevice::name() const { return dev_.name(); }
 
 // --- discovery (6.3.1, 6.3.2, 6.3.6) ----------------------------------------------
@@ -55,7 +55,7 @@ Status SmmuDevice::read_features() {
   feat_.gran16k = idr5::GRAN16K::get(idr5);
   feat_.gran64k = idr5::GRAN64K::get(idr5);
   if (!feat_.gran4k) return make_error(Errc::notsup, fmt::format("{}: IDR5 {:#x} has no 4K granule", name(), idr5));
-  k_.log().info(name(), "features: stage1{}{}, {} stream ID bits, {} stream table, cmdq 2^{} evtq 2^{}, OAS {}",
+  ctx_.log().info(name(), "features: stage1{}{}, {} stream ID bits, {} stream table, cmdq 2^{} evtq 2^{}, OAS {}",
                 feat_.s2 ? " stage2" : "", feat_.coherent ? " coherent" : "", feat_.sid_bits,
                 feat_.two_level ? "2-level" : "linear", feat_.cmdq_log2, feat_.evtq_log2, feat_.oas);
   return {};
@@ -70,7 +70,7 @@ Status SmmuDevice::write_reg_ack(uint64_t reg, uint64_t ack_reg, uint32_t val, c
     if (regs_.readl(ack_reg) == val) return {};
     std::this_thread::yield();
   }
-  k_.log().err(name(), "{} write {:#x} never acknowledged", what, val);
+  ctx_.log().err(name(), "{} write {:#x} never acknowledged", what, val);
   return make_error(Errc::timedout, fmt::format("{}: {} = {:#x} not acknowledged", name(), what, val));
 }
 
@@ -81,7 +81,7 @@ Status SmmuDevice::update_gbpa(uint32_t set, uint32_t clear) {
       if (!(regs_.readl(GBPA) & GBPA_UPDATE)) return {};
       std::this_thread::yield();
     }
-    k_.log().err(name(), "GBPA.UPDATE never clears");
+    ctx_.log().err(name(), "GBPA.UPDATE never clears");
     return make_error(Errc::timedout, name() + ": GBPA update not completed");
   };
   TRY(idle());
@@ -130,7 +130,7 @@ Status SmmuDevice::reset() {
 
 Status SmmuDevice::probe() {
   if (fault_point("smmuv3.probe")) return make_error(Errc::nomem, name() + ": injected fault smmuv3.probe");
-  regs_ = TRY(k_.ioremap(dev_, 0));
+  regs_ = TRY(ctx_.ioremap(dev_, 0));
   if (regs_.size() < kRegionSize)
     return make_error(Errc::inval, fmt::format("{}: reg size {:#x} is below the 128 KiB SMMUv3 register space (6.2)",
                                                name(), regs_.size()));
@@ -139,12 +139,12 @@ Status SmmuDevice::probe() {
   if (s.ok()) s = evtq_init();
   if (s.ok()) s = strtab_init();
   if (s.ok()) {
-    auto irq = k_.request_irq(dev_, "eventq", [this] { handle_events(); });
+    auto irq = ctx_.request_irq(dev_, "eventq", [this] { handle_events(); });
     if (irq.ok()) evtq_irq_ = std::move(irq).value();
-    else k_.log().warn(name(), "no eventq interrupt ({}): faults will not be reported", irq.error().message);
-    auto girq = k_.request_irq(dev_, "gerror", [this] { handle_gerror(); });
+    else ctx_.log().warn(name(), "no eventq interrupt ({}): faults will not be reported", irq.error().message);
+    auto girq = ctx_.request_irq(dev_, "gerror", [this] { handle_gerror(); });
     if (girq.ok()) gerror_irq_ = std::move(girq).value();
-    else k_.log().warn(name(), "no gerror interrupt ({}): errors handled only while waiting on the queue",
+    else ctx_.log().warn(name(), "no gerror interrupt ({}): errors handled only while waiting on the queue",
                        girq.error().message);
   }
   if (s.ok()) s = reset();
@@ -155,14 +155,14 @@ Status SmmuDevice::probe() {
     inst_.ops = this;
     inst_.owner = owner_;
     inst_.driver = "arm-smmu-v3";
-    s = k_.iommu().register_iommu(inst_);
+    s = ctx_.iommu().register_iommu(inst_);
     registered_ = s.ok();
   }
   if (!s.ok()) {
     remove();
     return s;
   }
-  k_.log().info(name(), "SMMUv3 enabled: {} stream table of 2^{} STEs", two_level_ ? "2-level" : "linear", strtab_log2_);
+  ctx_.log().info(name(), "SMMUv3 enabled: {} stream table of 2^{} STEs", two_level_ ? "2-level" : "linear", strtab_log2_);
   return {};
 }
 
@@ -172,10 +172,10 @@ void SmmuDevice::remove() {
     for (auto& m : live_masters())
       // Unbound PCI devices stay in their groups: unregister releases them.
       if (!m->dev || m->dev->state() == DeviceState::bound)
-        k_.log().err(name(), "remove with master {} still attached: its device link should have released it first",
+        ctx_.log().err(name(), "remove with master {} still attached: its device link should have released it first",
                      m->dev ? m->dev->name() : "?");
   }
-  if (registered_) k_.iommu().unregister_iommu(inst_);  // releases any left (loudly)
+  if (registered_) ctx_.iommu().unregister_iommu(inst_);  // releases any left (loudly)
   registered_ = false;
   evtq_irq_.free();
   gerror_irq_.free();
@@ -183,7 +183,7 @@ void SmmuDevice::remove() {
     // BEHAVIOUR.md 3: from now on DMA aborts, it never bypasses.
     Status s = update_gbpa(GBPA_ABORT, 0);
     if (s.ok()) s = disable();
-    if (!s.ok()) k_.log().err(name(), "could not quiesce the SMMU: {}", s.error().str());
+    if (!s.ok()) ctx_.log().err(name(), "could not quiesce the SMMU: {}", s.error().str());
   }
   live_.store(false, std::memory_order_release);
   cmdq_.stop();
@@ -267,7 +267,7 @@ void SmmuDevice::release_device(Device& dev, iommu::Fwspec& fwspec) {
   }
   if (live()) {
     Status s = write_ste(gone, ste_abort(), false);
-    if (!s.ok()) k_.log().err(name(), "{}: release could not invalidate its STEs: {}", dev.name(), s.error().str());
+    if (!s.ok()) ctx_.log().err(name(), "{}: release could not invalidate its STEs: {}", dev.name(), s.error().str());
   }
   if (m->domain) m->domain->attached--;
   m->domain = nullptr;
@@ -297,7 +297,7 @@ Status SmmuDevice::attach_dev(iommu::IommuDomain& domain, Device& dev, iommu::Fw
 void SmmuDevice::detach_all(SmmuDomain& d) {
   std::lock_guard g(ste_lock_);
   if (!d.attached) return;
-  k_.log().err(name(), "domain (ASID {}) freed while {} master(s) still use it: aborting their traffic", d.asid(),
+  ctx_.log().err(name(), "domain (ASID {}) freed while {} master(s) still use it: aborting their traffic", d.asid(),
                d.attached);
   std::vector<uint32_t> sids;
   for (auto& m : live_masters()) {

@@ -8,7 +8,7 @@
 // Map/unmap follow io-pgtable's rule (concurrent on disjoint ranges);
 // invalidations go through the command queue's lock.
 #include "drivers/iommu/arm-smmu-v3/arm-smmu-v3.h"
-#include "kernel/kernel.h"
+#include "kernel/driver_context.h"
 
 namespace modiommu::arm_smmu_v3 {
 namespace {
@@ -32,8 +32,8 @@ Status SmmuDomain::finalise() {
   cfg.oas = s.features().oas;
   cfg.coherent = s.features().coherent;
   cfg.tlb = this;
-  auto& pages = s.kernel().pages();
-  pgtbl_ = TRY(iommu::IoPgtable::alloc(cfg, pages.memory(), pages));
+  auto& pages = s.ctx().pages();
+  pgtbl_ = TRY(iommu::IoPgtable::alloc(cfg, s.ctx().ram(), pages));
   pgsize_bitmap = pgtbl_->pgsize_bitmap();
   aperture_start = 0;
   aperture_end = (uint64_t{1} << cfg.ias) - 1;
@@ -73,7 +73,7 @@ class CdWriter final : public EntryWriter {
 }  // namespace
 
 Status SmmuDomain::write_cd(const Entry& target) {
-  auto& mem = smmu_->kernel().pages().memory();
+  auto& mem = smmu_->ctx().ram();
   Entry cur;
   TRY(mem.read(*cd_pa_, cur.data(), sizeof cur));
   // No STE points at a CD before the domain is attached: nothing to sync.
@@ -88,7 +88,7 @@ SmmuDomain::~SmmuDomain() {
     if (smmu_->live()) (void)smmu_->cmdq().issue_sync(cmd_tlbi_nh_asid(asid_));
     pgtbl_.reset();  // its final tlb_flush_all is harmless
   }
-  if (cd_pa_) (void)smmu_->kernel().pages().free(*cd_pa_);
+  if (cd_pa_) (void)smmu_->ctx().pages().free(*cd_pa_);
   if (asid_) smmu_->asid_free(asid_);
 }
 

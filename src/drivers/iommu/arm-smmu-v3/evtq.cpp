@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "drivers/iommu/arm-smmu-v3/arm-smmu-v3.h"
-#include "kernel/kernel.h"
+#include "kernel/driver_context.h"
 
 namespace modiommu::arm_smmu_v3 {
 namespace {
@@ -46,7 +46,7 @@ const char* cmdq_err_name(uint32_t e) {
 Status SmmuDevice::evtq_init() {
   evtq_log2_ = std::min(feat_.evtq_log2, 7u);
   const size_t bytes = size_t{kEvtBytes} << evtq_log2_;
-  evtq_pa_ = TRY(k_.pages().alloc(bytes, std::max<size_t>(bytes, 4096)));
+  evtq_pa_ = TRY(ctx_.pages().alloc(bytes, std::max<size_t>(bytes, 4096)));
   evtq_cons_ = 0;
   return {};
 }
@@ -64,7 +64,7 @@ void SmmuDevice::handle_events() {
     // queue's worth, so a hostile PROD cannot keep us here.
     for (uint32_t n = 0; (cons & qmask) != (prod & qmask) && n <= imask; ++n) {
       uint64_t w[4];
-      if (!k_.pages().memory().read(*evtq_pa_ + uint64_t{cons & imask} * kEvtBytes, w, sizeof w).ok()) break;
+      if (!ctx_.ram().read(*evtq_pa_ + uint64_t{cons & imask} * kEvtBytes, w, sizeof w).ok()) break;
       iommu::FaultInfo f;
       const uint8_t type = static_cast<uint8_t>(evt::TYPE::get(w[0]));
       f.stream_id = static_cast<uint32_t>(evt::SID::get(w[0]));
@@ -80,8 +80,8 @@ void SmmuDevice::handle_events() {
     evtq_cons_ = cons | (prod & Q_OVF);
     regs_.writel(EVTQ_CONS, evtq_cons_);
   }
-  if (overflow) k_.log().warn(name(), "event queue overflow: events lost");
-  for (const auto& f : faults) k_.iommu().report_fault(inst_, f);
+  if (overflow) ctx_.log().warn(name(), "event queue overflow: events lost");
+  for (const auto& f : faults) ctx_.iommu().report_fault(inst_, f);
 }
 
 // 6.3.18: an error is active while GERROR and GERRORN differ in its bit;
@@ -100,10 +100,10 @@ void SmmuDevice::handle_gerror() {
     const uint32_t gerror = regs_.readl(GERROR), gerrorn = regs_.readl(GERRORN);
     const uint32_t active = (gerror ^ gerrorn) & GERROR_ALL;
     if (!active) return;
-    if (active & GERROR_SFM) k_.log().err(name(), "GERROR: service failure mode: the SMMU has stopped translating");
-    if (active & GERROR_EVTQ_ABT) k_.log().err(name(), "GERROR: event queue write aborted");
+    if (active & GERROR_SFM) ctx_.log().err(name(), "GERROR: service failure mode: the SMMU has stopped translating");
+    if (active & GERROR_EVTQ_ABT) ctx_.log().err(name(), "GERROR: event queue write aborted");
     if (active & (GERROR_MSI_CMDQ_ABT | GERROR_MSI_EVTQ_ABT | GERROR_MSI_PRIQ_ABT | GERROR_MSI_GERROR_ABT))
-      k_.log().err(name(), "GERROR: MSI write aborted ({:#x})", active);
+      ctx_.log().err(name(), "GERROR: MSI write aborted ({:#x})", active);
     if (active & GERROR_CMDQ_ERR) {
       // 7.1: CONS points at the refused command. Only this handler touches
       // that slot while the queue is stopped (the producer never rewrites
@@ -111,10 +111,10 @@ void SmmuDevice::handle_gerror() {
       const uint32_t cons = regs_.readl(CMDQ_CONS);
       const uint32_t err = CMDQ_CONS_ERR::get(cons);
       const uint64_t slot = cmdq_.slot_pa(cons);
-      auto& mem = k_.pages().memory();
+      auto& mem = ctx_.ram();
       uint64_t w[2] = {0, 0};
       (void)mem.read(slot, w, sizeof w);
-      k_.log().err(name(), "CMDQ error {} at index {:#x}: command {:#018x} {:#018x}", cmdq_err_name(err),
+      ctx_.log().err(name(), "CMDQ error {} at index {:#x}: command {:#018x} {:#018x}", cmdq_err_name(err),
                    cons & ((2u << cmdq_.log2()) - 1), w[0], w[1]);
       if (err == CMDQ_ERR_ILL) {
         // Skip it as Linux does: a CMD_SYNC in its place, then resume.
@@ -126,7 +126,7 @@ void SmmuDevice::handle_gerror() {
     }
     regs_.writel(GERRORN, gerrorn ^ active);
   }
-  k_.log().err(name(), "GERROR keeps re-asserting: giving up for now");
+  ctx_.log().err(name(), "GERROR keeps re-asserting: giving up for now");
 }
 
 }  // namespace modiommu::arm_smmu_v3

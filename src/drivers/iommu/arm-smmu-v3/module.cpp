@@ -7,7 +7,7 @@
 #include "core/owner.h"
 #include "drivers/iommu/arm-smmu-v3/arm-smmu-v3.h"
 #include "kernel/driver_module.h"
-#include "kernel/kernel.h"
+#include "kernel/driver_context.h"
 #include "module/module.h"
 
 namespace modiommu::arm_smmu_v3 {
@@ -15,13 +15,13 @@ namespace {
 
 class SmmuDriver : public Driver {
  public:
-  explicit SmmuDriver(Kernel& k) : k_(k) {
+  explicit SmmuDriver(DriverContext& ctx) : ctx_(ctx) {
     name = "arm-smmu-v3";
-    bus = &k.platform_bus();
+    bus = &ctx.platform_bus();
     of_match = {"arm,smmu-v3"};
   }
   Status probe(Device& dev) override {
-    auto smmu = std::make_shared<SmmuDevice>(k_, dev, owner);
+    auto smmu = std::make_shared<SmmuDevice>(ctx_, dev, owner);
     TRY(smmu->probe());
     dev.set_drvdata(smmu);
     return {};
@@ -32,7 +32,7 @@ class SmmuDriver : public Driver {
   }
 
  private:
-  Kernel& k_;
+  DriverContext& ctx_;
 };
 
 }  // namespace

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "drivers/iommu/arm-smmu-v3/arm-smmu-v3.h"
-#include "kernel/kernel.h"
+#include "kernel/driver_context.h"
 
 namespace modiommu::arm_smmu_v3 {
 namespace {
@@ -53,7 +53,7 @@ class SteWriter final : public EntryWriter {
 }  // namespace
 
 Status SmmuDevice::strtab_init() {
-  auto& pages = k_.pages();
+  auto& pages = ctx_.pages();
   // 3.4.3: two levels when the SMMU supports them and the SID space is larger
   // than one level-2 table; the level-1 table is capped at 1 MiB as in Linux.
   two_level_ = feat_.two_level && feat_.sid_bits > kStrtabSplit;
@@ -71,10 +71,10 @@ Status SmmuDevice::strtab_init() {
     const size_t bytes = n * kSteBytes;
     strtab_pa_ = TRY(pages.alloc(bytes, std::max<size_t>(bytes, 4096)));
     auto words = abort_stes(n);
-    TRY(pages.memory().write(*strtab_pa_, words.data(), words.size() * 8));
+    TRY(ctx_.ram().write(*strtab_pa_, words.data(), words.size() * 8));
   }
   if (strtab_log2_ < feat_.sid_bits)
-    k_.log().warn(name(), "stream table covers {} of {} stream ID bits", strtab_log2_, feat_.sid_bits);
+    ctx_.log().warn(name(), "stream table covers {} of {} stream ID bits", strtab_log2_, feat_.sid_bits);
   return {};
 }
 
@@ -85,14 +85,14 @@ uint32_t strtab_cfg_value(bool two_level, unsigned log2) {
 
 // ste_lock_ held.
 Status SmmuDevice::init_l2(uint32_t l1_idx) {
-  auto& pages = k_.pages();
+  auto& pages = ctx_.pages();
   const size_t n = size_t{1} << kStrtabSplit;
   const uint64_t pa = TRY(pages.alloc(n * kSteBytes, n * kSteBytes));
   auto words = abort_stes(n);
-  Status s = pages.memory().write(pa, words.data(), words.size() * 8);
+  Status s = ctx_.ram().write(pa, words.data(), words.size() * 8);
   // 5.1: publish the level-2 table only once it is complete: one store of
   // the level-1 descriptor (Span = SPLIT + 1: the whole level-2 table).
-  if (s.ok()) s = pages.memory().write64(*strtab_pa_ + uint64_t{l1_idx} * kL1DescBytes,
+  if (s.ok()) s = ctx_.ram().write64(*strtab_pa_ + uint64_t{l1_idx} * kL1DescBytes,
                                           (pa & l1std::L2PTR::mask) | l1std::SPAN::prep(kStrtabSplit + 1));
   if (!s.ok()) {
     (void)pages.free(pa);
@@ -120,7 +120,7 @@ Result<uint64_t> SmmuDevice::ste_pa(uint32_t sid, bool alloc) {
 // ste_lock_ held. STEs whose current contents agree move together, so the
 // usual case (one store per stream ID) costs one CMD_SYNC for all of them.
 Status SmmuDevice::write_ste(const std::vector<uint32_t>& sids, const Entry& target, bool alloc) {
-  auto& mem = k_.pages().memory();
+  auto& mem = ctx_.ram();
   std::vector<std::pair<Entry, SteWriter>> groups;
   for (uint32_t sid : sids) {
     auto pa = ste_pa(sid, alloc);
@@ -142,7 +142,7 @@ Status SmmuDevice::write_ste(const std::vector<uint32_t>& sids, const Entry& tar
 }
 
 void SmmuDevice::free_tables() {
-  auto& pages = k_.pages();
+  auto& pages = ctx_.pages();
   for (const std::optional<uint64_t>& pa : l2_pa_)
     if (pa) (void)pages.free(*pa);
   l2_pa_.clear();

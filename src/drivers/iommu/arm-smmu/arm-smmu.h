@@ -24,7 +24,7 @@
 #include "kernel/io.h"
 
 namespace modiommu {
-class Kernel;
+class DriverContext;
 class Device;
 class CodeOwner;
 }  // namespace modiommu
@@ -102,7 +102,7 @@ class SmmuDomain : public iommu::IommuDomain, public iommu::IommuFlushOps {
 
 class SmmuDevice : public iommu::IommuOps, public std::enable_shared_from_this<SmmuDevice> {
  public:
-  SmmuDevice(Kernel& k, Device& dev, CodeOwner* owner);
+  SmmuDevice(DriverContext& ctx, Device& dev, CodeOwner* owner);
   ~SmmuDevice() override;
 
   Status probe();
@@ -117,7 +117,7 @@ class SmmuDevice : public iommu::IommuOps, public std::enable_shared_from_this<S
   const void* group_key(Device& dev, iommu::Fwspec& fwspec) override;
 
   // For domains.
-  Kernel& kernel() { return k_; }
+  DriverContext& ctx() { return ctx_; }
   const std::string& name() const;
   const Features& features() const { return feat_; }
   bool live() const { return live_.load(std::memory_order_acquire); }
@@ -147,7 +147,7 @@ class SmmuDevice : public iommu::IommuOps, public std::enable_shared_from_this<S
   void context_fault_irq();
   void check_mixed_bindings();
 
-  Kernel& k_;
+  DriverContext& ctx_;
   Device& dev_;
   CodeOwner* owner_;
   IoMem regs_;

@@ -8,7 +8,7 @@
 #include "core/device.h"
 #include "drivers/iommu/arm-smmu/arm-smmu.h"
 #include "drivers/iommu/arm-smmu/regs.h"
-#include "kernel/kernel.h"
+#include "kernel/driver_context.h"
 #include "of/tree.h"
 
 namespace modiommu::arm_smmu {
@@ -22,7 +22,7 @@ unsigned addr_bits(uint32_t code) {
 }
 }  // namespace
 
-SmmuDevice::SmmuDevice(Kernel& k, Device& dev, CodeOwner* owner) : k_(k), dev_(dev), owner_(owner) {}
+SmmuDevice::SmmuDevice(DriverContext& ctx, Device& dev, CodeOwner* owner) : ctx_(ctx), dev_(dev), owner_(owner) {}
 SmmuDevice::~SmmuDevice() = default;
 
 const std::string& SmmuDevice::name() const { return dev_.name(); }
@@ -142,7 +142,7 @@ void SmmuDevice::check_mixed_bindings() {
     if (!smmu) continue;
     const bool other_legacy = n->has("mmu-masters");
     if (other_legacy != legacy_ && (legacy_ || n->has("#iommu-cells"))) {
-      k_.log().warn(name(), "this tree mixes arm-smmu bindings: {} uses {}, {} uses {}. Linux would refuse whichever "
+      ctx_.log().warn(name(), "this tree mixes arm-smmu bindings: {} uses {}, {} uses {}. Linux would refuse whichever "
                     "probes second; here each SMMU follows its own node", self->path(),
                     legacy_ ? "legacy mmu-masters" : "generic iommus", n->path(),
                     other_legacy ? "legacy mmu-masters" : "generic iommus");
@@ -163,11 +163,11 @@ Status SmmuDevice::probe() {
     return make_error(Errc::inval,
                       fmt::format("{}: #iommu-cells is {}: the generic binding wants 1 or 2", node->path(), *cells));
   } else if (!cells) {
-    k_.log().info(name(), "no #iommu-cells and no mmu-masters: no master can name this SMMU");
+    ctx_.log().info(name(), "no #iommu-cells and no mmu-masters: no master can name this SMMU");
   }
   if (!node->has("#global-interrupts"))
     return make_error(Errc::inval, node->path() + ": missing #global-interrupts property");
-  regs_ = TRY(k_.ioremap(dev_, 0));
+  regs_ = TRY(ctx_.ioremap(dev_, 0));
   TRY(read_features());
   probe_smr_masks();
   smes_.assign(feat_.num_smrg, Sme{});
@@ -176,15 +176,15 @@ Status SmmuDevice::probe() {
   const unsigned global = *node->u32("#global-interrupts");
   Status s;
   if (global > 0) {
-    auto irq = k_.request_irq(dev_, "0", [this] { global_fault_irq(); });
+    auto irq = ctx_.request_irq(dev_, "0", [this] { global_fault_irq(); });
     if (irq.ok()) global_irq_ = std::move(irq).value();
-    else k_.log().warn(name(), "no global fault interrupt ({}): global faults only in the registers", irq.error().message);
+    else ctx_.log().warn(name(), "no global fault interrupt ({}): global faults only in the registers", irq.error().message);
   }
   // One handler per context line; each scans the banks (v1 lines may be shared).
   for (unsigned i = 0; i < feat_.num_context_irqs; ++i) {
-    auto irq = k_.request_irq(dev_, std::to_string(global + i), [this] { context_fault_irq(); });
+    auto irq = ctx_.request_irq(dev_, std::to_string(global + i), [this] { context_fault_irq(); });
     if (!irq.ok()) {
-      k_.log().warn(name(), "context interrupt {}: {}", i, irq.error().message);
+      ctx_.log().warn(name(), "context interrupt {}: {}", i, irq.error().message);
       break;
     }
     context_irqs_.push_back(std::move(irq).value());
@@ -198,7 +198,7 @@ Status SmmuDevice::probe() {
     inst_.ops = this;
     inst_.owner = owner_;
     inst_.driver = "arm-smmu";
-    s = k_.iommu().register_iommu(inst_);
+    s = ctx_.iommu().register_iommu(inst_);
     registered_ = s.ok();
   }
   if (!s.ok()) {
@@ -206,7 +206,7 @@ Status SmmuDevice::probe() {
     return s;
   }
   check_mixed_bindings();
-  k_.log().info(name(), "SMMUv{} enabled: {} stream match entries, {} context banks, {} context interrupts, "
+  ctx_.log().info(name(), "SMMUv{} enabled: {} stream match entries, {} context banks, {} context interrupts, "
                 "stream IDs {:#x} mask {:#x}, {} binding", feat_.v2 ? 2 : 1, feat_.num_smrg, feat_.num_cb,
                 feat_.num_context_irqs, feat_.streamid_mask, feat_.smr_mask_mask,
                 legacy_ ? "legacy mmu-masters" : "generic");
@@ -219,10 +219,10 @@ void SmmuDevice::remove() {
     for (auto& wm : masters_)
       // Unbound PCI devices stay in their groups: unregister releases them.
       if (auto m = wm.lock(); m && (!m->dev || m->dev->state() == DeviceState::bound))
-        k_.log().err(name(), "remove with master {} still attached: its device link should have released it first",
+        ctx_.log().err(name(), "remove with master {} still attached: its device link should have released it first",
                      m->dev ? m->dev->name() : "?");
   }
-  if (registered_) k_.iommu().unregister_iommu(inst_);  // releases any left (loudly)
+  if (registered_) ctx_.iommu().unregister_iommu(inst_);  // releases any left (loudly)
   registered_ = false;
   global_irq_.free();
   context_irqs_.clear();  // each waits for a running handler
@@ -249,7 +249,7 @@ void SmmuDevice::global_fault_irq() {
                      : gfsr & sGFSR_UCBF ? "unimplemented context bank (UCBF)"
                      : gfsr & sGFSR_ICF  ? "invalid context (ICF)"
                                          : "global fault";
-  k_.log().warn(name(), "{}: sGFSR {:#x}, stream ID {:#x}, address {:#x}", what, gfsr, STREAMID::get(syn1), far);
+  ctx_.log().warn(name(), "{}: sGFSR {:#x}, stream ID {:#x}, address {:#x}", what, gfsr, STREAMID::get(syn1), far);
 }
 
 void SmmuDevice::context_fault_irq() {
@@ -282,7 +282,7 @@ void SmmuDevice::context_fault_irq() {
       faults.push_back(std::move(f));
     }
   }
-  for (const auto& f : faults) k_.iommu().report_fault(inst_, f);
+  for (const auto& f : faults) ctx_.iommu().report_fault(inst_, f);
 }
 
 }  // namespace modiommu::arm_smmu

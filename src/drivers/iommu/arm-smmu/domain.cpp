@@ -6,7 +6,7 @@
 
 #include "drivers/iommu/arm-smmu/arm-smmu.h"
 #include "drivers/iommu/arm-smmu/regs.h"
-#include "kernel/kernel.h"
+#include "kernel/driver_context.h"
 
 namespace modiommu::arm_smmu {
 namespace {
@@ -29,8 +29,8 @@ Status SmmuDomain::finalise() {
   cfg.oas = f.v2 ? f.oas : std::min(f.oas, 40u);
   cfg.coherent = true;
   cfg.tlb = this;
-  auto& pages = s.kernel().pages();
-  pgtbl_ = TRY(iommu::IoPgtable::alloc(cfg, pages.memory(), pages));
+  auto& pages = s.ctx().pages();
+  pgtbl_ = TRY(iommu::IoPgtable::alloc(cfg, s.ctx().ram(), pages));
   pgsize_bitmap = pgtbl_->pgsize_bitmap();
   aperture_start = 0;
   aperture_end = (uint64_t{1} << cfg.ias) - 1;
@@ -83,7 +83,7 @@ void SmmuDomain::iotlb_sync(iommu::IotlbGather& gather) {
   if (!gather.empty()) invalidate_range(gather.start, gather.end, gather.pgsize, gather.freelist.empty());
   else if (!gather.freelist.empty()) tlb_flush_all();
   Status s = pgtbl_->free_gathered(gather);
-  if (!s.ok()) smmu_->kernel().log().err(smmu_->name(), "freeing unmapped tables: {}", s.error().str());
+  if (!s.ok()) smmu_->ctx().log().err(smmu_->name(), "freeing unmapped tables: {}", s.error().str());
 }
 
 void SmmuDomain::flush_iotlb_all() { tlb_flush_all(); }
@@ -163,7 +163,7 @@ void SmmuDevice::cb_free(int n, uint16_t asid) {
   regs_.writel(cb(n) + CB_SCTLR, 0);
   regs_.writel(cb(n) + CB_TLBIASID, asid);
   Status s = tlb_sync_cb(n);
-  if (!s.ok()) k_.log().err(name(), "freeing context bank {}: {}", n, s.error().str());
+  if (!s.ok()) ctx_.log().err(name(), "freeing context bank {}: {}", n, s.error().str());
 }
 
 void SmmuDevice::tlb_inv_asid(int n, uint16_t asid) {
@@ -171,7 +171,7 @@ void SmmuDevice::tlb_inv_asid(int n, uint16_t asid) {
   if (!live()) return;
   regs_.writel(cb(n) + CB_TLBIASID, asid);
   Status s = tlb_sync_cb(n);
-  if (!s.ok()) k_.log().err(name(), "TLBIASID {}: {}", asid, s.error().str());
+  if (!s.ok()) ctx_.log().err(name(), "TLBIASID {}: {}", asid, s.error().str());
 }
 
 void SmmuDevice::tlb_inv_va(int n, uint16_t asid, uint64_t iova, size_t granule, uint64_t pages, bool leaf) {
@@ -187,7 +187,7 @@ void SmmuDevice::tlb_inv_va(int n, uint16_t asid, uint64_t iova, size_t granule,
   for (uint64_t i = 0; i < pages; ++i)
     regs_.writeq(cb(n) + reg, TLBIVA_VA::prep_masked((iova + i * granule) >> 12) | TLBIVA_ASID::prep(asid));
   Status s = tlb_sync_cb(n);
-  if (!s.ok()) k_.log().err(name(), "TLBIVA for ASID {}: {}", asid, s.error().str());
+  if (!s.ok()) ctx_.log().err(name(), "TLBIVA for ASID {}: {}", asid, s.error().str());
 }
 
 }  // namespace modiommu::arm_smmu

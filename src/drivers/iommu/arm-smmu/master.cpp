@@ -9,7 +9,7 @@
 #include "core/device.h"
 #include "drivers/iommu/arm-smmu/arm-smmu.h"
 #include "drivers/iommu/arm-smmu/regs.h"
-#include "kernel/kernel.h"
+#include "kernel/driver_context.h"
 #include "of/tree.h"
 
 namespace modiommu::arm_smmu {
@@ -189,7 +189,7 @@ Status SmmuDevice::attach_dev(iommu::IommuDomain& domain, Device& dev, iommu::Fw
 void SmmuDevice::detach_all(SmmuDomain& d) {
   std::lock_guard g(lock_);
   if (!d.attached) return;
-  k_.log().err(name(), "domain freed while {} master(s) still use it: their streams fault from now on", d.attached);
+  ctx_.log().err(name(), "domain freed while {} master(s) still use it: their streams fault from now on", d.attached);
   for (auto& wm : masters_) {
     auto m = wm.lock();
     if (!m || m->domain != &d) continue;

@@ -7,7 +7,7 @@
 #include "core/owner.h"
 #include "drivers/iommu/arm-smmu/arm-smmu.h"
 #include "kernel/driver_module.h"
-#include "kernel/kernel.h"
+#include "kernel/driver_context.h"
 #include "module/module.h"
 
 namespace modiommu::arm_smmu {
@@ -15,15 +15,15 @@ namespace {
 
 class SmmuDriver : public Driver {
  public:
-  explicit SmmuDriver(Kernel& k) : k_(k) {
+  explicit SmmuDriver(DriverContext& ctx) : ctx_(ctx) {
     name = "arm-smmu";
-    bus = &k.platform_bus();
+    bus = &ctx.platform_bus();
     // Linux arm_smmu_of_match; SoC strings with an arm,* fallback match it.
     of_match = {"arm,smmu-v1",  "arm,smmu-v2",  "arm,mmu-400",    "arm,mmu-401",    "arm,mmu-500",
                 "qcom,smmu-v2", "qcom,smmu-500", "cavium,smmu-v2", "nvidia,smmu-500"};
   }
   Status probe(Device& dev) override {
-    auto smmu = std::make_shared<SmmuDevice>(k_, dev, owner);
+    auto smmu = std::make_shared<SmmuDevice>(ctx_, dev, owner);
     TRY(smmu->probe());
     dev.set_drvdata(smmu);
     return {};
@@ -34,7 +34,7 @@ class SmmuDriver : public Driver {
   }
 
  private:
-  Kernel& k_;
+  DriverContext& ctx_;
 };
 
 }  // namespace

@@ -12,16 +12,16 @@
 #include "core/owner.h"
 #include "core/pci.h"
 #include "drivers/iommu/virtio-iommu/virtio-iommu.h"
-#include "kernel/kernel.h"
+#include "kernel/driver_context.h"
 
 namespace modiommu::virtio_iommu {
 
-VIommu::VIommu(Kernel& k, virtio::VirtioDevice& vdev, CodeOwner* owner)
-    : k_(k), vdev_(vdev), owner_(owner), name_(vdev.name()) {}
+VIommu::VIommu(DriverContext& ctx, virtio::VirtioDevice& vdev, CodeOwner* owner)
+    : ctx_(ctx), vdev_(vdev), owner_(owner), name_(vdev.name()) {}
 
 VIommu::~VIommu() = default;
 
-Log& VIommu::log() { return k_.log(); }
+Log& VIommu::log() { return ctx_.log(); }
 
 // --- config (5.13.4) -------------------------------------------------------------
 
@@ -60,7 +60,7 @@ Status VIommu::read_config() {
                                                cfg_.probe_size, kMaxProbeSize));
   if (cfg_.probe_size && cfg_.probe_size < 4) cfg_.probe_size = 0;  // no room for one property header
   id_next_ = cfg_.domain_start;
-  k_.log().info(name_, "page sizes {:#x}, input [{:#x}, {:#x}], domains [{}, {}], probe {}{}", cfg_.page_size_mask,
+  ctx_.log().info(name_, "page sizes {:#x}, input [{:#x}, {:#x}], domains [{}, {}], probe {}{}", cfg_.page_size_mask,
                 cfg_.input_start, cfg_.input_end, cfg_.domain_start, cfg_.domain_end,
                 cfg_.probe_size ? fmt::format("{} bytes", cfg_.probe_size) : std::string("off"),
                 cfg_.bypass_config ? ", bypass config" : "");
@@ -94,7 +94,7 @@ Status VIommu::probe() {
       const uint8_t zero = 0;
       vdev_.config_write_bytes(offsetof(uv::Config, bypass), &zero, 1);
     } else if (cfg_.legacy_bypass) {
-      k_.log().warn(name_, "legacy VIRTIO_IOMMU_F_BYPASS negotiated: unattached endpoints bypass translation");
+      ctx_.log().warn(name_, "legacy VIRTIO_IOMMU_F_BYPASS negotiated: unattached endpoints bypass translation");
     }
     live_.store(true, std::memory_order_release);
     vdev_.device_ready();
@@ -104,14 +104,14 @@ Status VIommu::probe() {
     inst_.ops = this;
     inst_.owner = owner_;
     inst_.driver = "virtio-iommu";
-    s = k_.iommu().register_iommu(inst_);
+    s = ctx_.iommu().register_iommu(inst_);
     registered_ = s.ok();
   }
   if (!s.ok()) {
     remove();
     return s;
   }
-  k_.log().info(name_, "virtio-iommu ready: {} event buffers", nevt_);
+  ctx_.log().info(name_, "virtio-iommu ready: {} event buffers", nevt_);
   return {};
 }
 
@@ -121,7 +121,7 @@ void VIommu::remove() {
     for (auto& [key, m] : masters_)
       // Unbound PCI devices stay in their groups: unregister releases them.
       if (!m->dev || m->dev->state() == DeviceState::bound)
-        k_.log().err(name_, "remove with master {} still attached: its device link should have released it first",
+        ctx_.log().err(name_, "remove with master {} still attached: its device link should have released it first",
                    m->dev ? m->dev->name() : "?");
   }
   // The consumers are gone: no fault is reported from here on (a late
@@ -129,7 +129,7 @@ void VIommu::remove() {
   stop_events();
   // Releases any master left (loudly); the driver core has unbound the
   // consumers first through the device links.
-  if (registered_) k_.iommu().unregister_iommu(inst_);
+  if (registered_) ctx_.iommu().unregister_iommu(inst_);
   registered_ = false;
   {
     std::lock_guard g(req_lock_);  // no request in flight from here on
@@ -172,7 +172,7 @@ Status VIommu::probe_device(Device& dev, iommu::Fwspec& fwspec) {
       if (s.ok()) {
         known.push_back(ep);
       } else if (s.error().code == Errc::noent) {
-        k_.log().info(name_, "{}: endpoint {:#x} is unknown to the device: not used", dev.name(), ep);
+        ctx_.log().info(name_, "{}: endpoint {:#x} is unknown to the device: not used", dev.name(), ep);
         if (first.ok()) first = std::move(s);
       } else {
         return s;
@@ -219,7 +219,7 @@ void VIommu::release_device(Device& dev, iommu::Fwspec& fwspec) {
     std::lock_guard dl(d->lock_);
     // DETACH: with bypass = 0 the endpoint's traffic now aborts (5.13.6.4).
     Status s = live() ? detach_ids(*d, unshared_ids_locked(*m, *d), dev.name()) : Status{};
-    if (!s.ok()) k_.log().err(name_, "{}: release could not detach it: {}", dev.name(), s.error().str());
+    if (!s.ok()) ctx_.log().err(name_, "{}: release could not detach it: {}", dev.name(), s.error().str());
     d->nr_endpoints_ -= std::min<unsigned>(d->nr_endpoints_, static_cast<unsigned>(m->ids.size()));
     m->domain = nullptr;
     std::erase(d->members_, m.get());
@@ -324,7 +324,7 @@ Status VIommu::attach_dev(iommu::IommuDomain& domain, Device& dev, iommu::Fwspec
     Status r = old ? attach_ids(*old, old->type() == iommu::DomainType::identity ? uv::kAttachFBypass : 0, moved,
                                 dev.name())
                    : detach_ids(*d, moved, dev.name());
-    if (!r.ok()) k_.log().err(name_, "{}: could not undo a failed attach: {}", dev.name(), r.error().str());
+    if (!r.ok()) ctx_.log().err(name_, "{}: could not undo a failed attach: {}", dev.name(), r.error().str());
     return s;
   }
   if (old) {
@@ -340,7 +340,7 @@ Status VIommu::attach_dev(iommu::IommuDomain& domain, Device& dev, iommu::Fwspec
   for (const auto& r : m->resv) {
     auto it = d->map_.upper_bound(r.end);
     if (it != d->map_.begin() && std::prev(it)->second.end >= r.start)
-      k_.log().warn(name_, "{}: domain {} already maps IOVA in its reserved region [{:#x}, {:#x}]", dev.name(), d->id(),
+      ctx_.log().warn(name_, "{}: domain {} already maps IOVA in its reserved region [{:#x}, {:#x}]", dev.name(), d->id(),
                     r.start, r.end);
   }
   return {};
@@ -352,11 +352,11 @@ void VIommu::detach_all(VIommuDomain& d) {
   // One master at a time leaves, so the last user of a shared ID detaches it.
   while (!d.members_.empty()) {
     Master* m = d.members_.front();
-    k_.log().err(name_, "domain {} freed while {} still uses it: detaching it (its traffic aborts)", d.id(),
+    ctx_.log().err(name_, "domain {} freed while {} still uses it: detaching it (its traffic aborts)", d.id(),
                  m->dev ? m->dev->name() : "?");
     if (live()) {
       Status s = detach_ids(d, unshared_ids_locked(*m, d), m->dev ? m->dev->name() : "?");
-      if (!s.ok()) k_.log().err(name_, "{}", s.error().str());
+      if (!s.ok()) ctx_.log().err(name_, "{}", s.error().str());
     }
     m->domain = nullptr;
     d.members_.erase(d.members_.begin());

@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 
 #include "drivers/iommu/virtio-iommu/virtio-iommu.h"
-#include "kernel/kernel.h"
+#include "kernel/driver_context.h"
 
 namespace modiommu::virtio_iommu {
 

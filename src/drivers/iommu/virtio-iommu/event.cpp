@@ -15,7 +15,7 @@
 #include <fmt/format.h>
 
 #include "drivers/iommu/virtio-iommu/virtio-iommu.h"
-#include "kernel/kernel.h"
+#include "kernel/driver_context.h"
 
 namespace modiommu::virtio_iommu {
 namespace {
@@ -60,16 +60,16 @@ void VIommu::handle_events(virtio::Virtqueue& vq) {
       if (!tok) break;
       const uintptr_t i = reinterpret_cast<uintptr_t>(tok) - 1;
       if (i >= nevt_) {
-        k_.log().err(name_, "event queue returned an unknown buffer (token {}): ignoring it", i);
+        ctx_.log().err(name_, "event queue returned an unknown buffer (token {}): ignoring it", i);
         continue;
       }
       const uint64_t pa = evt_buf_.pa + uint64_t{i} * sizeof(uv::Fault);
       uv::Fault f{};
       if (len < sizeof f) {
         // The device had a fault it could not fit (5.13.6.9): only counted.
-        k_.log().warn(name_, "event buffer returned with {} bytes, a fault record needs {}", len, sizeof f);
+        ctx_.log().warn(name_, "event buffer returned with {} bytes, a fault record needs {}", len, sizeof f);
       } else if (Status s = vdev_.mem_read(pa, &f, sizeof f); !s.ok()) {
-        k_.log().err(name_, "reading a fault record: {}", s.error().str());
+        ctx_.log().err(name_, "reading a fault record: {}", s.error().str());
       } else {
         events_.fetch_add(1, std::memory_order_relaxed);
         iommu::FaultInfo info;
@@ -81,14 +81,14 @@ void VIommu::handle_events(virtio::Virtqueue& vq) {
       }
       // Back to the device for the next fault.
       Status s = vq.add_sgs({}, {{pa, sizeof(uv::Fault)}}, tok);
-      if (!s.ok()) k_.log().err(name_, "re-posting an event buffer: {}", s.error().str());
+      if (!s.ok()) ctx_.log().err(name_, "re-posting an event buffer: {}", s.error().str());
       else reposted = true;
     }
     if (reposted) vq.kick();
     if (faults.empty()) return;
     ++evt_reporting_;
   }
-  for (const auto& f : faults) k_.iommu().report_fault(inst_, f);
+  for (const auto& f : faults) ctx_.iommu().report_fault(inst_, f);
   std::lock_guard g(evt_lock_);
   if (--evt_reporting_ == 0) evt_idle_.notify_all();
 }

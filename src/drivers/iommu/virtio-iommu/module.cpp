@@ -8,7 +8,7 @@
 #include "core/device.h"
 #include "core/owner.h"
 #include "drivers/iommu/virtio-iommu/virtio-iommu.h"
-#include "kernel/kernel.h"
+#include "kernel/driver_context.h"
 #include "module/module.h"
 
 namespace modiommu::virtio_iommu {
@@ -16,7 +16,7 @@ namespace {
 
 class VIommuDriver : public virtio::VirtioDriver {
  public:
-  explicit VIommuDriver(Kernel& k) : k_(k) {
+  explicit VIommuDriver(DriverContext& ctx) : ctx_(ctx) {
     name = "virtio-iommu";
     id_table = {uv::kDeviceId};
     // 5.13.3. Legacy BYPASS is left out: it would make unattached endpoints
@@ -24,7 +24,7 @@ class VIommuDriver : public virtio::VirtioDriver {
     features = uv::kFInputRange | uv::kFDomainRange | uv::kFMapUnmap | uv::kFProbe | uv::kFMmio | uv::kFBypassConfig;
   }
   Status probe(virtio::VirtioDevice& vdev) override {
-    auto v = std::make_shared<VIommu>(k_, vdev, owner);
+    auto v = std::make_shared<VIommu>(ctx_, vdev, owner);
     TRY(v->probe());
     vdev.set_drvdata(v);
     return {};
@@ -35,21 +35,21 @@ class VIommuDriver : public virtio::VirtioDriver {
   }
 
  private:
-  Kernel& k_;
+  DriverContext& ctx_;
 };
 
-Status viommu_init(Kernel& k, Module& m) {
-  auto drv = std::make_unique<VIommuDriver>(k);
+Status viommu_init(DriverContext& ctx, Module& m) {
+  auto drv = std::make_unique<VIommuDriver>(ctx);
   drv->owner = &m;
-  TRY(virtio::register_virtio_driver(k, *drv));
+  TRY(virtio::register_virtio_driver(ctx, *drv));
   m.set_private(drv.release());
   return {};
 }
 
-void viommu_exit(Kernel& k, Module& m) {
+void viommu_exit(DriverContext& ctx, Module& m) {
   auto* drv = static_cast<VIommuDriver*>(m.private_data());
   if (!drv) return;
-  virtio::unregister_virtio_driver(k, *drv);
+  virtio::unregister_virtio_driver(ctx, *drv);
   m.set_private(nullptr);
   delete drv;
 }

@@ -7,7 +7,7 @@
 
 #include "core/device.h"
 #include "drivers/iommu/virtio-iommu/virtio-iommu.h"
-#include "kernel/kernel.h"
+#include "kernel/driver_context.h"
 
 namespace modiommu::virtio_iommu {
 namespace {
@@ -55,7 +55,7 @@ Status VIommu::parse_probe(Master& m, uint32_t ep, const std::vector<uint8_t>& p
       // Unknown subtypes are treated as RESERVED (5.13.6.8.2.2): never mapped.
       const bool msi = p.subtype == uv::kResvMemTMsi;
       m.resv.push_back({p.subtype, start, end});
-      k_.log().info(name_, "{} endpoint {:#x}: reserved {} region [{:#x}, {:#x}]", who, ep, msi ? "MSI" : "memory",
+      ctx_.log().info(name_, "{} endpoint {:#x}: reserved {} region [{:#x}, {:#x}]", who, ep, msi ? "MSI" : "memory",
                     start, end);
     }
     // Other property types are not used by this driver: skipped.

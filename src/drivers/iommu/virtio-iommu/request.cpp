@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 
 #include "drivers/iommu/virtio-iommu/virtio-iommu.h"
-#include "kernel/kernel.h"
+#include "kernel/driver_context.h"
 
 namespace modiommu::virtio_iommu {
 const char* status_name(uint8_t status) {
@@ -97,7 +97,7 @@ Status VIommu::request(uint8_t type, const void* body, size_t body_len, const st
     // The device still owns the buffer: it is never reused.
     req_broken_ = true;
     const std::string why = vq->broken() ? "request queue broken: " + vq->broken_reason() : "no answer";
-    k_.log().err(name_, "{} for {}: {}; no more requests will be sent", rname, what, why);
+    ctx_.log().err(name_, "{} for {}: {}; no more requests will be sent", rname, what, why);
     return make_error(Errc::timedout, fmt::format("{}: {} for {}: {}", name_, rname, what, why));
   }
   if (token != &req_buf_) {

@@ -38,7 +38,7 @@
 #include "uapi/virtio_iommu.h"
 
 namespace modiommu {
-class Kernel;
+class DriverContext;
 class Device;
 class CodeOwner;
 class Log;
@@ -135,7 +135,7 @@ class VIommuDomain : public iommu::IommuDomain {
 
 class VIommu : public iommu::IommuOps, public std::enable_shared_from_this<VIommu> {
  public:
-  VIommu(Kernel& k, virtio::VirtioDevice& vdev, CodeOwner* owner);
+  VIommu(DriverContext& ctx, virtio::VirtioDevice& vdev, CodeOwner* owner);
   ~VIommu() override;
 
   Status probe();
@@ -183,7 +183,7 @@ class VIommu : public iommu::IommuOps, public std::enable_shared_from_this<VIomm
   std::vector<uint32_t> unshared_ids_locked(const Master& m, const VIommuDomain& d) const;
   void free_buffers();
 
-  Kernel& k_;
+  DriverContext& ctx_;
   virtio::VirtioDevice& vdev_;
   CodeOwner* owner_;
   const std::string name_;

@@ -4,7 +4,7 @@
 //
 // Locking: each device's Endpoint has a mutex held for a whole transfer or
 // start/stop, so one device runs one program at a time. The driver core
-// lock is held by callers (Kernel::with_endpoint, probe, remove), which also
+// lock is held by callers (the endpoint registry, probe, remove), which also
 // orders remove() after any call in progress.
 #include <cstring>
 #include <memory>
@@ -13,7 +13,7 @@
 
 #include "base/fault_inject.h"
 #include "core/driver.h"
-#include "kernel/kernel.h"
+#include "kernel/driver_context.h"
 #include "module/module.h"
 
 namespace modiommu {
@@ -38,10 +38,10 @@ uint64_t fnv1a(const uint8_t* p, size_t n) {
 
 class Endpoint : public DmaEndpoint {
  public:
-  Endpoint(Kernel& k, Device& dev, IoMem regs, size_t bufsize) : k_(k), dev_(dev), regs_(regs) { buf_.size = bufsize; }
+  Endpoint(DriverContext& ctx, Device& dev, IoMem regs, size_t bufsize) : ctx_(ctx), dev_(dev), regs_(regs) { buf_.size = bufsize; }
   ~Endpoint() override {
     (void)stop();
-    if (have_buf_) (void)k_.pages().free(buf_.pa);
+    if (have_buf_) (void)ctx_.pages().free(buf_.pa);
   }
 
   Status transfer(DmaXfer dir, size_t bytes) override {
@@ -58,7 +58,7 @@ class Endpoint : public DmaEndpoint {
     TRY(check_len(bytes));
     TRY(ensure_buffer());
     const auto ddir = dir == DmaXfer::write ? iommu::DmaDirection::from_device : iommu::DmaDirection::to_device;
-    const uint64_t iova = TRY(k_.dma().map_single(dev_, buf_.pa, bytes, ddir));
+    const uint64_t iova = TRY(ctx_.dma().map_single(dev_, buf_.pa, bytes, ddir));
     if (dir == DmaXfer::write) {
       seed_ = next_seed();
       regs_.writeq(kRegPattern, seed_);
@@ -97,7 +97,7 @@ class Endpoint : public DmaEndpoint {
       verify = verify_transfer(run_.dir, run_.bytes);
     }
     if (verify.ok()) stats_.transfers += done;
-    Status u = k_.dma().unmap_single(dev_, run_.iova, run_.bytes, ddir);
+    Status u = ctx_.dma().unmap_single(dev_, run_.iova, run_.bytes, ddir);
     return verify.ok() ? u : verify;
   }
 
@@ -127,7 +127,7 @@ class Endpoint : public DmaEndpoint {
   // master that never moves data costs no memory.
   Status ensure_buffer() {
     if (have_buf_) return {};
-    buf_.pa = TRY(k_.pages().alloc(buf_.size));
+    buf_.pa = TRY(ctx_.pages().alloc(buf_.size));
     have_buf_ = true;
     return {};
   }
@@ -137,7 +137,7 @@ class Endpoint : public DmaEndpoint {
   Status fill_random(size_t bytes) {
     std::vector<uint8_t> data(bytes);
     for (auto& b : data) b = static_cast<uint8_t>(rng_());
-    return k_.machine().memory().write(buf_.pa, data.data(), bytes);
+    return ctx_.ram().write(buf_.pa, data.data(), bytes);
   }
 
   // Runs the programmed single transfer and reports faults.
@@ -159,7 +159,7 @@ class Endpoint : public DmaEndpoint {
   // the memory the transfer touched.
   Status verify_transfer(DmaXfer, size_t bytes) {
     std::vector<uint8_t> mem(bytes);
-    TRY(k_.machine().memory().read(buf_.pa, mem.data(), bytes));
+    TRY(ctx_.ram().read(buf_.pa, mem.data(), bytes));
     const uint64_t want = regs_.readq(kRegChecksum);
     const uint64_t got = fnv1a(mem.data(), bytes);
     if (want != got) {
@@ -170,14 +170,14 @@ class Endpoint : public DmaEndpoint {
   }
 
   Status do_write(size_t bytes) {
-    TRY(k_.machine().memory().fill(buf_.pa, 0, bytes));
-    const uint64_t iova = TRY(k_.dma().map_single(dev_, buf_.pa, bytes, iommu::DmaDirection::from_device));
+    TRY(ctx_.ram().fill(buf_.pa, 0, bytes));
+    const uint64_t iova = TRY(ctx_.dma().map_single(dev_, buf_.pa, bytes, iommu::DmaDirection::from_device));
     regs_.writeq(kRegPattern, next_seed());
     regs_.writeq(kRegDst, iova);
     regs_.writel(kRegLen, static_cast<uint32_t>(bytes));
     regs_.writel(kRegDir, kDirBufToMem);
     Status s = go(iova);
-    Status u = k_.dma().unmap_single(dev_, iova, bytes, iommu::DmaDirection::from_device);
+    Status u = ctx_.dma().unmap_single(dev_, iova, bytes, iommu::DmaDirection::from_device);
     if (s.ok()) s = verify_transfer(DmaXfer::write, bytes);
     if (s.ok()) ++stats_.transfers;
     return s.ok() ? u : s;
@@ -185,18 +185,18 @@ class Endpoint : public DmaEndpoint {
 
   Status do_read(size_t bytes) {
     TRY(fill_random(bytes));
-    const uint64_t iova = TRY(k_.dma().map_single(dev_, buf_.pa, bytes, iommu::DmaDirection::to_device));
+    const uint64_t iova = TRY(ctx_.dma().map_single(dev_, buf_.pa, bytes, iommu::DmaDirection::to_device));
     regs_.writeq(kRegSrc, iova);
     regs_.writel(kRegLen, static_cast<uint32_t>(bytes));
     regs_.writel(kRegDir, kDirMemToBuf);
     Status s = go(iova);
-    Status u = k_.dma().unmap_single(dev_, iova, bytes, iommu::DmaDirection::to_device);
+    Status u = ctx_.dma().unmap_single(dev_, iova, bytes, iommu::DmaDirection::to_device);
     if (s.ok()) s = verify_transfer(DmaXfer::read, bytes);
     if (s.ok()) ++stats_.transfers;
     return s.ok() ? u : s;
   }
 
-  Kernel& k_;
+  DriverContext& ctx_;
   Device& dev_;
   IoMem regs_;
   mutable std::mutex lock_;  // docs/architecture.md "Locks"
@@ -214,67 +214,67 @@ class DmaTestDriver : public Driver {
  public:
   // The same device model sits on the platform bus and, as a PCI function
   // (1234:11e5, INTERFACE.md modiommu,dmatest-pci), on the PCI bus.
-  DmaTestDriver(Kernel& k, Module& m, bool pci) : k_(k) {
+  DmaTestDriver(DriverContext& ctx, Module& m, bool pci) : ctx_(ctx) {
     name = pci ? "dmatest-pci" : "dmatest";
-    bus = pci ? static_cast<Bus*>(&k.pci().bus()) : &k.platform_bus();
+    bus = pci ? static_cast<Bus*>(&ctx.pci().bus()) : &ctx.platform_bus();
     of_match = {pci ? "pci1234,11e5" : "modiommu,dmatest"};
     owner = &m;
   }
 
   Status probe(Device& dev) override {
     if (fault_point("dmatest.probe")) return make_error(Errc::nomem, dev.name() + ": injected fault dmatest.probe");
-    IoMem regs = TRY(k_.ioremap(dev, 0));
+    IoMem regs = TRY(ctx_.ioremap(dev, 0));
     if (regs.readl(kRegId) != kId)
       return make_error(Errc::nodev, fmt::format("{}: no DMA test device at {:#x} (ID {:#x})", dev.name(), regs.base(),
                                                  regs.readl(kRegId)));
     const size_t bufsize = regs.readl(kRegBufSize);
     if (bufsize == 0) return make_error(Errc::nodev, dev.name() + ": device reports a 0-byte buffer");
     dev.dma_mask = ~uint64_t{0};
-    auto ep = std::make_shared<Endpoint>(k_, dev, regs, bufsize);
+    auto ep = std::make_shared<Endpoint>(ctx_, dev, regs, bufsize);
     dev.set_drvdata(ep);
-    k_.register_endpoint(dev, ep.get(), owner);
+    ctx_.register_endpoint(dev, ep.get(), owner);
     return {};
   }
 
   // Stops the device's DMA before anything it uses goes away.
   void remove(Device& dev) override {
-    k_.unregister_endpoint(dev);
+    ctx_.unregister_endpoint(dev);
     if (auto* ep = dev.drvdata<Endpoint>()) {
       const bool was_running = ep->running();
       Status s = ep->stop();
-      if (!s.ok()) k_.log().warn(dev.name(), "stopping DMA on remove: {}", s.error().message);
+      if (!s.ok()) ctx_.log().warn(dev.name(), "stopping DMA on remove: {}", s.error().message);
       else if (was_running)
-        k_.log().info(dev.name(), "continuous DMA stopped and drained: {} transfers verified", ep->stats().transfers);
+        ctx_.log().info(dev.name(), "continuous DMA stopped and drained: {} transfers verified", ep->stats().transfers);
     }
   }
 
  private:
-  Kernel& k_;
+  DriverContext& ctx_;
 };
 
 struct Drivers {
   std::unique_ptr<DmaTestDriver> platform, pci;
 };
 
-Status dmatest_init(Kernel& k, Module& m) {
+Status dmatest_init(DriverContext& ctx, Module& m) {
   auto drvs = std::make_unique<Drivers>();
-  drvs->platform = std::make_unique<DmaTestDriver>(k, m, false);
-  drvs->pci = std::make_unique<DmaTestDriver>(k, m, true);
-  TRY(k.core().register_driver(drvs->platform.get()));
-  Status s = k.core().register_driver(drvs->pci.get());
+  drvs->platform = std::make_unique<DmaTestDriver>(ctx, m, false);
+  drvs->pci = std::make_unique<DmaTestDriver>(ctx, m, true);
+  TRY(ctx.core().register_driver(drvs->platform.get()));
+  Status s = ctx.core().register_driver(drvs->pci.get());
   if (!s.ok()) {
-    k.core().unregister_driver(drvs->platform.get());
+    ctx.core().unregister_driver(drvs->platform.get());
     return s;
   }
   m.set_private(drvs.release());
   return {};
 }
 
-void dmatest_exit(Kernel& k, Module& m) {
+void dmatest_exit(DriverContext& ctx, Module& m) {
   auto* drvs = static_cast<Drivers*>(m.private_data());
   if (!drvs) return;
-  k.core().unregister_driver(drvs->pci.get());
-  k.core().unregister_driver(drvs->platform.get());
+  ctx.core().unregister_driver(drvs->pci.get());
+  ctx.core().unregister_driver(drvs->platform.get());
   m.set_private(nullptr);
   delete drvs;
 }

@@ -21,8 +21,7 @@
 #include "core/driver.h"
 #include "core/of_platform.h"
 #include "core/pci.h"
-#include "kernel/kernel.h"
-#include "module/loader.h"
+#include "kernel/driver_context.h"
 #include "module/module.h"
 #include "of/tree.h"
 
@@ -33,8 +32,8 @@ constexpr const char* kName = "generic-endpoint";
 
 class GenericEndpoint : public Driver {
  public:
-  GenericEndpoint(Kernel& k, Module& m, Bus* on) : k_(k) {
-    name = on == &k.platform_bus() ? std::string(kName) : std::string(kName) + "-" + on->name();
+  GenericEndpoint(DriverContext& ctx, Module& m, Bus* on) : ctx_(ctx) {
+    name = on == &ctx.platform_bus() ? std::string(kName) : std::string(kName) + "-" + on->name();
     bus = on;
     owner = &m;
     // As the real parent drivers would (venus's video-firmware, a
@@ -48,9 +47,9 @@ class GenericEndpoint : public Driver {
   bool candidate(const Device& dev) const {
     if (!dma_master(dev) && !(dev.fwnode() && master_below(*dev.fwnode()))) return false;
     if (dev.bus())
-      for (Driver* d : k_.core().drivers())
+      for (Driver* d : ctx_.core().drivers())
         if (d != this && d->bus == dev.bus() && dev.bus()->match(dev, *d)) return false;
-    if (k_.core().hooks().module_for && !k_.core().hooks().module_for(dev).empty()) return false;
+    if (ctx_.core().hooks().module_for && !ctx_.core().hooks().module_for(dev).empty()) return false;
     return true;
   }
 
@@ -65,7 +64,7 @@ class GenericEndpoint : public Driver {
   // create (children that are devices already, a bus's, do not count).
   bool master_below(const of::Node& n) const {
     for (const auto& c : n.children())
-      if (c->available() && !k_.core().find_device_by_fwnode(c.get()) && (of_dma_master(*c) || master_below(*c)))
+      if (c->available() && !ctx_.core().find_device_by_fwnode(c.get()) && (of_dma_master(*c) || master_below(*c)))
         return true;
     return false;
   }
@@ -73,10 +72,10 @@ class GenericEndpoint : public Driver {
   // A node some other driver (registered, or a module's alias) will take.
   bool served_elsewhere(const of::Node& n) const {
     for (const auto& c : n.compatible()) {
-      for (Driver* d : k_.core().drivers())
+      for (Driver* d : ctx_.core().drivers())
         if (d != this && d->bus == bus && std::find(d->of_match.begin(), d->of_match.end(), c) != d->of_match.end())
           return true;
-      if (!k_.modules().find_by_alias("of:" + c).empty()) return true;
+      if (!ctx_.modules_for_alias("of:" + c).empty()) return true;
     }
     return false;
   }
@@ -86,16 +85,16 @@ class GenericEndpoint : public Driver {
     dev.dma_mask = ~uint64_t{0};
     // One page through the DMA API shows the domain it got works: a real
     // driver's first dma_map_single() would fail the same way.
-    auto pa = k_.pages().alloc(kPageBytes);
+    auto pa = ctx_.pages().alloc(kPageBytes);
     if (!pa.ok()) {
-      k_.log().debug(dev.name(), "no kernel memory for the DMA API check: {}", pa.error().message);
+      ctx_.log().debug(dev.name(), "no kernel memory for the DMA API check: {}", pa.error().message);
       return {};
     }
-    auto iova = k_.dma().map_single(dev, *pa, kPageBytes, iommu::DmaDirection::bidirectional);
+    auto iova = ctx_.dma().map_single(dev, *pa, kPageBytes, iommu::DmaDirection::bidirectional);
     Status st;
     if (!iova.ok()) st = make_error(Errc::io, "dma_map_single of one page failed: " + iova.error().message);
-    else st = k_.dma().unmap_single(dev, *iova, kPageBytes, iommu::DmaDirection::bidirectional);
-    (void)k_.pages().free(*pa);
+    else st = ctx_.dma().unmap_single(dev, *iova, kPageBytes, iommu::DmaDirection::bidirectional);
+    (void)ctx_.pages().free(*pa);
     return st;
   }
 
@@ -103,7 +102,7 @@ class GenericEndpoint : public Driver {
 
  private:
   static constexpr size_t kPageBytes = 4096;
-  Kernel& k_;
+  DriverContext& ctx_;
 };
 
 // One driver per bus with candidates (platform; PCI functions enumerated
@@ -112,23 +111,23 @@ struct Drivers {
   std::vector<std::unique_ptr<GenericEndpoint>> per_bus;
 };
 
-Status generic_endpoint_init(Kernel& k, Module& m) {
-  if (!k.options().generic_endpoints) return {};  // built in everywhere; active only when asked
+Status generic_endpoint_init(DriverContext& ctx, Module& m) {
+  if (!ctx.generic_endpoints()) return {};  // built in everywhere; active only when asked
   auto all = std::make_unique<Drivers>();
   std::map<Bus*, std::set<std::string>> compat;
-  for (Device* d : k.core().devices())
+  for (Device* d : ctx.core().devices())
     if (d->bus() && !d->compatible().empty()) compat[d->bus()];
   size_t kinds = 0;
-  if (k.options().populate_policy() == PopulatePolicy::drivers && k.tree()) compat[&k.platform_bus()];
+  if (ctx.populate_policy() == PopulatePolicy::drivers && ctx.tree()) compat[&ctx.platform_bus()];
   for (auto& [bus, names] : compat) {
-    auto drv = std::make_unique<GenericEndpoint>(k, m, bus);
-    for (Device* d : k.core().devices())
+    auto drv = std::make_unique<GenericEndpoint>(ctx, m, bus);
+    for (Device* d : ctx.core().devices())
       if (d->bus() == bus && !d->compatible().empty() && drv->candidate(*d)) names.insert(d->compatible().front());
     // Nodes that become devices only once their parent binds: their
     // compatibles too (probe still checks each device).
-    if (bus == &k.platform_bus() && k.options().populate_policy() == PopulatePolicy::drivers && k.tree())
-      for (const of::Node* n : k.tree()->nodes())
-        if (n->parent() && n->available() && !n->compatible().empty() && !k.core().find_device_by_fwnode(n) &&
+    if (bus == &ctx.platform_bus() && ctx.populate_policy() == PopulatePolicy::drivers && ctx.tree())
+      for (const of::Node* n : ctx.tree()->nodes())
+        if (n->parent() && n->available() && !n->compatible().empty() && !ctx.core().find_device_by_fwnode(n) &&
             (of_dma_master(*n) || drv->master_below(*n)) && !drv->served_elsewhere(*n))
           names.insert(n->compatible().front());
     if (names.empty()) continue;
@@ -136,13 +135,13 @@ Status generic_endpoint_init(Kernel& k, Module& m) {
     kinds += names.size();
     all->per_bus.push_back(std::move(drv));
   }
-  k.log().info("", "{}: {} kinds of driverless DMA masters to bind", kName, kinds);
+  ctx.log().info("", "{}: {} kinds of driverless DMA masters to bind", kName, kinds);
   for (auto& drv : all->per_bus) {
-    Status st = k.core().register_driver(drv.get());
+    Status st = ctx.core().register_driver(drv.get());
     if (!st.ok()) {
       for (auto& done : all->per_bus) {
         if (done == drv) break;
-        k.core().unregister_driver(done.get());
+        ctx.core().unregister_driver(done.get());
       }
       return st;
     }
@@ -151,10 +150,10 @@ Status generic_endpoint_init(Kernel& k, Module& m) {
   return {};
 }
 
-void generic_endpoint_exit(Kernel& k, Module& m) {
+void generic_endpoint_exit(DriverContext& ctx, Module& m) {
   auto* all = static_cast<Drivers*>(m.private_data());
   if (!all) return;
-  for (auto it = all->per_bus.rbegin(); it != all->per_bus.rend(); ++it) k.core().unregister_driver(it->get());
+  for (auto it = all->per_bus.rbegin(); it != all->per_bus.rend(); ++it) ctx.core().unregister_driver(it->get());
   delete all;
 }
 

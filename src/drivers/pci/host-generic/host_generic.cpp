@@ -14,7 +14,7 @@
 #include "core/device.h"
 #include "core/pci.h"
 #include "kernel/driver_module.h"
-#include "kernel/kernel.h"
+#include "kernel/driver_context.h"
 #include "module/module.h"
 #include "uapi/pci_regs.h"
 
@@ -25,11 +25,11 @@ namespace regs = uapi::pci;
 
 class EcamHost : public PciHost {
  public:
-  EcamHost(Kernel& k, Device& dev) : k_(k), dev_(dev) {}
+  EcamHost(DriverContext& ctx, Device& dev) : ctx_(ctx), dev_(dev) {}
   Device& device() override { return dev_; }
 
   Status probe() {
-    ecam_ = TRY(k_.ioremap(dev_, 0));
+    ecam_ = TRY(ctx_.ioremap(dev_, 0));
     first_ = 0;
     last_ = static_cast<unsigned>(std::min<uint64_t>(ecam_.size() >> 20, 256)) - 1;
     if (const of::Property* br = dev_.fwnode()->prop("bus-range")) {
@@ -41,18 +41,18 @@ class EcamHost : public PciHost {
     }
     // Registered before the first scan: drivers probed for the functions it
     // finds may already use its configuration access.
-    k_.pci().register_host(this);
+    ctx_.pci().register_host(this);
     registered_ = true;
     TRY(rescan());
     return {};
   }
 
   void remove() {
-    if (registered_) k_.pci().unregister_host(this);
+    if (registered_) ctx_.pci().unregister_host(this);
     registered_ = false;
     // Children first: the driver core unbinds each device's driver (its DMA
     // stops, its IOMMU is released) before the device goes.
-    for (auto it = devs_.rbegin(); it != devs_.rend(); ++it) k_.core().remove_device(*it->second);
+    for (auto it = devs_.rbegin(); it != devs_.rend(); ++it) ctx_.core().remove_device(*it->second);
     devs_.clear();
   }
 
@@ -60,7 +60,7 @@ class EcamHost : public PciHost {
     auto it = devs_.find(rid);
     if (it == devs_.end()) return make_error(Errc::noent, fmt::format("{}: no PCI device {:#06x}", dev_.name(), rid));
     Device* gone = it->second;
-    k_.core().remove_device(*gone);
+    ctx_.core().remove_device(*gone);
     // Anything below it (a bridge's subtree) went with it.
     std::erase_if(devs_, [&](auto& e) {
       for (Device* d = e.second; d; d = d->parent())
@@ -97,23 +97,23 @@ class EcamHost : public PciHost {
     for (auto& [rid, d] : devs_)
       if (!found.count(rid)) gone.push_back(rid);
     for (auto it = gone.rbegin(); it != gone.rend(); ++it) {
-      k_.log().info(dev_.name(), "{}: function gone (hot removal)", devs_[*it]->name());
-      k_.core().remove_device(*devs_[*it]);
+      ctx_.log().info(dev_.name(), "{}: function gone (hot removal)", devs_[*it]->name());
+      ctx_.core().remove_device(*devs_[*it]);
       devs_.erase(*it);
     }
-    k_.core().hold_probes();
+    ctx_.core().hold_probes();
     for (auto& [rid, info] : found) {
       if (devs_.count(rid)) continue;
       PciDevice* up = nullptr;
       if (const std::optional<uint16_t> p = parent[rid]; p && devs_.count(*p)) up = static_cast<PciDevice*>(devs_[*p]);
       const of::Node* node = find_node(info, up);
-      auto d = std::make_shared<PciDevice>(info, &k_.pci().bus(), node, &dev_, up);
-      Device* added = k_.core().add_device(d);
+      auto d = std::make_shared<PciDevice>(info, &ctx_.pci().bus(), node, &dev_, up);
+      Device* added = ctx_.core().add_device(d);
       devs_[rid] = added;
-      k_.log().info(added->name(), "PCI function {:04x}:{:04x} class {:06x}{}", info.vendor, info.device,
+      ctx_.log().info(added->name(), "PCI function {:04x}:{:04x} class {:06x}{}", info.vendor, info.device,
                     info.class_code, info.bridge ? " (bridge)" : "");
     }
-    k_.core().release_probes();
+    ctx_.core().release_probes();
     return {};
   }
 
@@ -239,7 +239,7 @@ class EcamHost : public PciHost {
     return nullptr;
   }
 
-  Kernel& k_;
+  DriverContext& ctx_;
   Device& dev_;
   IoMem ecam_;
   unsigned first_ = 0, last_ = 0;
@@ -249,14 +249,14 @@ class EcamHost : public PciHost {
 
 class HostDriver : public Driver {
  public:
-  explicit HostDriver(Kernel& k) : k_(k) {
+  explicit HostDriver(DriverContext& ctx) : ctx_(ctx) {
     name = "pci-host-generic";
-    bus = &k.platform_bus();
+    bus = &ctx.platform_bus();
     of_match = {"pci-host-ecam-generic"};
     populates_children = false;  // its child nodes are PCI functions: enumeration makes those
   }
   Status probe(Device& dev) override {
-    auto h = std::make_shared<EcamHost>(k_, dev);
+    auto h = std::make_shared<EcamHost>(ctx_, dev);
     Status s = h->probe();
     if (!s.ok()) {
       h->remove();
@@ -271,7 +271,7 @@ class HostDriver : public Driver {
   }
 
  private:
-  Kernel& k_;
+  DriverContext& ctx_;
 };
 
 }  // namespace

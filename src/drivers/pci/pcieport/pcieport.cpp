@@ -11,7 +11,7 @@
 
 #include "core/pci.h"
 #include "kernel/driver_module.h"
-#include "kernel/kernel.h"
+#include "kernel/driver_context.h"
 #include "module/module.h"
 #include "uapi/pci_regs.h"
 
@@ -35,9 +35,9 @@ const char* port_name(std::optional<PciPortType> t) {
 
 class PortDriver : public Driver {
  public:
-  explicit PortDriver(Kernel& k) : k_(k) {
+  explicit PortDriver(DriverContext& ctx) : ctx_(ctx) {
     name = "pcieport";
-    bus = &k.pci().bus();
+    bus = &ctx.pci().bus();
     of_match = {"pciclass,0604"};
   }
 
@@ -45,10 +45,10 @@ class PortDriver : public Driver {
     const PciDevice* pd = to_pci(&dev);
     if (!pd || !pd->info().bridge) return make_error(Errc::nodev, dev.name() + ": not a PCI bridge (type 1 header)");
     // pci_enable_device() + pci_set_master().
-    const uint32_t cmd = TRY(k_.pci().read_config(*pd, COMMAND, 2));
-    if ((cmd & kEnable) != kEnable) TRY(k_.pci().write_config(*pd, COMMAND, cmd | kEnable, 2));
+    const uint32_t cmd = TRY(ctx_.pci().read_config(*pd, COMMAND, 2));
+    if ((cmd & kEnable) != kEnable) TRY(ctx_.pci().write_config(*pd, COMMAND, cmd | kEnable, 2));
     const PciInfo& i = pd->info();
-    k_.log().info(dev.name(), "{} to buses {:02x}-{:02x}{}", port_name(i.port), i.secondary, i.subordinate,
+    ctx_.log().info(dev.name(), "{} to buses {:02x}-{:02x}{}", port_name(i.port), i.secondary, i.subordinate,
                   i.acs_ctrl ? fmt::format(", ACS control {:#x}", i.acs_ctrl) : std::string());
     return {};
   }
@@ -58,7 +58,7 @@ class PortDriver : public Driver {
   void remove(Device&) override {}
 
  private:
-  Kernel& k_;
+  DriverContext& ctx_;
 };
 
 }  // namespace

@@ -11,7 +11,7 @@
 #include <fmt/format.h>
 
 #include "drivers/virtio/virtio.h"
-#include "kernel/kernel.h"
+#include "kernel/driver_context.h"
 #include "module/module.h"
 
 namespace modiommu::virtio {
@@ -48,14 +48,14 @@ struct CoreState {
   std::atomic<unsigned> next_index{0};
 };
 std::mutex buses_lock;  // docs/architecture.md "Locks"
-std::map<Kernel*, std::unique_ptr<CoreState>>& buses() {
-  static std::map<Kernel*, std::unique_ptr<CoreState>> m;
+std::map<DriverContext*, std::unique_ptr<CoreState>>& buses() {
+  static std::map<DriverContext*, std::unique_ptr<CoreState>> m;
   return m;
 }
 
-CoreState* state(Kernel& k) {
+CoreState* state(DriverContext& ctx) {
   std::lock_guard g(buses_lock);
-  auto it = buses().find(&k);
+  auto it = buses().find(&ctx);
   return it == buses().end() ? nullptr : it->second.get();
 }
 
@@ -70,10 +70,10 @@ std::string virtio_device_name(uint32_t device_id) {
 
 // --- VirtioDevice ------------------------------------------------------------------
 
-VirtioDevice::VirtioDevice(Kernel& k, std::string name, Device& transport, VirtioConfigOps& ops, uint32_t device_id,
+VirtioDevice::VirtioDevice(DriverContext& ctx, std::string name, Device& transport, VirtioConfigOps& ops, uint32_t device_id,
                            uint32_t vendor_id)
-    : Device(std::move(name), virtio_bus(k), transport.fwnode(), &transport),
-      k_(k),
+    : Device(std::move(name), virtio_bus(ctx), transport.fwnode(), &transport),
+      ctx_(ctx),
       transport_(transport),
       ops_(ops),
       device_id_(device_id),
@@ -162,22 +162,22 @@ void VirtioDevice::vring_interrupt_all() {
 }
 
 Result<VirtioDevice::DmaBuf> VirtioDevice::alloc_dma(size_t size) {
-  auto b = TRY(k_.dma().alloc_coherent(transport_, size));
+  auto b = TRY(ctx_.dma().alloc_coherent(transport_, size));
   return DmaBuf{b.pa, b.dma, b.size};
 }
 
 void VirtioDevice::free_dma(const DmaBuf& buf) {
   if (!buf.size) return;
-  Status s = k_.dma().free_coherent(transport_, iommu::CoherentBuffer{buf.pa, buf.dma, buf.size});
-  if (!s.ok()) k_.log().err(name(), "freeing a DMA buffer: {}", s.error().message);
+  Status s = ctx_.dma().free_coherent(transport_, iommu::CoherentBuffer{buf.pa, buf.dma, buf.size});
+  if (!s.ok()) ctx_.log().err(name(), "freeing a DMA buffer: {}", s.error().message);
 }
 
 Status VirtioDevice::mem_read(uint64_t pa, void* dst, size_t len) const {
-  return k_.pages().memory().read(pa, dst, len);
+  return ctx_.ram().read(pa, dst, len);
 }
 
 Status VirtioDevice::mem_write(uint64_t pa, const void* src, size_t len) const {
-  return k_.pages().memory().write(pa, src, len);
+  return ctx_.ram().write(pa, src, len);
 }
 
 // --- VirtioDriver ------------------------------------------------------------------
@@ -228,54 +228,54 @@ void VirtioDriver::remove(Device& dev) {
 
 // --- registration --------------------------------------------------------------------
 
-Bus* virtio_bus(Kernel& k) {
-  CoreState* s = state(k);
+Bus* virtio_bus(DriverContext& ctx) {
+  CoreState* s = state(ctx);
   return s ? &s->bus : nullptr;
 }
 
-Status register_virtio_driver(Kernel& k, VirtioDriver& drv) {
-  Bus* bus = virtio_bus(k);
+Status register_virtio_driver(DriverContext& ctx, VirtioDriver& drv) {
+  Bus* bus = virtio_bus(ctx);
   if (!bus) return make_error(Errc::nodev, "virtio core not initialised for this kernel");
   drv.bus = bus;
-  return k.core().register_driver(&drv);
+  return ctx.core().register_driver(&drv);
 }
 
-void unregister_virtio_driver(Kernel& k, VirtioDriver& drv) { k.core().unregister_driver(&drv); }
+void unregister_virtio_driver(DriverContext& ctx, VirtioDriver& drv) { ctx.core().unregister_driver(&drv); }
 
-Result<VirtioDevice*> register_virtio_device(Kernel& k, std::shared_ptr<VirtioDevice> vdev) {
+Result<VirtioDevice*> register_virtio_device(DriverContext& ctx, std::shared_ptr<VirtioDevice> vdev) {
   if (!vdev->bus()) return make_error(Errc::nodev, "virtio core not initialised for this kernel");
   // 3.1.1 steps 1-2.
   vdev->reset();
   add_status(vdev->config(), uv::kStatusAcknowledge);
-  k.log().info(vdev->name(), "virtio {} device (ID {}, vendor {:#x}) on {}", virtio_device_name(vdev->device_id()),
+  ctx.log().info(vdev->name(), "virtio {} device (ID {}, vendor {:#x}) on {}", virtio_device_name(vdev->device_id()),
                vdev->device_id(), vdev->vendor_id(), vdev->config().transport_name());
-  return static_cast<VirtioDevice*>(k.core().add_device(std::move(vdev)));
+  return static_cast<VirtioDevice*>(ctx.core().add_device(std::move(vdev)));
 }
 
-void unregister_virtio_device(Kernel& k, VirtioDevice& vdev) {
-  k.core().remove_device(vdev);
+void unregister_virtio_device(DriverContext& ctx, VirtioDevice& vdev) {
+  ctx.core().remove_device(vdev);
   vdev.reset();
 }
 
-std::string virtio_next_name(Kernel& k) {
-  CoreState* s = state(k);
+std::string virtio_next_name(DriverContext& ctx) {
+  CoreState* s = state(ctx);
   return fmt::format("virtio{}", s ? s->next_index++ : 0);
 }
 
 namespace {
 
-Status core_init(Kernel& k, Module&) {
+Status core_init(DriverContext& ctx, Module&) {
   std::lock_guard g(buses_lock);
-  auto& slot = buses()[&k];
+  auto& slot = buses()[&ctx];
   if (!slot) slot = std::make_unique<CoreState>();
   return {};
 }
 
-void core_exit(Kernel& k, Module&) {
+void core_exit(DriverContext& ctx, Module&) {
   // Transports and drivers depend on this module, so they are gone: no
   // device is left on the bus.
   std::lock_guard g(buses_lock);
-  buses().erase(&k);
+  buses().erase(&ctx);
 }
 
 }  // namespace

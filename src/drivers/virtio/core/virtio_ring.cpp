@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 
 #include "drivers/virtio/virtio.h"
-#include "kernel/kernel.h"
+#include "kernel/driver_context.h"
 
 namespace modiommu::virtio {
 namespace uv = uapi::virtio;
@@ -172,7 +172,7 @@ std::string Virtqueue::broken_reason() const {
 void Virtqueue::mark_broken(std::string why) {
   broken_ = true;
   broken_reason_ = std::move(why);
-  vdev_.kernel().log().err(vdev_.name(), "queue {}: device error: {}; queue broken", name_, broken_reason_);
+  vdev_.ctx().log().err(vdev_.name(), "queue {}: device error: {}; queue broken", name_, broken_reason_);
 }
 
 void Virtqueue::interrupt() {

@@ -15,7 +15,7 @@
 #include "core/device.h"
 #include "drivers/virtio/virtio.h"
 #include "kernel/driver_module.h"
-#include "kernel/kernel.h"
+#include "kernel/driver_context.h"
 #include "module/module.h"
 #include "uapi/virtio_config.h"
 #include "uapi/virtio_mmio.h"
@@ -26,7 +26,7 @@ using virtio::VirtioDevice;
 
 class MmioTransport : public virtio::VirtioConfigOps {
  public:
-  MmioTransport(Kernel& k, Device& dev, IoMem io) : k_(k), dev_(dev), io_(io) {}
+  MmioTransport(DriverContext& ctx, Device& dev, IoMem io) : ctx_(ctx), dev_(dev), io_(io) {}
 
   Status probe() {
     const uint32_t magic = io_.readl(reg::kMagicValue);
@@ -41,12 +41,12 @@ class MmioTransport : public virtio::VirtioConfigOps {
     const uint32_t id = io_.readl(reg::kDeviceId);
     if (id == 0) return make_error(Errc::nodev, dev_.name() + ": empty slot (DeviceID 0): no virtio device behind it");
     const uint32_t vendor = io_.readl(reg::kVendorId);
-    auto irq = k_.request_irq(dev_, "0", [this] { interrupt(); });
+    auto irq = ctx_.request_irq(dev_, "0", [this] { interrupt(); });
     if (irq.ok()) irq_ = std::move(irq).value();
     else
-      k_.log().warn(dev_.name(), "no interrupt ({}): queue callbacks will not run", irq.error().message);
-    vdev_ = std::make_shared<VirtioDevice>(k_, virtio::virtio_next_name(k_), dev_, *this, id, vendor);
-    auto r = virtio::register_virtio_device(k_, vdev_);
+      ctx_.log().warn(dev_.name(), "no interrupt ({}): queue callbacks will not run", irq.error().message);
+    vdev_ = std::make_shared<VirtioDevice>(ctx_, virtio::virtio_next_name(ctx_), dev_, *this, id, vendor);
+    auto r = virtio::register_virtio_device(ctx_, vdev_);
     if (!r.ok()) {
       irq_.free();
       vdev_.reset();
@@ -57,7 +57,7 @@ class MmioTransport : public virtio::VirtioConfigOps {
 
   // The virtio device (and whatever consumers it supplies) goes first.
   void remove() {
-    if (vdev_) virtio::unregister_virtio_device(k_, *vdev_);
+    if (vdev_) virtio::unregister_virtio_device(ctx_, *vdev_);
     irq_.free();
     io_.writel(reg::kStatus, 0);
     vdev_.reset();
@@ -143,7 +143,7 @@ class MmioTransport : public virtio::VirtioConfigOps {
     if (st & reg::kIntConfigChange) vdev_->config_changed();
   }
 
-  Kernel& k_;
+  DriverContext& ctx_;
   Device& dev_;
   IoMem io_;
   std::mutex lock_;  // docs/architecture.md "Locks"
@@ -153,20 +153,20 @@ class MmioTransport : public virtio::VirtioConfigOps {
 
 class MmioDriver : public Driver {
  public:
-  explicit MmioDriver(Kernel& k) : k_(k) {
+  explicit MmioDriver(DriverContext& ctx) : ctx_(ctx) {
     name = "virtio-mmio";
-    bus = &k.platform_bus();
+    bus = &ctx.platform_bus();
     of_match = {"virtio,mmio"};
   }
   Status probe(Device& dev) override {
-    auto io = TRY(k_.ioremap(dev, 0));
-    auto t = std::make_shared<MmioTransport>(k_, dev, io);
+    auto io = TRY(ctx_.ioremap(dev, 0));
+    auto t = std::make_shared<MmioTransport>(ctx_, dev, io);
     Status s = t->probe();
     if (!s.ok()) {
       // ENODEV leaves the node unbound quietly; say why, once.
       std::string why = s.error().message;
       if (why.starts_with(dev.name() + ": ")) why.erase(0, dev.name().size() + 2);
-      k_.log().info(dev.name(), "{}", why);
+      ctx_.log().info(dev.name(), "{}", why);
       return s;
     }
     dev.set_drvdata(t);
@@ -178,7 +178,7 @@ class MmioDriver : public Driver {
   }
 
  private:
-  Kernel& k_;
+  DriverContext& ctx_;
 };
 
 }  // namespace modiommu::virtio_mmio

@@ -21,7 +21,7 @@
 #include "core/pci.h"
 #include "drivers/virtio/virtio.h"
 #include "kernel/driver_module.h"
-#include "kernel/kernel.h"
+#include "kernel/driver_context.h"
 #include "module/module.h"
 #include "uapi/pci_regs.h"
 #include "uapi/virtio_config.h"
@@ -42,7 +42,7 @@ struct Region {
 
 class PciTransport : public virtio::VirtioConfigOps {
  public:
-  PciTransport(Kernel& k, PciDevice& dev) : k_(k), dev_(dev) {}
+  PciTransport(DriverContext& ctx, PciDevice& dev) : ctx_(ctx), dev_(dev) {}
 
   Status probe() {
     const PciInfo& i = dev_.info();
@@ -57,26 +57,26 @@ class PciTransport : public virtio::VirtioConfigOps {
     num_queues_ = common_.bar.readw(common_.off + vp::kNumQueues);
     notify_addr_ = std::make_unique<std::atomic<uint64_t>[]>(num_queues_ + 1u);
     // Device ID from the PCI device ID; vendor from the subsystem vendor (4.1.2).
-    vdev_ = std::make_shared<VirtioDevice>(k_, virtio::virtio_next_name(k_), dev_, *this,
+    vdev_ = std::make_shared<VirtioDevice>(ctx_, virtio::virtio_next_name(ctx_), dev_, *this,
                                            i.device - vp::kDeviceModernBase, i.subsystem_vendor);
     VirtioDevice* vdev = vdev_.get();
-    auto irq = k_.request_irq(dev_, "0", [this, vdev] { interrupt(*vdev); });
+    auto irq = ctx_.request_irq(dev_, "0", [this, vdev] { interrupt(*vdev); });
     if (irq.ok()) irq_ = std::move(irq).value();
-    else k_.log().warn(dev_.name(), "no INTx ({}): queue callbacks will not run", irq.error().message);
-    auto r = virtio::register_virtio_device(k_, vdev_);
+    else ctx_.log().warn(dev_.name(), "no INTx ({}): queue callbacks will not run", irq.error().message);
+    auto r = virtio::register_virtio_device(ctx_, vdev_);
     if (!r.ok()) {
       irq_.free();
       vdev_.reset();
       return std::move(r).error();
     }
-    k_.log().info(dev_.name(), "virtio-pci: {} device, {} queue(s), registered as {}",
+    ctx_.log().info(dev_.name(), "virtio-pci: {} device, {} queue(s), registered as {}",
                   virtio::virtio_device_name(vdev->device_id()), num_queues_, vdev->name());
     return {};
   }
 
   // The virtio device (and whatever consumers it supplies) goes first.
   void remove() {
-    if (vdev_) virtio::unregister_virtio_device(k_, *vdev_);
+    if (vdev_) virtio::unregister_virtio_device(ctx_, *vdev_);
     irq_.free();
     if (common_.present()) common_.bar.writeb(common_.off + vp::kDeviceStatus, 0);
     vdev_.reset();
@@ -168,7 +168,7 @@ class PciTransport : public virtio::VirtioConfigOps {
 
  private:
   uint32_t cfg(uint32_t off, unsigned size) {
-    auto v = k_.pci().read_config(dev_, off, size);
+    auto v = ctx_.pci().read_config(dev_, off, size);
     return v.ok() ? *v : 0xffffffffu;
   }
 
@@ -201,11 +201,11 @@ class PciTransport : public virtio::VirtioConfigOps {
     if (type == vp::kCfgNotify && len < vp::kNotifyCapSize) return;
     const PciInfo::Bar* b = bar < 6 ? &dev_.info().bars[bar] : nullptr;
     if (!b || !b->size || uint64_t{off} + length > b->size) {
-      k_.log().warn(dev_.name(), "virtio capability type {} points outside BAR {} ({:#x}+{:#x}): ignored", type, bar, off,
+      ctx_.log().warn(dev_.name(), "virtio capability type {} points outside BAR {} ({:#x}+{:#x}): ignored", type, bar, off,
                     length);
       return;
     }
-    auto io = k_.ioremap(dev_, bar);
+    auto io = ctx_.ioremap(dev_, bar);
     if (!io.ok()) return;
     if (type == vp::kCfgNotify) notify_mult_ = cfg(at + vp::kNotifyCapMultiplier, 4);
     r->bar = *io;
@@ -240,7 +240,7 @@ class PciTransport : public virtio::VirtioConfigOps {
     wr32(f + 4, static_cast<uint32_t>(v >> 32));
   }
 
-  Kernel& k_;
+  DriverContext& ctx_;
   PciDevice& dev_;
   Region common_, notify_, isr_, device_;
   uint32_t notify_mult_ = 0;
@@ -253,9 +253,9 @@ class PciTransport : public virtio::VirtioConfigOps {
 
 class PciDriver : public Driver {
  public:
-  explicit PciDriver(Kernel& k) : k_(k) {
+  explicit PciDriver(DriverContext& ctx) : ctx_(ctx) {
     name = "virtio-pci";
-    bus = &k.pci().bus();
+    bus = &ctx.pci().bus();
     // Every virtio ID: modern ones bind, transitional ones are refused in probe.
     for (unsigned id = vp::kDeviceLegacyFirst; id <= vp::kDeviceModernLast; ++id)
       of_match.push_back(fmt::format("pci{:04x},{:04x}", vp::kVendor, id));
@@ -263,10 +263,10 @@ class PciDriver : public Driver {
   Status probe(Device& dev) override {
     PciDevice* pd = to_pci(&dev);
     if (!pd) return make_error(Errc::nodev, dev.name() + ": not a PCI device");
-    auto t = std::make_shared<PciTransport>(k_, *pd);
+    auto t = std::make_shared<PciTransport>(ctx_, *pd);
     Status s = t->probe();
     if (!s.ok()) {
-      k_.log().warn(dev.name(), "{}", s.error().message);
+      ctx_.log().warn(dev.name(), "{}", s.error().message);
       return s;
     }
     dev.set_drvdata(t);
@@ -278,7 +278,7 @@ class PciDriver : public Driver {
   }
 
  private:
-  Kernel& k_;
+  DriverContext& ctx_;
 };
 
 }  // namespace modiommu::virtio_pci
