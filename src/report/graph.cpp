@@ -10,8 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core/owner.h"
-#include "report/iommu_kinds.h"
+#include "report/topology.h"
 
 namespace modiommu::report {
 namespace {
@@ -59,72 +58,63 @@ const char* state_colour(DeviceState s) {
 
 }  // namespace
 
-std::string emit_dot(Kernel& k) {
-  const CoreSnapshot cs = k.core().snapshot();
-  std::vector<const Device*> devs;
-  for (const auto& ds : cs.devices) devs.push_back(ds.dev.get());
-  std::map<const Device*, std::string> id;
-  for (size_t i = 0; i < devs.size(); ++i) id[devs[i]] = fmt::format("d{}", i);
-
-  auto node = [&](const Device* d, bool bypass) {
-    const DeviceSnapshot* s = cs.find(d);
-    if (!s) return std::string();
-    std::string label = d->name();
-    if (!d->compatible().empty()) label += "\n" + d->compatible().front();
-    label += std::string("\n") + device_state_name(s->state);
-    if (!s->driver.empty()) {
-      label += " (" + s->driver;
-      if (!s->driver_module.empty()) label += ", module " + s->driver_module;
+std::string render_dot(const Topology& t) {
+  const auto& devs = t.devices;
+  const auto id = [](int i) { return fmt::format("d{}", i); };
+  const auto node = [&](int i, bool bypass) {
+    if (i < 0) return std::string();
+    const DeviceView& d = devs[static_cast<size_t>(i)];
+    std::string label = d.name;
+    if (!d.compatible.empty()) label += "\n" + d.compatible;
+    label += std::string("\n") + device_state_name(d.state);
+    if (!d.driver.empty()) {
+      label += " (" + d.driver;
+      if (!d.driver_module.empty()) label += ", module " + d.driver_module;
       label += ")";
     }
-    if (s->state == DeviceState::deferred || s->state == DeviceState::failed) label += "\n" + wrap(s->reason);
+    if (d.state == DeviceState::deferred || d.state == DeviceState::failed) label += "\n" + wrap(d.reason);
     if (bypass) label += "\nNO ISOLATION (bypass)";
-    return fmt::format("    {} [label=\"{}\", fillcolor={}{}];\n", id[d], esc(label), state_colour(s->state),
+    return fmt::format("    {} [label=\"{}\", fillcolor={}{}];\n", id(i), esc(label), state_colour(d.state),
                        bypass ? ", color=red, penwidth=3" : "");
   };
+  const int n_devs = static_cast<int>(devs.size());
 
   std::string out = "digraph modiommu {\n  rankdir=LR;\n  compound=true;\n  fontname=\"Helvetica\";\n"
                     "  node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\", fontsize=10];\n"
                     "  edge [fontname=\"Helvetica\", fontsize=9];\n";
-  out += fmt::format("  label=\"{}\";\n  labelloc=t;\n", esc(k.tree() ? k.tree()->source() : "machine"));
-  std::set<const Device*> placed;
+  out += fmt::format("  label=\"{}\";\n  labelloc=t;\n", esc(t.source.empty() ? "machine" : t.source));
+  std::vector<bool> placed(devs.size(), false);
 
-  // One cluster per IOMMU node the tree describes, registered or not.
-  std::map<std::string, std::vector<const Device*>> by_iommu_group;  // cluster key -> devices
+  // One cluster per device standing for an IOMMU node, registered or not.
   size_t ci = 0;
-  const std::vector<iommu::GroupSnapshot> groups = k.iommu().group_snapshots();
-  for (const Device* d : devs) {
-    const of::Node* n = d->fwnode();
-    if (!n || !is_iommu_node(*n)) continue;
-    const IommuKind* kind = iommu_kind(*n);
-    const bool registered = k.iommu().find_iommu(n) != nullptr;
+  for (int i = 0; i < n_devs; ++i) {
+    const int iommu = devs[static_cast<size_t>(i)].iommu;
+    if (iommu < 0) continue;
+    const IommuReport& r = t.iommus[static_cast<size_t>(iommu)];
     out += fmt::format("  subgraph cluster_iommu{} {{\n    label=\"IOMMU {} [{}]{}\";\n    style=filled;\n"
                        "    fillcolor=\"{}\";\n",
-                       ci++, esc(d->name()), kind ? kind->family : "unknown kind",
-                       registered ? "" : " (not registered)", registered ? "#e8f0ff" : "#f4f4f4");
-    out += node(d, false);
-    placed.insert(d);
-    for (const iommu::GroupSnapshot& grp : groups) {
-      if (grp.iommu_fwnode != n) continue;
+                       ci++, esc(devs[static_cast<size_t>(i)].name), r.kind == "unknown" ? "unknown kind" : r.kind,
+                       r.registered ? "" : " (not registered)", r.registered ? "#e8f0ff" : "#f4f4f4");
+    out += node(i, false);
+    placed[static_cast<size_t>(i)] = true;
+    for (const GroupView& g : t.groups) {
+      if (g.iommu != iommu) continue;
       out += fmt::format("    subgraph cluster_group{} {{\n      label=\"group {}: {} domain\";\n      style=dashed;\n",
-                         grp.id, grp.id, grp.domain ? iommu::domain_type_name(*grp.domain) : "no");
-      for (const auto& m : grp.members) {
-        out += "  " + node(m.dev, false);
-        placed.insert(m.dev);
+                         g.id, g.id, g.domain.empty() ? "no" : g.domain);
+      for (int m : g.members) {
+        out += "  " + node(m, false);
+        if (m >= 0) placed[static_cast<size_t>(m)] = true;
       }
       out += "    }\n";
     }
     // Masters firmware puts behind this IOMMU that are not attached to it
     // (waiting, failed, or running without isolation).
     std::string waiting;
-    for (const Device* m : devs) {
-      if (placed.count(m) || !m->fwnode()) continue;
-      auto refs = of::iommu_refs(*m->fwnode());
-      const of::PhandleArgs* pa = refs.ok() ? of::first_enabled(*refs) : nullptr;
-      if (!pa || pa->target != n) continue;
-      auto info = k.iommu().info(*m);
-      waiting += "  " + node(m, info && info->bypass_fallback);
-      placed.insert(m);
+    for (int m = 0; m < n_devs; ++m) {
+      const DeviceView& d = devs[static_cast<size_t>(m)];
+      if (placed[static_cast<size_t>(m)] || d.named_iommu != iommu) continue;
+      waiting += "  " + node(m, d.bypass);
+      placed[static_cast<size_t>(m)] = true;
     }
     if (!waiting.empty())
       out += fmt::format("    subgraph cluster_detached{} {{\n      label=\"named in iommus, not attached\";\n"
@@ -134,12 +124,11 @@ std::string emit_dot(Kernel& k) {
   }
   // Masters running without isolation stand out in their own cluster.
   std::string bypass;
-  for (const Device* d : devs)
-    if (!placed.count(d))
-      if (auto info = k.iommu().info(*d); info && info->bypass_fallback) {
-        bypass += node(d, true);
-        placed.insert(d);
-      }
+  for (int i = 0; i < n_devs; ++i)
+    if (!placed[static_cast<size_t>(i)] && devs[static_cast<size_t>(i)].bypass) {
+      bypass += node(i, true);
+      placed[static_cast<size_t>(i)] = true;
+    }
   if (!bypass.empty())
     out += "  subgraph cluster_bypass {\n    label=\"WITHOUT isolation (IOMMU never driven)\";\n    style=filled;\n"
            "    fillcolor=\"#ffe8e0\";\n" +
@@ -147,15 +136,15 @@ std::string emit_dot(Kernel& k) {
   // Everything else by bus. On a real board most devices are unbound and
   // unlinked (no driver here): past a handful they fold into one node per
   // bus, so the IOMMU topology stays what the eye sees.
-  std::set<const Device*> in_links;
-  for (const auto& l : cs.links) {
-    in_links.insert(l.consumer);
-    in_links.insert(l.supplier);
-  }
-  std::map<std::string, std::vector<const Device*>> plain;
-  for (const Device* d : devs)
-    if (!placed.count(d) && cs.find(d)->state == DeviceState::unbound && !in_links.count(d))
-      plain[d->bus() ? d->bus()->name() : "none"].push_back(d);
+  std::vector<bool> in_links(devs.size(), false);
+  for (const LinkView& l : t.links)
+    for (int e : {l.consumer, l.supplier})
+      if (e >= 0) in_links[static_cast<size_t>(e)] = true;
+  std::map<std::string, std::vector<int>> plain;
+  for (int i = 0; i < n_devs; ++i)
+    if (!placed[static_cast<size_t>(i)] && devs[static_cast<size_t>(i)].state == DeviceState::unbound &&
+        !in_links[static_cast<size_t>(i)])
+      plain[devs[static_cast<size_t>(i)].bus].push_back(i);
   constexpr size_t kFoldAbove = 8;
   std::map<std::string, std::string> by_bus;
   for (auto& [bus, list] : plain) {
@@ -166,47 +155,42 @@ std::string emit_dot(Kernel& k) {
         names += fmt::format("\n... and {} more", list.size() - i);
         break;
       }
-      names += "\n" + list[i]->name();
-      placed.insert(list[i]);
+      names += "\n" + devs[static_cast<size_t>(list[i])].name;
     }
-    for (const Device* d : list) placed.insert(d);
+    for (int i : list) placed[static_cast<size_t>(i)] = true;
     by_bus[bus] += fmt::format("    folded_{} [label=\"{} unbound devices with no IOMMU role{}\", fillcolor=lightgrey];\n",
                                bus, list.size(), esc(names));
   }
-  for (const Device* d : devs)
-    if (!placed.count(d)) by_bus[d->bus() ? d->bus()->name() : "none"] += node(d, false);
+  for (int i = 0; i < n_devs; ++i)
+    if (!placed[static_cast<size_t>(i)]) by_bus[devs[static_cast<size_t>(i)].bus] += node(i, false);
   size_t bi = 0;
   for (const auto& [bus, body] : by_bus)
     out += fmt::format("  subgraph cluster_bus{} {{\n    label=\"{} bus\";\n    style=dotted;\n{}  }}\n", bi++,
                        esc(bus), body);
 
   // Device links: consumer -> supplier.
-  std::set<std::pair<const Device*, const Device*>> linked;
-  for (const auto& l : cs.links) {
+  std::set<std::pair<int, int>> linked;
+  for (const LinkView& l : t.links) {
     linked.insert({l.consumer, l.supplier});
-    out += fmt::format("  {} -> {} [label=\"{} ({})\", style={}, color={}];\n", id[l.consumer], id[l.supplier],
+    out += fmt::format("  {} -> {} [label=\"{} ({})\", style={}, color={}];\n", id(l.consumer), id(l.supplier),
                        esc(l.why), link_state_name(l.state), l.kind == LinkKind::firmware ? "dashed" : "solid",
                        l.state == LinkState::active ? "darkgreen" : "gray40");
   }
   // What firmware says where no link shows it (disabled or unpopulated IOMMU).
   // A node with no device gets an id by order of first mention: ids made
   // from its path (a hash) could collide.
-  std::map<const of::Node*, std::string> node_id;
-  for (const Device* d : devs) {
-    if (!d->fwnode()) continue;
-    auto refs = of::iommu_refs(*d->fwnode());
-    if (!refs.ok()) continue;
-    for (const auto& pa : refs->refs) {
-      const DeviceSnapshot* provider = cs.last_by_fwnode(pa.target);
-      const Device* s = provider ? provider->dev.get() : nullptr;
-      if (s && linked.count({d, s})) continue;
-      if (!s && !node_id.count(pa.target)) node_id.emplace(pa.target, fmt::format("n_{}", node_id.size()));
-      const std::string target = s ? id[s] : node_id.at(pa.target);
-      if (!s)
-        out += fmt::format("  {} [label=\"{}\\n{}\", shape=note, fillcolor=white];\n", target, esc(pa.target->path()),
-                           pa.target->available() ? "no device" : "disabled");
-      out += fmt::format("  {} -> {} [label=\"iommus: {}\", style=dotted, color=red];\n", id[d], target,
-                         esc(decode_specifier(*pa.target, pa.args).text));
+  std::map<std::string, std::string> node_id;  // IOMMU node path -> id
+  for (int i = 0; i < n_devs; ++i) {
+    for (const DeviceView::Ref& r : devs[static_cast<size_t>(i)].refs) {
+      if (r.provider >= 0 && linked.count({i, r.provider})) continue;
+      if (r.provider < 0 && !node_id.count(r.iommu_path))
+        node_id.emplace(r.iommu_path, fmt::format("n_{}", node_id.size()));
+      const std::string target = r.provider >= 0 ? id(r.provider) : node_id.at(r.iommu_path);
+      if (r.provider < 0)
+        out += fmt::format("  {} [label=\"{}\\n{}\", shape=note, fillcolor=white];\n", target, esc(r.iommu_path),
+                           r.iommu_enabled ? "no device" : "disabled");
+      out += fmt::format("  {} -> {} [label=\"iommus: {}\", style=dotted, color=red];\n", id(i), target,
+                         esc(r.decoded));
     }
   }
   // Legend: one compact table.
@@ -222,6 +206,8 @@ std::string emit_dot(Kernel& k) {
          "</table>>];\n}\n";
   return out;
 }
+
+std::string emit_dot(Kernel& k) { return render_dot(extract_topology(k, TopologyParts::devices)); }
 
 Status write_graph(Kernel& k, const std::string& out) {
   const std::string dot = emit_dot(k);

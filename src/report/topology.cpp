@@ -115,12 +115,62 @@ void fill_actual(Kernel& k, MasterReport& m, const DeviceSnapshot& d) {
   m.mismatch = !m.attached_iommu.empty() && m.attached_iommu != want;
 }
 
+// Every device, link and group, indexed into t.devices and t.iommus.
+void extract_devices(Kernel& k, const CoreSnapshot& cs, const std::map<const of::Node*, size_t>& iommu_index,
+                     Topology& t) {
+  std::map<const Device*, int> index;
+  for (const DeviceSnapshot& ds : cs.devices) index.emplace(ds.dev.get(), static_cast<int>(index.size()));
+  const auto index_of = [&](const Device* d) {
+    auto it = index.find(d);
+    return it == index.end() ? -1 : it->second;
+  };
+  const auto iommu_of = [&](const void* node) {
+    auto it = iommu_index.find(static_cast<const of::Node*>(node));
+    return it == iommu_index.end() ? -1 : static_cast<int>(it->second);
+  };
+  for (const DeviceSnapshot& ds : cs.devices) {
+    const Device& d = *ds.dev;
+    DeviceView v;
+    v.name = d.name();
+    if (!d.compatible().empty()) v.compatible = d.compatible().front();
+    v.bus = d.bus() ? d.bus()->name() : "none";
+    v.state = ds.state;
+    v.driver = ds.driver;
+    v.driver_module = ds.driver_module;
+    v.reason = ds.reason;
+    if (auto info = k.iommu().info(d)) v.bypass = info->bypass_fallback;
+    if (const of::Node* n = d.fwnode()) {
+      if (is_iommu_node(*n)) v.iommu = iommu_of(n);
+      if (auto refs = of::iommu_refs(*n); refs.ok()) {
+        if (const of::PhandleArgs* pa = of::first_enabled(*refs)) v.named_iommu = iommu_of(pa->target);
+        for (const auto& pa : refs->refs) {
+          const DeviceSnapshot* provider = cs.last_by_fwnode(pa.target);
+          v.refs.push_back({provider ? index_of(provider->dev.get()) : -1, pa.target->path(), pa.target->available(),
+                            decode_specifier(*pa.target, pa.args).text});
+        }
+      }
+    }
+    t.devices.push_back(std::move(v));
+  }
+  for (const DeviceLink& l : cs.links)
+    t.links.push_back({index_of(l.consumer), index_of(l.supplier), l.kind, l.state, l.why});
+  for (const iommu::GroupSnapshot& g : k.iommu().group_snapshots()) {
+    GroupView gv;
+    gv.id = g.id;
+    gv.iommu = iommu_of(g.iommu_fwnode);
+    if (g.domain) gv.domain = iommu::domain_type_name(*g.domain);
+    for (const auto& m : g.members) gv.members.push_back(index_of(m.dev));
+    t.groups.push_back(std::move(gv));
+  }
+}
+
 }  // namespace
 
-Topology extract_topology(Kernel& k) {
+Topology extract_topology(Kernel& k, TopologyParts parts) {
   Topology t;
   const of::Tree* tree = k.tree();
   if (!tree) return t;
+  t.source = tree->source();
   const CoreSnapshot cs = k.core().snapshot(true);
   std::map<const of::Node*, size_t> iommu_index;
   for (of::Node* n : tree->nodes()) {
@@ -202,6 +252,7 @@ Topology extract_topology(Kernel& k) {
     m.outcome = classify(cs, m, nullptr, &ds);
     t.masters.push_back(std::move(m));
   }
+  if (parts == TopologyParts::devices) extract_devices(k, cs, iommu_index, t);
   return t;
 }
 

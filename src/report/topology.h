@@ -86,13 +86,57 @@ struct IommuMapReport {
   std::string error;
 };
 
+// The driver model device by device, as `graph` draws it (asked for with
+// TopologyParts::devices; not in the JSON). Indexes refer to
+// Topology::devices and Topology::iommus; -1 is none.
+struct DeviceView {
+  std::string name;
+  std::string compatible;  // the first, "" none
+  std::string bus;         // "none" without a bus
+  DeviceState state = DeviceState::unbound;
+  std::string driver, driver_module;
+  std::string reason;  // deferred or failed
+  bool bypass = false;  // bound without isolation (--missing-iommu=bypass)
+  int iommu = -1;       // its node is this IOMMU node (a transport and its virtio device share one)
+  int named_iommu = -1;  // the first enabled IOMMU its firmware names
+  struct Ref {
+    int provider = -1;        // the device standing for the IOMMU node
+    std::string iommu_path;   // the IOMMU node
+    bool iommu_enabled = true;
+    std::string decoded;      // the specifier, decoded
+  };
+  std::vector<Ref> refs;  // every iommus / mmu-masters reference
+};
+struct LinkView {
+  int consumer = -1, supplier = -1;
+  LinkKind kind = LinkKind::managed;
+  LinkState state = LinkState::dormant;
+  std::string why;
+};
+struct GroupView {
+  int id = 0;
+  int iommu = -1;  // the IOMMU node of its instance
+  std::string domain;  // attached domain type, "" none
+  std::vector<int> members;  // in join order (-1: gone since the device list was taken)
+};
+
 struct Topology {
+  std::string source;  // the tree's file
   std::vector<IommuReport> iommus;
   std::vector<MasterReport> masters;
   std::vector<IommuMapReport> iommu_maps;
+  // TopologyParts::devices only.
+  std::vector<DeviceView> devices;  // in add order
+  std::vector<LinkView> links;      // in creation order
+  std::vector<GroupView> groups;
 };
 
-MODIOMMU_API Topology extract_topology(Kernel& k);
+enum class TopologyParts {
+  masters,  // IOMMUs, masters, iommu-maps (check, topology)
+  devices,  // and every device, link and group (graph)
+};
+
+MODIOMMU_API Topology extract_topology(Kernel& k, TopologyParts parts = TopologyParts::masters);
 MODIOMMU_API nlohmann::json to_json(const Topology& t);
 
 }  // namespace modiommu::report

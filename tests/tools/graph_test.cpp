@@ -144,3 +144,48 @@ TEST(Graph, PciPortsSitInTheirGroupBox) {
 }
 
 }  // namespace
+
+// render_dot draws a topology snapshot and nothing else: a hand-made one
+// (no kernel) gives its IOMMU cluster, group box, link and firmware edges.
+TEST(Graph, RendersAHandMadeTopologyWithoutAKernel) {
+  report::Topology t;
+  t.source = "hand.dts";
+  report::IommuReport smmu;
+  smmu.path = "/smmu@1";
+  smmu.kind = "arm-smmu-v3";
+  smmu.registered = true;
+  t.iommus.push_back(smmu);
+  report::IommuReport absent;
+  absent.path = "/iommu@2";
+  absent.kind = "unknown";
+  absent.enabled = false;
+  t.iommus.push_back(absent);
+  report::DeviceView iommu_dev;
+  iommu_dev.name = "1.smmu";
+  iommu_dev.state = DeviceState::bound;
+  iommu_dev.driver = "arm-smmu-v3";
+  iommu_dev.iommu = 0;
+  report::DeviceView master;
+  master.name = "3.dma";
+  master.state = DeviceState::bound;
+  master.named_iommu = 0;
+  master.refs.push_back({0, "/smmu@1", true, "StreamID 0x3"});
+  master.refs.push_back({-1, "/iommu@2", false, "cells 0x7"});
+  t.devices = {iommu_dev, master};
+  t.links.push_back({1, 0, LinkKind::managed, LinkState::active, "iommus"});
+  t.groups.push_back({4, 0, "dma", {1}});
+  const std::string dot = report::render_dot(t);
+  EXPECT_NE(dot.find("label=\"hand.dts\""), std::string::npos) << dot;
+  const auto cluster = dot.find("subgraph cluster_iommu0 {\n    label=\"IOMMU 1.smmu [arm-smmu-v3]\"");
+  const auto group = dot.find("subgraph cluster_group4 {\n      label=\"group 4: dma domain\"");
+  const auto in_group = dot.find("d1 [label=\"3.dma");
+  ASSERT_NE(cluster, std::string::npos) << dot;
+  ASSERT_NE(group, std::string::npos) << dot;
+  EXPECT_GT(group, cluster);
+  EXPECT_GT(in_group, group);
+  EXPECT_NE(dot.find("d1 -> d0 [label=\"iommus (active)\", style=solid, color=darkgreen]"), std::string::npos) << dot;
+  // The linked reference draws no second edge; the absent IOMMU gets a note.
+  EXPECT_EQ(count_of(dot, "d1 -> d0"), 1u) << dot;
+  EXPECT_NE(dot.find("n_0 [label=\"/iommu@2\\ndisabled\", shape=note"), std::string::npos) << dot;
+  EXPECT_NE(dot.find("d1 -> n_0 [label=\"iommus: cells 0x7\", style=dotted, color=red]"), std::string::npos) << dot;
+}
