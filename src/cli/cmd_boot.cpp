@@ -3,6 +3,7 @@
 
 #include "base/file.h"
 #include "cli/common.h"
+#include "sim/harness.h"
 #include "sim/scenario.h"
 
 namespace modiommu::cli {
@@ -12,6 +13,7 @@ int cmd_boot(const CommonOpts& o) {
   auto ko = kernel_options(o);
   if (!ko.ok()) return bad_options(ko.error());
   Kernel k(*ko);
+  sim::Harness harness(k);  // endpoints and escape accounting; before boot (--preload)
   attach_log(k, o);
   Status s = boot_platform(k, o);
   if (!s.ok()) {
@@ -31,6 +33,7 @@ int cmd_run(const CommonOpts& o, const std::string& script) {
   auto ko = kernel_options(o);
   if (!ko.ok()) return bad_options(ko.error());
   Kernel k(*ko);
+  sim::Harness harness(k);  // endpoints and escape accounting; before boot (--preload)
   attach_log(k, o);
   Status s = boot_platform(k, o);
   if (!s.ok()) {

@@ -18,6 +18,7 @@
 
 #include "cli/common.h"
 #include "cli/shell_complete.h"
+#include "sim/harness.h"
 #include "sim/scenario.h"
 
 namespace modiommu::cli {
@@ -115,6 +116,7 @@ int cmd_shell() {
   auto ko = kernel_options(shell_o);
   if (!ko.ok()) return bad_options(ko.error());
   Kernel k(*ko);
+  sim::Harness harness(k);  // endpoints and escape accounting; before boot (--preload)
   attach_log(k, shell_o);
   Status s = boot_platform(k, shell_o);
   if (!s.ok()) {

@@ -14,6 +14,7 @@
 #include "cli/common.h"
 #include "dsim/explore.h"
 #include "dsim/runner.h"
+#include "sim/harness.h"
 
 namespace modiommu::cli {
 namespace {
@@ -88,6 +89,7 @@ int run_sim() {
     // One plain boot first: options that name devices (--domain) are checked
     // against it, and a platform that does not boot is said once.
     Kernel k(cfg->kernel);
+    sim::Harness harness(k);  // endpoints and escape accounting; before boot (--preload)
     k.log().set_sink(nullptr);
     if (Status b = boot_platform(k, o.common); !b.ok()) {
       std::cerr << "modiommu: " << b.error().str() << "\n";

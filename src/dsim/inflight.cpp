@@ -1,4 +1,5 @@
 #include "dsim/inflight.h"
+#include "sim/harness.h"
 
 #include <vector>
 
@@ -28,7 +29,7 @@ iommu::DmaDirection api_dir(DmaXfer d) {
 
 hw::UpstreamPort* port_of(Kernel& k, const Device& dev) {
   bool described = false;
-  return k.dma_port(dev, &described);  // platform and PCI masters alike
+  return sim::dma_port(k, dev, &described);  // platform and PCI masters alike
 }
 
 }  // namespace

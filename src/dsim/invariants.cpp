@@ -96,9 +96,10 @@ std::vector<Violation> InvariantChecker::check(Kernel& k) {
   if (size_t n = k.log().count("corrupted")) add("corruption", fmt::format("{} log line(s) report corrupted data", n));
   if (auto c = InFlightTable::of(k)->stats().corruptions)
     add("corruption", fmt::format("{} in-flight transfer(s) moved wrong data", c));
-  for (Device* d : k.endpoint_devices()) {
+  sim::Harness* harness = sim::Harness::of(k);
+  for (Device* d : harness ? harness->endpoint_devices() : std::vector<Device*>{}) {
     uint64_t c = 0;
-    (void)k.with_endpoint(*d, [&](DmaEndpoint& ep) {
+    (void)harness->with_endpoint(*d, [&](DmaEndpoint& ep) {
       c = ep.stats().corruptions;
       return Status{};
     });

@@ -82,12 +82,12 @@ Result<std::unique_ptr<World>> World::boot(const WorldConfig& cfg) {
   FaultInjection::disarm_all();  // a fresh world starts with nothing armed
   std::unique_ptr<World> w(new World(cfg));
   w->k_ = std::make_unique<Kernel>(cfg.kernel);
+  w->harness_ = std::make_unique<sim::Harness>(*w->k_);  // before boot: --preload registers endpoints
   const auto blob = platform_blob(cfg.platform);
   auto tree = blob.empty() ? Result<std::unique_ptr<of::Tree>>(make_error(Errc::inval, "no blob"))
                            : of::Tree::from_blob(blob, cfg.platform);
   if (tree.ok()) TRY(w->k_->boot(std::move(tree).value()));
   else TRY(w->k_->boot(cfg.platform));
-  w->harness_ = std::make_unique<sim::Harness>(*w->k_);
   w->harness_->check_table_walks();  // invariant freed-table
   w->k_->boot_complete();
   w->sc_ = std::make_unique<sim::Scenario>(*w->k_, w->out_);
@@ -169,7 +169,7 @@ std::vector<World::Proposal> World::proposals() {
   }
   if (on("dma")) {
     size_t masters = 0;
-    std::vector<Device*> eps = k.endpoint_devices();
+    std::vector<Device*> eps = harness_->endpoint_devices();
     for (Device* d : devs) {
       const bool ep = std::count(eps.begin(), eps.end(), d) != 0;
       if (table->in_flight(*d)) {

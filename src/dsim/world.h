@@ -46,6 +46,7 @@ class MODIOMMU_API World {
   ~World();
 
   Kernel& kernel() { return *k_; }
+  sim::Harness& harness() { return *harness_; }
   sim::Scenario& scenario() { return *sc_; }
   // Runs one line; a failed command is an outcome (EBUSY, ENODEV ...),
   // returned, not fatal.

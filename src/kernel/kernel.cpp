@@ -3,29 +3,11 @@
 #include <charconv>
 
 #include "core/of_platform.h"
-#include "core/owner.h"
 #include "module/loader.h"
 #include "hw/mmio.h"
 #include "board/pci_model.h"
 
 namespace modiommu {
-
-// Firmware describes the master behind an IOMMU: `iommus` (or a legacy
-// mmu-masters list) naming an enabled node (PCI masters get theirs from the
-// PCI layer).
-static bool described_behind_iommu(const of::Node& n) {
-  auto refs = of::iommu_refs(n);
-  if (!refs.ok()) return true;  // malformed: assume the strict answer
-  return of::first_enabled(*refs) != nullptr;
-}
-
-// A PCI function is behind an IOMMU when its host bridge's iommu-map maps
-// the requester ID its DMA carries to an enabled IOMMU (BEHAVIOUR.md 4).
-static bool pci_behind_iommu(const PciHostModel& host, uint16_t dma_rid) {
-  auto m = of::map_id(host.host(), dma_rid);
-  if (!m.ok()) return true;  // malformed: assume the strict answer
-  return m->kind == of::MappedId::Kind::mapped && m->iommu->available();
-}
 
 Kernel::Kernel(KernelOptions opts) : opts_(std::move(opts)) {
   if (opts_.verbose) log_.set_min_level(LogLevel::debug);
@@ -36,12 +18,12 @@ Kernel::Kernel(KernelOptions opts) : opts_(std::move(opts)) {
   iommu_.set_policy(opts_.iommu);
   core_.hooks().pre_probe = [this](Device& d) {
     Status s = iommu_.dma_configure(d);
-    update_dma_policy(d);
+    if (KernelObserver* o = observer()) o->dma_policy_changed(d, DmaPolicyEvent::configured);
     return s;
   };
   core_.hooks().post_remove = [this](Device& d) {
     iommu_.dma_cleanup(d);
-    update_dma_policy(d);
+    if (KernelObserver* o = observer()) o->dma_policy_changed(d, DmaPolicyEvent::released);
   };
   // A bound platform device's children become devices, as its driver's
   // of_platform_populate() would make them; they go before it unbinds.
@@ -52,7 +34,7 @@ Kernel::Kernel(KernelOptions opts) : opts_(std::move(opts)) {
   core_.hooks().pre_unbind = [this](Device& d) { of_platform_depopulate(core_, d); };
   core_.hooks().device_added = [this](Device& d) {
     iommu_.add_device(d);
-    update_dma_policy(d);
+    if (KernelObserver* o = observer()) o->dma_policy_changed(d, DmaPolicyEvent::added);
   };
   core_.hooks().device_removed = [this](Device& d) { iommu_.remove_device(d); };
   modules_ = std::make_unique<ModuleLoader>(*this);
@@ -127,11 +109,7 @@ Status Kernel::boot(std::unique_ptr<of::Tree> tree) {
   auto pages = mm::PageAllocator::create(machine().memory(), platform_->kernel_ram_base(), platform_->kernel_ram_size());
   if (!pages.ok()) return make_error(Errc::nomem, "kernel memory: " + pages.error().message);
   pages_ = std::move(pages).value();
-  for (const PlatformModel* m : platform_->models())
-    if (m->port) m->port->set_untranslated_allowed(!described_behind_iommu(*m->node));
-  for (PciHostModel* h : platform_->pci_hosts())
-    for (const auto& [rid, f] : h->functions())
-      if (f.port) f.port->set_untranslated_allowed(!pci_behind_iommu(*h, f.dma_rid));
+  if (KernelObserver* o = observer()) o->platform_built();
   dma_ = std::make_unique<iommu::DmaApi>(iommu_, *pages_);
   iommu_.set_dma_domain_init([this](iommu::IommuDomain& d, Device& dev) { return dma_->init_domain(d, dev); });
   iommu_.set_dma_domain_fini([this](iommu::IommuDomain& d) { dma_->fini_domain(d); });
@@ -158,32 +136,6 @@ Status Kernel::boot(std::unique_ptr<of::Tree> tree) {
   }
   core_.process();
   return {};
-}
-
-hw::UpstreamPort* Kernel::dma_port(const Device& dev, bool* described) {
-  if (!platform_) return nullptr;
-  if (const PciDevice* pd = to_pci(&dev)) {
-    PciHostModel* host = pd->host() && pd->host()->fwnode() ? platform_->pci_host(pd->host()->fwnode()) : nullptr;
-    const PciHostModel::Function* f = host ? host->function(pd->info().rid()) : nullptr;
-    if (!f || !f->port) return nullptr;
-    *described = pci_behind_iommu(*host, f->dma_rid);
-    return f->port;
-  }
-  if (!dev.fwnode()) return nullptr;
-  const PlatformModel* m = platform_->model(dev.fwnode());
-  if (!m || !m->port) return nullptr;
-  *described = described_behind_iommu(*dev.fwnode());
-  return m->port;
-}
-
-void Kernel::update_dma_policy(Device& dev) {
-  bool described = false;
-  hw::UpstreamPort* port = dma_port(dev, &described);
-  if (!port) return;
-  bool allowed = !described;
-  if (auto info = iommu_.info(dev))
-    allowed = allowed || info->bypass_fallback || info->domain == iommu::DomainType::identity;
-  port->set_untranslated_allowed(allowed);
 }
 
 Result<IoMem> Kernel::ioremap(Device& dev, size_t index) {
@@ -246,39 +198,11 @@ std::vector<std::string> Kernel::modules_for_alias(const std::string& modalias) 
 }
 
 void Kernel::register_endpoint(Device& dev, DmaEndpoint* ep, CodeOwner* owner) {
-  std::lock_guard g(endpoints_lock_);
-  endpoints_[&dev] = {ep, owner};
+  if (KernelObserver* o = observer()) o->endpoint_registered(dev, ep, owner);
 }
 
 void Kernel::unregister_endpoint(Device& dev) {
-  std::lock_guard g(endpoints_lock_);
-  endpoints_.erase(&dev);
-}
-
-std::vector<Device*> Kernel::endpoint_devices() {
-  std::lock_guard g(endpoints_lock_);
-  std::vector<Device*> out;
-  for (auto& [d, e] : endpoints_) out.push_back(d);
-  return out;
-}
-
-Status Kernel::with_endpoint(Device& dev, const std::function<Status(DmaEndpoint&)>& fn) {
-  // The driver model stays quiet for the call, so the device stays bound
-  // (its remove() cannot run); the pin keeps the module's code mapped.
-  return core_.exclusive([&]() -> Status {
-    EndpointReg reg;
-    {
-      std::lock_guard g(endpoints_lock_);
-      auto it = endpoints_.find(&dev);
-      if (it == endpoints_.end())
-        return make_error(Errc::nodev, dev.name() + " has no DMA endpoint driver bound (state " +
-                                           device_state_name(dev.state()) + ")");
-      reg = it->second;
-    }
-    OwnerPin pin(reg.owner);
-    if (!pin.ok()) return make_error(Errc::nodev, dev.name() + ": its driver's module is unloading");
-    return fn(*reg.ep);
-  });
+  if (KernelObserver* o = observer()) o->endpoint_unregistered(dev);
 }
 
 void Kernel::boot_complete() {

@@ -26,6 +26,7 @@
 #include "kernel/driver_context.h"
 #include "kernel/endpoint.h"
 #include "kernel/io.h"
+#include "kernel/kernel_observer.h"
 #include "board/platform.h"
 #include "mm/page_alloc.h"
 #include "of/tree.h"
@@ -94,24 +95,25 @@ class MODIOMMU_API Kernel final : public DriverContext {
   Status boot(std::unique_ptr<of::Tree> tree);
   // late_initcall.
   void boot_complete();
-  // DMA endpoints (kernel/endpoint.h), registered by drivers while bound.
+  // DMA endpoints (kernel/endpoint.h), registered by drivers while bound:
+  // handed to the attached observer, if any; else nothing keeps them.
   void register_endpoint(Device& dev, DmaEndpoint* ep, CodeOwner* owner) override;
   void unregister_endpoint(Device& dev) override;
-  // Runs fn with the endpoint of `dev` and its owner pinned; ENODEV if none.
-  Status with_endpoint(Device& dev, const std::function<Status(DmaEndpoint&)>& fn);
-  std::vector<Device*> endpoint_devices();
 
-  // Tells the device's DMA master port whether untranslated DMA is
-  // sanctioned now (for escape accounting).
-  void update_dma_policy(Device& dev);
-  // The device's DMA master port in the emulation (null if it has none);
-  // *described: firmware puts it behind an IOMMU.
-  hw::UpstreamPort* dma_port(const Device& dev, bool* described);
+  // Instrumentation (kernel/kernel_observer.h), at most one. Attach before
+  // boot() (drivers register endpoints during boot) and detach while no
+  // other thread is in the kernel: the pointer is read without a lock by
+  // whichever thread binds, unbinds or registers, and the observer is called
+  // from there (where update_dma_policy used to run, under the same locks).
+  void attach_observer(KernelObserver* o) { observer_.store(o, std::memory_order_release); }
+  void detach_observer(KernelObserver* o) { observer_.compare_exchange_strong(o, nullptr, std::memory_order_acq_rel); }
 
   // Drivers registered by this kernel's initcalls, unregistered at teardown.
   void own_driver(std::unique_ptr<Driver> drv);
 
  private:
+  KernelObserver* observer() const { return observer_.load(std::memory_order_acquire); }
+
   KernelOptions opts_;
   VirtualClock clock_;
   Log log_{clock_};
@@ -124,12 +126,7 @@ class MODIOMMU_API Kernel final : public DriverContext {
   iommu::IommuCore iommu_{core_, log_};
   std::unique_ptr<iommu::DmaApi> dma_;
   std::vector<std::unique_ptr<Driver>> owned_drivers_;
-  struct EndpointReg {
-    DmaEndpoint* ep;
-    CodeOwner* owner;
-  };
-  std::mutex endpoints_lock_;  // guards endpoints_; never held across an endpoint call; docs/architecture.md "Locks"
-  std::map<Device*, EndpointReg> endpoints_;
+  std::atomic<KernelObserver*> observer_{nullptr};
   // Last member: destroyed first, so modules unload (unbinding their
   // devices) while everything they use still exists.
   std::unique_ptr<ModuleLoader> modules_;

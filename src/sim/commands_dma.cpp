@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "sim/harness.h"
 #include "sim/scenario.h"
 #include "sim/state.h"
 
@@ -31,6 +32,14 @@ Result<DmaXfer> parse_dir(const std::string& s) {
   return make_error(Errc::inval, "direction must be write or read, not '" + s + "'");
 }
 
+// The endpoint registry is the harness's: a kernel without one has no
+// endpoints to drive.
+Status with_endpoint(Scenario& s, Device& d, const std::function<Status(DmaEndpoint&)>& fn) {
+  Harness* h = Harness::of(s.kernel());
+  if (!h) return make_error(Errc::nodev, d.name() + ": no harness attached, so no DMA endpoint is known");
+  return h->with_endpoint(d, fn);
+}
+
 void add_dma_commands(Scenario& sc) {
   sc.add_command("dma", "dma DEVICE write|read BYTES", "one verified DMA transfer by a DMA test endpoint",
                  [](Scenario& s, const Scenario::Args& a) -> Status {
@@ -40,7 +49,7 @@ void add_dma_commands(Scenario& sc) {
                    if (!d) return st;
                    DmaXfer dir = TRY(parse_dir(a[2]));
                    size_t n = TRY(parse_bytes(a[3]));
-                   TRY(s.kernel().with_endpoint(*d, [&](DmaEndpoint& ep) { return ep.transfer(dir, n); }));
+                   TRY(with_endpoint(s, *d, [&](DmaEndpoint& ep) { return ep.transfer(dir, n); }));
                    s.out() << fmt::format("{}: {} of {} bytes verified\n", d->name(), a[2], n);
                    return Status{};
                  });
@@ -54,7 +63,7 @@ void add_dma_commands(Scenario& sc) {
                    if (!d) return st;
                    DmaXfer dir = a.size() > 2 ? TRY(parse_dir(a[2])) : DmaXfer::write;
                    size_t n = a.size() > 3 ? TRY(parse_bytes(a[3])) : size_t{64 << 10};
-                   return s.kernel().with_endpoint(*d, [&](DmaEndpoint& ep) { return ep.start(dir, n); });
+                   return with_endpoint(s, *d, [&](DmaEndpoint& ep) { return ep.start(dir, n); });
                  });
   sc.add_command("dma-stop", "dma-stop DEVICE", "stop continuous DMA; the last data is verified",
                  [](Scenario& s, const Scenario::Args& a) -> Status {
@@ -62,7 +71,7 @@ void add_dma_commands(Scenario& sc) {
                    Status st;
                    Device* d = s.device_arg(a[1], st);
                    if (!d) return st;
-                   return s.kernel().with_endpoint(*d, [&](DmaEndpoint& ep) { return ep.stop(); });
+                   return with_endpoint(s, *d, [&](DmaEndpoint& ep) { return ep.stop(); });
                  });
   sc.add_expectation("escapes", "expect escapes N",
                  "DMA that reached memory untranslated while described behind an IOMMU (INTERFACE.md: must be 0)",

@@ -10,6 +10,7 @@
 #include "base/fault_inject.h"
 #include "dsim/runner.h"
 #include "dsim_util.h"
+#include "sim/harness.h"
 #include "sim/scenario.h"
 
 using namespace modiommu;
@@ -50,6 +51,7 @@ TEST(DsimBrokenUnloadOrder, CaughtWithinBoundedSeedsAndReplays) {
   // Replay as `modiommu run` does: boot (no boot-complete), run the script.
   const std::string script = trace_script(*min, "test", broken().setup);
   Kernel k(broken().kernel);
+  sim::Harness harness{k};  // endpoints, escape accounting: before boot
   ASSERT_TRUE(k.boot(broken().platform).ok());
   std::ostringstream out, err;
   sim::Scenario sc(k, out);

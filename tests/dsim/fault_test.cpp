@@ -59,14 +59,14 @@ TEST_P(ProbeStepFaults, EachStepEndsClean) {
       // Past the last place the probe reaches it: everything works.
       ASSERT_TRUE(s.ok()) << s.error().str();
       completed_unfaulted = true;
-      for (Device* d : w->kernel().endpoint_devices())
+      for (Device* d : w->harness().endpoint_devices())
         EXPECT_TRUE(w->step("dma " + d->name() + " write 8K").ok()) << d->name();
-      EXPECT_EQ(w->kernel().endpoint_devices().size(), 4u);
+      EXPECT_EQ(w->harness().endpoint_devices().size(), 4u);
     } else {
       ++fired_runs;
       // Whatever it left, the system still works: DMA where an endpoint is
       // bound (through the IOMMU or refused, never escaping)...
-      for (Device* d : w->kernel().endpoint_devices()) (void)w->step("dma " + d->name() + " write 4K");
+      for (Device* d : w->harness().endpoint_devices()) (void)w->step("dma " + d->name() + " write 4K");
       expect_clean(*w, where + ", then DMA");
     }
     // ... and unloading gives back every page the probe took.
@@ -101,7 +101,7 @@ TEST(Faults, ModuleFailingToUnloadStaysWhole) {
   EXPECT_EQ(s.error().code, Errc::busy);
   EXPECT_NE(s.error().message.find("failed to unload"), std::string::npos) << s.error().message;
   EXPECT_TRUE(smmu_live(*w));
-  EXPECT_EQ(w->kernel().endpoint_devices().size(), 4u) << "nothing was torn down";
+  EXPECT_EQ(w->harness().endpoint_devices().size(), 4u) << "nothing was torn down";
   expect_clean(*w, "after the refused rmmod");
   EXPECT_TRUE(w->step(std::string("rmmod ") + kSmmu).ok()) << "the next rmmod works";
   expect_clean(*w, "after rmmod");
@@ -115,11 +115,11 @@ TEST(Faults, DmatestProbeFailureIsReportedAndRecoverable) {
   ASSERT_TRUE(FaultInjection::arm("dmatest.probe", 1).ok());
   ASSERT_TRUE(w->step("modprobe dmatest").ok());
   EXPECT_EQ(FaultInjection::fired("dmatest.probe"), 1u);
-  EXPECT_EQ(w->kernel().endpoint_devices().size(), 3u) << "one master failed its probe, the others bound";
+  EXPECT_EQ(w->harness().endpoint_devices().size(), 3u) << "one master failed its probe, the others bound";
   expect_clean(*w, "after the failed probe");
   ASSERT_TRUE(w->step("rmmod dmatest").ok());
   ASSERT_TRUE(w->step("modprobe dmatest").ok());
-  EXPECT_EQ(w->kernel().endpoint_devices().size(), 4u);
+  EXPECT_EQ(w->harness().endpoint_devices().size(), 4u);
   expect_clean(*w, "after reload");
 }
 
@@ -127,7 +127,7 @@ TEST(Faults, EventQueueOverflowLosesEventsLoudlyNotSilently) {
   auto w = boot();
   ASSERT_TRUE(w);
   Kernel& k = w->kernel();
-  Device* d = k.endpoint_devices().front();
+  Device* d = w->harness().endpoint_devices().front();
   hw::UpstreamPort* port = k.platform().model(d->fwnode())->port;
   uint8_t buf[64] = {};
   // An IOVA nothing maps: the SMMU aborts it and records an event.
@@ -153,7 +153,7 @@ TEST(Faults, PageTableMemoryExhaustionFailsMapsCleanly) {
   // page-table pages for 1 MiB at a fresh IOVA.
   ASSERT_TRUE(FaultInjection::arm("mm.alloc", 1000000).ok());
   unsigned refused = 0;
-  for (Device* d : w->kernel().endpoint_devices()) {
+  for (Device* d : w->harness().endpoint_devices()) {
     Status s = w->step("dma " + d->name() + " write 1M");
     if (!s.ok()) {
       ++refused;
@@ -164,7 +164,7 @@ TEST(Faults, PageTableMemoryExhaustionFailsMapsCleanly) {
   EXPECT_GT(refused, 0u) << "some map needed a table page and was refused";
   expect_clean(*w, "while memory is exhausted");
   FaultInjection::disarm_all();
-  for (Device* d : w->kernel().endpoint_devices())
+  for (Device* d : w->harness().endpoint_devices())
     EXPECT_TRUE(w->step("dma " + d->name() + " write 1M").ok()) << d->name() << " works again";
   expect_clean(*w, "after memory is back");
 }

@@ -34,7 +34,7 @@ TEST(DsimFreedTable, WalkOfAFreedTablePageIsAViolation) {
   auto iova = k.dma().map_single(*dev, *buf, 4096, iommu::DmaDirection::bidirectional);
   ASSERT_TRUE(iova.ok()) << iova.error().str();
   bool described = false;
-  hw::UpstreamPort* port = k.dma_port(*dev, &described);
+  hw::UpstreamPort* port = sim::dma_port(k, *dev, &described);
   ASSERT_TRUE(port && described);
   // Which table pages does a walk of this IOVA read? Record them, then put
   // the harness's checker back.

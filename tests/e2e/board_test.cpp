@@ -10,6 +10,7 @@
 #include "hw/memory.h"
 #include "board/platform.h"
 #include "of/tree.h"
+#include "sim/harness.h"
 #include "sim/scenario.h"
 
 using namespace modiommu;
@@ -18,6 +19,7 @@ namespace {
 
 struct Board {
   Kernel k{e2e::module_options({"dmatest"}, /*autoload=*/true)};
+  sim::Harness harness{k};  // endpoints, escape accounting: before boot
   std::string errors, warnings;
   std::ostringstream out;
   sim::Scenario sc{k, out};

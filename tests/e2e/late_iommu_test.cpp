@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "e2e_util.h"
+#include "sim/harness.h"
 #include "sim/scenario.h"
 
 using namespace modiommu;
@@ -21,6 +22,7 @@ TEST(LateIommu, VirtioIommuLoadedAfterTheTimeoutTakesOverItsMasters) {
   o.deferred_timeout = 10;
   o.autoload = true;
   Kernel k(o);
+  sim::Harness harness{k};  // endpoints, escape accounting: before boot
   // As on QEMU (boot-bypass defaults on there): until a driver programs it,
   // the virtio-iommu lets DMA through, so running without it is possible.
   std::ifstream f(e2e::platform("virt-virtio-mmio-iommu.dts"));
@@ -66,7 +68,7 @@ TEST(LateIommu, VirtioIommuLoadedAfterTheTimeoutTakesOverItsMasters) {
   EXPECT_FALSE(k.iommu().device_iommu(*m)->bypass_fallback);
   // Its DMA is translated from now on: no untranslated byte after the move.
   bool described = false;
-  hw::UpstreamPort* port = k.dma_port(*m, &described);
+  hw::UpstreamPort* port = sim::dma_port(k, *m, &described);
   ASSERT_NE(port, nullptr);
   const uint64_t escapes_before = port->stats().escapes;
   line("dma 10000000.dma write 64K");

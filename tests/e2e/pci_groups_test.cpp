@@ -13,6 +13,7 @@
 #include "e2e_util.h"
 #include "report/check.h"
 #include "iommu_groups.h"
+#include "sim/harness.h"
 #include "sim/scenario.h"
 
 using namespace modiommu;
@@ -38,6 +39,7 @@ const Platform kPlatforms[] = {{"virt-pci-smmuv3.dts", "arm_smmu_v3"}, {"virt-pc
 
 struct Booted {
   Kernel k{e2e::module_options({"dmatest"}, /*autoload=*/true)};
+  sim::Harness harness{k};  // endpoints, escape accounting: before boot
   std::ostringstream out;
   sim::Scenario sc{k, out};
   explicit Booted(const std::string& file) {
@@ -79,6 +81,7 @@ TEST(PciGroups, UnboundFunctionsKeepTheirGroups) {
 // still groups them at device add, and so does this.
 TEST(PciGroups, DriverlessFunctionsAreGroupedAtAdd) {
   Kernel k(e2e::module_options({"pci-host-generic", "arm-smmu-v3"}, /*autoload=*/false));
+  sim::Harness harness{k};  // endpoints, escape accounting: before boot
   ASSERT_TRUE(k.boot(e2e::platform("virt-pci-smmuv3.dts")).ok());
   k.boot_complete();
   EXPECT_EQ(k.core().find_device("0000:02:00.0")->state(), DeviceState::unbound);
@@ -104,6 +107,7 @@ TEST(PciGroups, FunctionsOfOneSlotShareWithoutAcs) {
   auto tree = of::Tree::from_dts(dts, "multifunction.dts");
   ASSERT_TRUE(tree.ok()) << tree.error().str();
   Kernel k(e2e::module_options({"dmatest"}, /*autoload=*/true));
+  sim::Harness harness{k};  // endpoints, escape accounting: before boot
   ASSERT_TRUE(k.boot(std::move(tree).value()).ok());
   k.boot_complete();
   Groups want = kBundled;

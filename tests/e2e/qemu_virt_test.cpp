@@ -13,6 +13,7 @@
 #include "e2e_util.h"
 #include "report/check.h"
 #include "iommu_groups.h"
+#include "sim/harness.h"
 #include "sim/scenario.h"
 
 using namespace modiommu;
@@ -62,6 +63,7 @@ std::unique_ptr<of::Tree> with_endpoints(const std::string& file) {
 
 struct Booted {
   Kernel k{e2e::module_options({"dmatest"}, /*autoload=*/true)};
+  sim::Harness harness{k};  // endpoints, escape accounting: before boot
   std::ostringstream out;
   sim::Scenario sc{k, out};
   explicit Booted(const std::string& file) : Booted(with_endpoints(file)) {}

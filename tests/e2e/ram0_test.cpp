@@ -13,6 +13,7 @@
 #include "hw/mmio.h"
 #include "mm/page_alloc.h"
 #include "of/tree.h"
+#include "sim/harness.h"
 #include "sim/scenario.h"
 
 using namespace modiommu;
@@ -25,6 +26,7 @@ constexpr uint64_t kQueueAddr = 0x000fffffffffffe0ull;  // SMMU_CMDQ_BASE.ADDR [
 
 struct Ram0 {
   Kernel k{e2e::module_options({"dmatest"})};
+  sim::Harness harness{k};  // endpoints, escape accounting: before boot
   std::ostringstream out;
   sim::Scenario sc{k, out};
   Ram0() {
@@ -143,6 +145,7 @@ KernelOptions generic_options() {
 TEST(Ram0, Hip07D05FromTheCorpusBootsWithEverySmmuV3AndMaster) {
   const std::string path = test::bundled_corpus_dir() + "/dtb-linux-6.1/hisilicon/hip07-d05.dtb";
   Kernel k(generic_options());
+  sim::Harness harness{k};  // endpoints, escape accounting: before boot
   std::string errors;
   k.log().set_sink([&](const LogEntry& e) {
     if (e.level == LogLevel::err) errors += e.format() + "\n";
@@ -184,6 +187,7 @@ TEST(Ram0, Hip07ShapedTreeBootsWithEverySmmuV3AndMasterAndAQueueAtPa0) {
   auto t = of::Tree::from_dts(kHip07Shape, "hip07-shape.dts");
   ASSERT_TRUE(t.ok()) << t.error().str();
   Kernel k(generic_options());
+  sim::Harness harness{k};  // endpoints, escape accounting: before boot
   std::string errors;
   k.log().set_sink([&](const LogEntry& e) {
     if (e.level == LogLevel::err) errors += e.format() + "\n";

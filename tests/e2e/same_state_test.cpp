@@ -2,6 +2,7 @@
 // autoloaded: the same platform reaches the same final state.
 #include "host_json.h"
 #include "e2e_util.h"
+#include "sim/harness.h"
 #include "sim/state.h"
 
 using namespace modiommu;
@@ -12,6 +13,7 @@ using modiommu::testing::state_projection;
 
 nlohmann::json boot_state(KernelOptions o) {
   Kernel k(std::move(o));
+  sim::Harness harness{k};  // endpoints, escape accounting: before boot
   EXPECT_TRUE(k.boot(e2e::platform("virt-smmuv3.dts")).ok());
   k.boot_complete();
   return state_projection(sim::final_state(k, "virt-smmuv3.dts"));

@@ -6,6 +6,7 @@
 
 #include "e2e_util.h"
 #include "masters_platform.h"
+#include "sim/harness.h"
 #include "sim/scenario.h"
 
 using namespace modiommu;
@@ -20,6 +21,7 @@ std::unique_ptr<Kernel> boot_masters(const std::vector<uint8_t>& dtb) {
   KernelOptions o = e2e::module_options({}, true);
   o.generic_endpoints = true;
   auto k = std::make_unique<Kernel>(o);
+  sim::Harness harness{*k};  // endpoints, escape accounting: before boot
   auto tree = of::Tree::from_blob(dtb, "masters.dtb");
   EXPECT_TRUE(tree.ok()) << tree.error().str();
   if (!tree.ok()) return nullptr;

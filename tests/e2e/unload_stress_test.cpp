@@ -8,6 +8,7 @@
 
 #include "e2e_util.h"
 #include "hw/dmatest.h"
+#include "sim/harness.h"
 #include "sim/state.h"
 
 using namespace modiommu;
@@ -23,6 +24,7 @@ std::vector<Device*> masters(Kernel& k) {
 
 TEST(UnloadUnderDma, TwoHundredCyclesZeroEscapesZeroCorruption) {
   Kernel k(e2e::module_options({"dmatest"}));
+  sim::Harness harness{k};  // endpoints, escape accounting: before boot
   ASSERT_TRUE(k.boot(e2e::platform("virt-smmuv3.dts")).ok());
   k.boot_complete();
   auto ms = masters(k);
@@ -38,7 +40,7 @@ TEST(UnloadUnderDma, TwoHundredCyclesZeroEscapesZeroCorruption) {
       std::mt19937 rng(t);
       while (!stop) {
         Device* d = ms[rng() % ms.size()];
-        Status s = k.with_endpoint(*d, [&](DmaEndpoint& ep) {
+        Status s = harness.with_endpoint(*d, [&](DmaEndpoint& ep) {
           return ep.running() ? Status{} : ep.transfer(rng() & 1 ? DmaXfer::write : DmaXfer::read, 4096u << (rng() % 5));
         });
         (s.ok() ? single_ok : single_refused)++;
@@ -50,7 +52,7 @@ TEST(UnloadUnderDma, TwoHundredCyclesZeroEscapesZeroCorruption) {
     ASSERT_TRUE(k.modules().modprobe("arm-smmu-v3").ok()) << "cycle " << i;
     for (size_t j = 0; j < ms.size(); ++j) {
       ASSERT_EQ(ms[j]->state(), DeviceState::bound) << ms[j]->name() << " cycle " << i;
-      Status s = k.with_endpoint(*ms[j], [&](DmaEndpoint& ep) {
+      Status s = harness.with_endpoint(*ms[j], [&](DmaEndpoint& ep) {
         return ep.start(j % 2 ? DmaXfer::read : DmaXfer::write, size_t{4096} << (i % 6));
       });
       ASSERT_TRUE(s.ok() || s.error().code == Errc::busy) << s.error().str();
@@ -74,12 +76,13 @@ TEST(UnloadUnderDma, TwoHundredCyclesZeroEscapesZeroCorruption) {
   ASSERT_TRUE(k.modules().modprobe("arm-smmu-v3").ok());
   for (Device* m : ms) {
     EXPECT_EQ(m->state(), DeviceState::bound);
-    EXPECT_TRUE(k.with_endpoint(*m, [](DmaEndpoint& ep) { return ep.transfer(DmaXfer::write, 65536); }).ok());
+    EXPECT_TRUE(harness.with_endpoint(*m, [](DmaEndpoint& ep) { return ep.transfer(DmaXfer::write, 65536); }).ok());
   }
 }
 
 TEST(Isolation, OneDeviceCannotReachAnothersBuffers) {
   Kernel k(e2e::module_options({"dmatest", "arm-smmu-v3"}));
+  sim::Harness harness{k};  // endpoints, escape accounting: before boot
   ASSERT_TRUE(k.boot(e2e::platform("virt-smmuv3.dts")).ok());
   k.boot_complete();
   auto ms = masters(k);

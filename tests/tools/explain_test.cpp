@@ -6,6 +6,7 @@
 
 #include "module/loader.h"
 #include "report/explain.h"
+#include "sim/harness.h"
 #include "sim/scenario.h"
 #include "sim/state.h"
 #include "test_platform.h"
@@ -20,6 +21,7 @@ std::string platform() { return source_dir() + "/platforms/virt-smmuv3.dts"; }
 
 TEST(Explain, UnboundMasterNamesTheModuleToLoad) {
   Kernel k(options(/*autoload=*/false, /*generic=*/false));
+  sim::Harness harness{k};  // endpoints, escape accounting: before boot
   ASSERT_TRUE(k.boot(platform()).ok());
   k.boot_complete();
   Device* d = k.core().find_device("10000000.dma");
@@ -34,6 +36,7 @@ TEST(Explain, UnboundMasterNamesTheModuleToLoad) {
 
 TEST(Explain, DeferredMasterChainsToTheIommuAndItsModule) {
   Kernel k(options(false, false));
+  sim::Harness harness{k};  // endpoints, escape accounting: before boot
   ASSERT_TRUE(k.boot(platform()).ok());
   k.boot_complete();
   ASSERT_TRUE(k.modules().modprobe("dmatest").ok());
@@ -66,6 +69,7 @@ TEST(Explain, DeferredMasterChainsToTheIommuAndItsModule) {
 
 TEST(Explain, MasterWithoutIsolationSaysWhy) {
   Kernel k(options(true, true));
+  sim::Harness harness{k};  // endpoints, escape accounting: before boot
   auto t = of::Tree::from_dts(kToolsBoard, "board.dts");
   ASSERT_TRUE(t.ok());
   ASSERT_TRUE(k.boot(std::move(t).value()).ok());
@@ -80,6 +84,7 @@ TEST(Explain, MasterWithoutIsolationSaysWhy) {
 
 TEST(Explain, ScenarioCommand) {
   Kernel k(options(false, false));
+  sim::Harness harness{k};  // endpoints, escape accounting: before boot
   ASSERT_TRUE(k.boot(platform()).ok());
   k.boot_complete();
   std::ostringstream out;

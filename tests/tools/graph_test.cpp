@@ -6,6 +6,7 @@
 #include <set>
 
 #include "report/graph.h"
+#include "sim/harness.h"
 #include "sim/scenario.h"
 #include "tools_util.h"
 
@@ -16,6 +17,7 @@ namespace {
 
 struct Booted {
   Kernel k{options(true, false)};
+  sim::Harness harness{k};  // endpoints, escape accounting: before boot
   Booted() {
     EXPECT_TRUE(k.boot(source_dir() + "/platforms/virt-smmuv3.dts").ok());
     k.boot_complete();
@@ -100,6 +102,7 @@ TEST(Graph, MastersWaitingForTheirIommuSitInItsCluster) {
   KernelOptions o = options(/*autoload=*/false, false);
   o.preload = {"dmatest"};
   Kernel k(o);
+  sim::Harness harness{k};  // endpoints, escape accounting: before boot
   ASSERT_TRUE(k.boot(source_dir() + "/platforms/virt-smmuv3.dts").ok());
   k.boot_complete();
   const std::string dot = report::emit_dot(k);
@@ -127,6 +130,7 @@ TEST(Graph, PciPortsSitInTheirGroupBox) {
   KernelOptions o = options(/*autoload=*/true, false);
   o.preload = {"dmatest"};
   Kernel k(o);
+  sim::Harness harness{k};  // endpoints, escape accounting: before boot
   ASSERT_TRUE(k.boot(source_dir() + "/platforms/virt-pci-smmuv3.dts").ok());
   k.boot_complete();
   const std::string dot = report::emit_dot(k);

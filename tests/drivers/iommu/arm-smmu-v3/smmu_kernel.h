@@ -20,6 +20,7 @@
 #include "kernel/kernel.h"
 #include "module/loader.h"
 #include "module/module.h"
+#include "sim/harness.h"
 #include "test_paths.h"
 
 namespace modiommu::smmutest {
@@ -109,6 +110,7 @@ class SmmuKernel {
   uint64_t filled_page(uint64_t seed, std::vector<uint8_t>* out = nullptr) { return test::filled_page(k, seed, out); }
 
   Kernel k;
+  sim::Harness harness{k};  // endpoints, escape accounting: before boot
   const ModuleDescriptor* desc = nullptr;
   bool booted = false, inited = false;
 };

@@ -21,6 +21,7 @@
 #include "kernel/kernel.h"
 #include "module/loader.h"
 #include "of/tree.h"
+#include "sim/harness.h"
 #include "test_paths.h"
 
 namespace modiommu {
@@ -146,6 +147,7 @@ class SmmuKernel {
   }
 
   Kernel k;
+  sim::Harness harness{k};  // endpoints, escape accounting: before boot
   bool ok = false;
   std::mutex log_lock;
   std::string log_text;
@@ -389,6 +391,7 @@ TEST(ArmSmmu, LegacyMastersWaitForEveryLegacySmmu) {
   ASSERT_TRUE(t.ok());
   KernelOptions o;
   Kernel k(o);
+  sim::Harness harness{k};  // endpoints, escape accounting: before boot
   ASSERT_TRUE(k.boot(std::move(t).value()).ok());
   auto drv = std::make_unique<SimpleDriver>();
   drv->name = "dmatest";

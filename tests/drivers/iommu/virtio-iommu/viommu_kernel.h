@@ -25,6 +25,7 @@
 #include "board/platform.h"
 #include "module/loader.h"
 #include "of/tree.h"
+#include "sim/harness.h"
 #include "sim/state.h"
 #include "test_paths.h"
 
@@ -170,6 +171,7 @@ class VKernel {
   uint64_t filled_page(uint64_t seed, std::vector<uint8_t>* out = nullptr) { return test::filled_page(k, seed, out); }
 
   Kernel k;
+  sim::Harness harness{k};  // endpoints, escape accounting: before boot
   bool booted = false;
   std::mutex log_lock;
   std::string log_text;

@@ -102,7 +102,7 @@ TEST(VirtioIommu, DmaApiMappingsTranslateAndVerify) {
   }
   // The dmatest driver's own verified transfers.
   for (Device* m : v.masters())
-    EXPECT_TRUE(v.k.with_endpoint(*m, [](DmaEndpoint& ep) { return ep.transfer(DmaXfer::write, 65536); }).ok());
+    EXPECT_TRUE(v.harness.with_endpoint(*m, [](DmaEndpoint& ep) { return ep.transfer(DmaXfer::write, 65536); }).ok());
   EXPECT_EQ(v.escapes(), 0u);
 }
 
@@ -189,7 +189,7 @@ TEST(VirtioIommu, UnmanagedDomainReplayReservedRegionAndNoSplit) {
   // The device destroyed the unmanaged domain with its last endpoint.
   EXPECT_FALSE(v.transfer(m, 0x100000, 64, false) & DmaTest::kStatusDone);
   d->reset();
-  EXPECT_TRUE(v.k.with_endpoint(*m, [](DmaEndpoint& ep) { return ep.transfer(DmaXfer::read, 8192); }).ok());
+  EXPECT_TRUE(v.harness.with_endpoint(*m, [](DmaEndpoint& ep) { return ep.transfer(DmaXfer::read, 8192); }).ok());
   EXPECT_EQ(v.escapes(), 0u);
 }
 
@@ -333,7 +333,7 @@ TEST(VirtioIommu, RmmodUnderDmaUnbindsConsumersFirstAndReloadRestores) {
   for (int cycle = 0; cycle < 5; ++cycle) {
     for (size_t j = 0; j < ms.size(); ++j) {
       ASSERT_EQ(ms[j]->state(), DeviceState::bound) << ms[j]->name() << " cycle " << cycle;
-      Status s = v.k.with_endpoint(*ms[j], [&](DmaEndpoint& ep) {
+      Status s = v.harness.with_endpoint(*ms[j], [&](DmaEndpoint& ep) {
         return ep.start(j % 2 ? DmaXfer::read : DmaXfer::write, size_t{4096} << (cycle % 4));
       });
       ASSERT_TRUE(s.ok()) << s.error().str();
@@ -356,7 +356,7 @@ TEST(VirtioIommu, RmmodUnderDmaUnbindsConsumersFirstAndReloadRestores) {
   EXPECT_EQ(v.log().find("corrupted"), std::string::npos);
   EXPECT_GT(sim::dma_totals(v.k).transfers, 0u);
   for (Device* m : ms)
-    EXPECT_TRUE(v.k.with_endpoint(*m, [](DmaEndpoint& ep) { return ep.transfer(DmaXfer::write, 16384); }).ok());
+    EXPECT_TRUE(v.harness.with_endpoint(*m, [](DmaEndpoint& ep) { return ep.transfer(DmaXfer::write, 16384); }).ok());
   EXPECT_EQ(v.escapes(), 0u);
 }
 
@@ -426,7 +426,7 @@ TEST(VirtioIommu, TransportRmmodUnderDmaUnbindsConsumersFirst) {
   ASSERT_TRUE(v.booted && v.modprobe().ok());
   auto ms = v.masters();
   for (Device* m : ms)
-    ASSERT_TRUE(v.k.with_endpoint(*m, [](DmaEndpoint& ep) { return ep.start(DmaXfer::write, 8192); }).ok());
+    ASSERT_TRUE(v.harness.with_endpoint(*m, [](DmaEndpoint& ep) { return ep.start(DmaXfer::write, 8192); }).ok());
   RmmodFlags f;
   f.wait = true;
   Status r = v.k.modules().rmmod("virtio_mmio", f);
@@ -438,7 +438,7 @@ TEST(VirtioIommu, TransportRmmodUnderDmaUnbindsConsumersFirst) {
   ASSERT_TRUE(v.k.modules().modprobe("virtio_mmio").ok());
   for (Device* m : ms) {
     EXPECT_EQ(m->state(), DeviceState::bound) << m->name();
-    EXPECT_TRUE(v.k.with_endpoint(*m, [](DmaEndpoint& ep) { return ep.transfer(DmaXfer::read, 4096); }).ok());
+    EXPECT_TRUE(v.harness.with_endpoint(*m, [](DmaEndpoint& ep) { return ep.transfer(DmaXfer::read, 4096); }).ok());
   }
   EXPECT_EQ(v.escapes(), 0u);
   EXPECT_EQ(v.log().find("still attached"), std::string::npos) << v.log();
@@ -463,7 +463,7 @@ TEST(VirtioIommu, IdentityWithoutBypassConfigIsRefused) {
   EXPECT_NE(id->state(), DeviceState::bound);
   EXPECT_NE(v.log().find("identity domain needs VIRTIO_IOMMU_F_BYPASS_CONFIG"), std::string::npos) << v.log();
   EXPECT_EQ(other->state(), DeviceState::bound);
-  EXPECT_TRUE(v.k.with_endpoint(*other, [](DmaEndpoint& ep) { return ep.transfer(DmaXfer::write, 4096); }).ok());
+  EXPECT_TRUE(v.harness.with_endpoint(*other, [](DmaEndpoint& ep) { return ep.transfer(DmaXfer::write, 4096); }).ok());
   EXPECT_TRUE(v.transfer(id, 0x40000000, 64, false) & DmaTest::kStatusFault);
   EXPECT_EQ(v.escapes(), 0u);
 }
@@ -512,7 +512,7 @@ TEST(VirtioIommu, PciAliasSharedEndpointSurvivesOneFunctionLeaving) {
   const int64_t dom = v.model()->endpoint_domain(alias);
   EXPECT_GE(dom, 0);
   for (Device* d : {a, b, root})
-    EXPECT_TRUE(v.k.with_endpoint(*d, [](DmaEndpoint& ep) { return ep.transfer(DmaXfer::write, 8192); }).ok())
+    EXPECT_TRUE(v.harness.with_endpoint(*d, [](DmaEndpoint& ep) { return ep.transfer(DmaXfer::write, 8192); }).ok())
         << d->name();
   // A function leaves (hot removal); the other keeps the alias. Unbinding
   // alone would not detach: a PCI device stays in its group until removed.
@@ -520,7 +520,7 @@ TEST(VirtioIommu, PciAliasSharedEndpointSurvivesOneFunctionLeaving) {
   ASSERT_NE(host, nullptr);
   ASSERT_TRUE(host->remove_function(0x308).ok());
   EXPECT_EQ(v.model()->endpoint_domain(alias), dom) << "the other function still uses the alias";
-  EXPECT_TRUE(v.k.with_endpoint(*b, [](DmaEndpoint& ep) { return ep.transfer(DmaXfer::read, 8192); }).ok());
+  EXPECT_TRUE(v.harness.with_endpoint(*b, [](DmaEndpoint& ep) { return ep.transfer(DmaXfer::read, 8192); }).ok());
   ASSERT_TRUE(v.k.core().unbind(*b).ok());
   EXPECT_EQ(v.model()->endpoint_domain(alias), dom) << "unbound, still in its group";
   ASSERT_TRUE(host->remove_function(0x310).ok());
@@ -540,7 +540,7 @@ TEST(VirtioIommu, AutoloadedThroughTheVirtioModalias) {
   EXPECT_EQ(v.vdev()->state(), DeviceState::bound);
   for (Device* m : v.masters()) {
     EXPECT_EQ(m->state(), DeviceState::bound) << m->name();
-    EXPECT_TRUE(v.k.with_endpoint(*m, [](DmaEndpoint& ep) { return ep.transfer(DmaXfer::write, 4096); }).ok());
+    EXPECT_TRUE(v.harness.with_endpoint(*m, [](DmaEndpoint& ep) { return ep.transfer(DmaXfer::write, 4096); }).ok());
   }
   EXPECT_EQ(v.escapes(), 0u);
 }

@@ -11,6 +11,7 @@
 #include "core/pci.h"
 #include "kernel/kernel.h"
 #include "board/pci_model.h"
+#include "sim/harness.h"
 #include "sim/state.h"
 #include "test_paths.h"
 
@@ -48,9 +49,10 @@ struct PciKernel {
     return i ? i->group : -1;
   }
   Status dma(const std::string& n, size_t bytes) {
-    return k.with_endpoint(*dev(n), [&](DmaEndpoint& ep) { return ep.transfer(DmaXfer::write, bytes); });
+    return harness.with_endpoint(*dev(n), [&](DmaEndpoint& ep) { return ep.transfer(DmaXfer::write, bytes); });
   }
   Kernel k;
+  sim::Harness harness{k};  // endpoints, escape accounting: before boot
   std::string log;
   bool ok = false;
 };

@@ -18,6 +18,7 @@
 #include "kernel/kernel.h"
 #include "board/pci_model.h"
 #include "module/loader.h"
+#include "sim/harness.h"
 #include "test_paths.h"
 #include "uapi/virtio_pci.h"
 
@@ -59,6 +60,7 @@ struct Booted {
     return log;
   }
   Kernel k;
+  sim::Harness harness{k};  // endpoints, escape accounting: before boot
   std::mutex log_lock;
   std::string log;
   bool ok = false;
@@ -215,7 +217,7 @@ TEST(VirtioPciBoot, AutoloadedChainTranslatesPciDma) {
                 ->stats().faults_reported, faults + 1);
   EXPECT_GT(b.k.machine().irq(37).count(), irqs) << b.dmesg();
   EXPECT_EQ(model->isr(), 0u) << "the handler read (and so cleared) the ISR";
-  Status s = b.k.with_endpoint(*dma, [](DmaEndpoint& ep) { return ep.transfer(DmaXfer::write, 64 << 10); });
+  Status s = b.harness.with_endpoint(*dma, [](DmaEndpoint& ep) { return ep.transfer(DmaXfer::write, 64 << 10); });
   EXPECT_TRUE(s.ok()) << s.error().str() << "\n" << b.dmesg();
   // rmmod of the transport: the DMA master is unbound first, then the
   // IOMMU, then the virtio device; nothing escaped.
@@ -229,7 +231,7 @@ TEST(VirtioPciBoot, AutoloadedChainTranslatesPciDma) {
   ASSERT_TRUE(b.k.modules().modprobe("virtio_pci").ok()) << b.dmesg();
   b.k.core().process();
   EXPECT_EQ(dma->state(), DeviceState::bound) << b.dmesg();
-  s = b.k.with_endpoint(*dma, [](DmaEndpoint& ep) { return ep.transfer(DmaXfer::read, 16 << 10); });
+  s = b.harness.with_endpoint(*dma, [](DmaEndpoint& ep) { return ep.transfer(DmaXfer::read, 16 << 10); });
   EXPECT_TRUE(s.ok()) << s.error().str() << "\n" << b.dmesg();
   EXPECT_EQ(port->stats().escapes, 0u);
 }
@@ -250,9 +252,9 @@ TEST(VirtioPciBoot, TransportReloadUnderContinuousDma) {
       ASSERT_EQ(d->state(), DeviceState::bound) << n << " cycle " << cycle << "\n" << b.dmesg();
       // One verified transfer first (so every cycle translated something,
       // whatever the DMA thread manages before the rmmod), then continuous.
-      Status s = b.k.with_endpoint(*d, [](DmaEndpoint& ep) { return ep.transfer(DmaXfer::write, 8192); });
+      Status s = b.harness.with_endpoint(*d, [](DmaEndpoint& ep) { return ep.transfer(DmaXfer::write, 8192); });
       ASSERT_TRUE(s.ok()) << s.error().str();
-      s = b.k.with_endpoint(*d, [](DmaEndpoint& ep) { return ep.start(DmaXfer::write, 8192); });
+      s = b.harness.with_endpoint(*d, [](DmaEndpoint& ep) { return ep.start(DmaXfer::write, 8192); });
       ASSERT_TRUE(s.ok()) << s.error().str();
     }
     ASSERT_TRUE(b.k.modules().rmmod("virtio_pci").ok()) << b.dmesg();
