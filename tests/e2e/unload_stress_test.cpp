@@ -8,6 +8,7 @@
 
 #include "e2e_util.h"
 #include "hw/dmatest.h"
+#include "dmatest_io.h"
 #include "sim/harness.h"
 #include "sim/state.h"
 
@@ -15,12 +16,7 @@ using namespace modiommu;
 
 namespace {
 
-std::vector<Device*> masters(Kernel& k) {
-  std::vector<Device*> out;
-  for (Device* d : k.core().devices())
-    if (d->fwnode() && d->fwnode()->is_compatible("modiommu,dmatest")) out.push_back(d);
-  return out;
-}
+std::vector<Device*> masters(Kernel& k) { return test::dmatest_masters(k); }
 
 TEST(UnloadUnderDma, TwoHundredCyclesZeroEscapesZeroCorruption) {
   Kernel k(e2e::module_options({"dmatest"}));

@@ -1,6 +1,6 @@
 // Driving a DMA test master by its registers from a test (one synchronous
-// transfer), and a page of kernel RAM filled with a known pattern: shared
-// by the IOMMU driver tests.
+// transfer), a page of kernel RAM filled with a known pattern, and the
+// kernel's DMA test masters: shared by the IOMMU driver and e2e tests.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -13,6 +13,14 @@
 #include "kernel/kernel.h"
 
 namespace modiommu::test {
+
+// Every device of a modiommu,dmatest node, in add order.
+inline std::vector<Device*> dmatest_masters(Kernel& k) {
+  std::vector<Device*> out;
+  for (Device* d : k.core().devices())
+    if (d->fwnode() && d->fwnode()->is_compatible("modiommu,dmatest")) out.push_back(d);
+  return out;
+}
 
 // to_memory: the device buffer (filled from `seed`) -> `addr`; else `addr`
 // -> the device buffer. Returns STATUS; *sum gets the device's checksum.

@@ -69,12 +69,7 @@ class SmmuKernel {
       if (d->fwnode() && d->fwnode()->is_compatible("arm,smmu-v3")) return d;
     return nullptr;
   }
-  std::vector<Device*> masters() {
-    std::vector<Device*> out;
-    for (Device* d : k.core().devices())
-      if (d->fwnode() && d->fwnode()->is_compatible("modiommu,dmatest")) out.push_back(d);
-    return out;
-  }
+  std::vector<Device*> masters() { return test::dmatest_masters(k); }
   hw::UpstreamPort& port(Device* d) { return *k.platform().model(d->fwnode())->port; }
   IoMem regs(Device* d) {
     auto io = k.ioremap(*d, 0);

@@ -139,12 +139,7 @@ class VKernel {
     return nullptr;
   }
   Device* transport() { return dev("a000000.virtio_mmio"); }
-  std::vector<Device*> masters() {
-    std::vector<Device*> out;
-    for (Device* d : k.core().devices())
-      if (d->fwnode() && d->fwnode()->is_compatible("modiommu,dmatest")) out.push_back(d);
-    return out;
-  }
+  std::vector<Device*> masters() { return test::dmatest_masters(k); }
   std::shared_ptr<hw::virtio::VirtioIommu> model() {
     for (Device* d : k.core().devices())
       if (d->fwnode() && d->fwnode()->name() == "virtio_mmio@a000000")
