@@ -16,6 +16,8 @@
 # case, '-' -> '_'), which overrides it. NO_OPTION marks a test module: no
 # cache option, and (y) not put on the host's built-in lists.
 # DEPS: layers whose headers the module uses (y: linked; m: headers only).
+include(${CMAKE_CURRENT_LIST_DIR}/modiommu-module.cmake)
+
 function(modiommu_module name)
   cmake_parse_arguments(M "NO_OPTION" "MODE;OUTPUT_DIRECTORY" "SOURCES;DEPS" ${ARGN})
   if(NOT M_MODE MATCHES "^(y|m|n)$")
@@ -47,13 +49,11 @@ function(modiommu_module name)
     return()
   endif()
   add_library(${name} MODULE ${M_SOURCES})
+  modiommu_module_flags(${name})  # cmake/modiommu-module.cmake, shared with out-of-tree modules
   if(NOT M_OUTPUT_DIRECTORY)
     set(M_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/modules)
   endif()
-  set_target_properties(${name} PROPERTIES PREFIX "" OUTPUT_NAME ${name}
-    LIBRARY_OUTPUT_DIRECTORY ${M_OUTPUT_DIRECTORY}
-    CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
-  target_compile_definitions(${name} PRIVATE MODIOMMU_BUILD_MODULE)
+  set_target_properties(${name} PROPERTIES OUTPUT_NAME ${name} LIBRARY_OUTPUT_DIRECTORY ${M_OUTPUT_DIRECTORY})
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/src)
   foreach(dep ${M_DEPS})
     if(TARGET ${dep})
@@ -61,7 +61,4 @@ function(modiommu_module name)
       target_compile_definitions(${name} PRIVATE $<TARGET_PROPERTY:${dep},INTERFACE_COMPILE_DEFINITIONS>)
     endif()
   endforeach()
-  # g++ marks statics of inline functions STB_GNU_UNIQUE, which makes the
-  # object unloadable (dlclose would keep it mapped): rmmod must unmap.
-  target_compile_options(${name} PRIVATE $<$<CXX_COMPILER_ID:GNU>:-fno-gnu-unique>)
 endfunction()

@@ -41,14 +41,15 @@ run_preset release
 if [ $SAN = 1 ]; then
   # The sanitizers run every test but the second pass over the larger
   # corpus (label corpus: the bundled trees take the same code paths) and
-  # the long simulator runs (label long: the same engine runs in unit tests).
+  # the long simulator runs (label long: the same engine runs in unit tests)
+  # and the SDK test (label sdk: it installs and builds with the release tree).
   # Exhaustive interleaving search is one thread walking the states the
   # random runs reach too: release only. TSan is for concurrency, so the
   # single-threaded CLI input checks and the tutorial (ASan runs them) are
   # left out there.
-  run_preset asan -LE "corpus|long" -E '^DsimExhaustive\.'
+  run_preset asan -LE "corpus|long|sdk" -E '^DsimExhaustive\.'
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-    run_preset tsan -LE "corpus|long" -E '^(DsimExhaustive|HostileInput|Tutorial)\.'
+    run_preset tsan -LE "corpus|long|sdk" -E '^(DsimExhaustive|HostileInput|Tutorial)\.'
 
 fi
 if [ $FUZZ = 1 ]; then

@@ -24,13 +24,18 @@ std::vector<Subcommand>& subcommands() {
   return all;
 }
 
-// <build>/modules next to the executable's folder (build/release/modiommu ->
-// build/release/modules).
+// Installed: <prefix>/lib/modiommu/modules beside <prefix>/bin/modiommu.
+// In a build tree: <build>/modules next to the executable's folder
+// (build/release/modiommu -> build/release/modules).
 std::string default_modules_dir() {
   char buf[4096];
   ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
   if (n <= 0) return "modules";
   std::filesystem::path dir = std::filesystem::path(std::string(buf, static_cast<size_t>(n))).parent_path();
+#ifdef MODIOMMU_INSTALLED_MODULES_REL
+  if (const auto installed = dir / MODIOMMU_INSTALLED_MODULES_REL; std::filesystem::is_directory(installed))
+    return installed.lexically_normal().string();
+#endif
   for (int up = 0; up < 4; ++up) {
     if (std::filesystem::is_directory(dir / "modules")) return (dir / "modules").string();
     dir = dir.parent_path();

@@ -36,15 +36,7 @@ void DmaTest::pattern_fill(uint64_t seed, void* dst, size_t len) {
   }
 }
 
-uint64_t DmaTest::checksum(const void* data, size_t len) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  const auto* p = static_cast<const uint8_t*>(data);
-  for (size_t i = 0; i < len; ++i) {
-    h ^= p[i];
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
+uint64_t DmaTest::checksum(const void* data, size_t len) { return uapi::dmatest::checksum(data, len); }
 
 bool DmaTest::run_once(const Program& p) {
   bool ok = true, badprog = false;

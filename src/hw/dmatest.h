@@ -51,22 +51,31 @@
 #include "hw/dma_copy.h"
 #include "hw/irq.h"
 #include "hw/mmio.h"
+#include "uapi/dmatest.h"
 
 namespace modiommu::hw {
 
 class MODIOMMU_API DmaTest : public MmioDevice {
  public:
-  static constexpr uint64_t kRegionSize = 0x1000;
-  static constexpr uint32_t kId = 0x444d4154;
+  // The values are the interface's (uapi/dmatest.h), under the model's names.
+  static constexpr uint64_t kRegionSize = uapi::dmatest::kRegionSize;
+  static constexpr uint32_t kId = uapi::dmatest::kId;
   enum Reg : uint64_t {
-    kID = 0x00, kVERSION = 0x04, kCTRL = 0x08, kSTATUS = 0x0c, kSRC = 0x10, kDST = 0x18, kLEN = 0x20,
-    kDIRECTION = 0x24, kPATTERN = 0x28, kCHECKSUM = 0x30, kFAULT_ADDR = 0x38, kXFER_COUNT = 0x40,
-    kFAULT_COUNT = 0x48, kBUF_SIZE = 0x50, kFAULT_INFO = 0x54,
+    kID = uapi::dmatest::kRegId, kVERSION = uapi::dmatest::kRegVersion, kCTRL = uapi::dmatest::kRegCtrl,
+    kSTATUS = uapi::dmatest::kRegStatus, kSRC = uapi::dmatest::kRegSrc, kDST = uapi::dmatest::kRegDst,
+    kLEN = uapi::dmatest::kRegLen, kDIRECTION = uapi::dmatest::kRegDir, kPATTERN = uapi::dmatest::kRegPattern,
+    kCHECKSUM = uapi::dmatest::kRegChecksum, kFAULT_ADDR = uapi::dmatest::kRegFaultAddr,
+    kXFER_COUNT = uapi::dmatest::kRegXferCount, kFAULT_COUNT = uapi::dmatest::kRegFaultCount,
+    kBUF_SIZE = uapi::dmatest::kRegBufSize, kFAULT_INFO = uapi::dmatest::kRegFaultInfo,
   };
-  static constexpr uint32_t kCtrlGo = 1u << 0, kCtrlContinuous = 1u << 1, kCtrlIrqEn = 1u << 2;
-  static constexpr uint32_t kStatusBusy = 1u << 0, kStatusDone = 1u << 1, kStatusFault = 1u << 2,
-                            kStatusBadProg = 1u << 3;
-  enum Direction : uint32_t { kMemToDev = 0, kDevToMem = 1, kMemToMem = 2 };
+  static constexpr uint32_t kCtrlGo = uapi::dmatest::kCtrlGo, kCtrlContinuous = uapi::dmatest::kCtrlContinuous,
+                            kCtrlIrqEn = uapi::dmatest::kCtrlIrqEn;
+  static constexpr uint32_t kStatusBusy = uapi::dmatest::kStatusBusy, kStatusDone = uapi::dmatest::kStatusDone,
+                            kStatusFault = uapi::dmatest::kStatusFault, kStatusBadProg = uapi::dmatest::kStatusBadProg;
+  enum Direction : uint32_t {
+    kMemToDev = uapi::dmatest::kDirMemToBuf, kDevToMem = uapi::dmatest::kDirBufToMem,
+    kMemToMem = uapi::dmatest::kDirMemToMem
+  };
 
   // buf_size is clamped to [4 KiB, 1 MiB]. irq may be null.
   DmaTest(std::string name, PhysicalMemory& mem, size_t buf_size = 1 << 20, IrqLine* irq = nullptr);

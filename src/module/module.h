@@ -185,20 +185,29 @@ struct MODIOMMU_API BuiltinModuleRegistration {
 #define MODIOMMU_MODULE_HEADER_(modname)                                        \
   .magic = ::modiommu::kModuleMagic, .size = sizeof(::modiommu::ModuleDescriptor), \
   .abi_version = ::modiommu::kModuleAbiVersion, .name = #modname
+// A module names only the fields it sets; the rest are zero by design, so
+// the descriptor must not warn under a module author's -Wextra.
+#define MODIOMMU_MODULE_DIAG_PUSH_ \
+  _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wmissing-field-initializers\"")
+#define MODIOMMU_MODULE_DIAG_POP_ _Pragma("GCC diagnostic pop")
 
 #ifdef MODIOMMU_BUILD_MODULE
 // Protected visibility: exported (dlsym, the ELF reader find it) but never
 // interposed, so every module's own references bind to its own descriptor
 // although all modules share the name in the RTLD_GLOBAL scope.
 #define MODIOMMU_MODULE(modname, ...)                                                         \
+  MODIOMMU_MODULE_DIAG_PUSH_                                                                  \
   extern "C" __attribute__((visibility("protected"))) const ::modiommu::ModuleDescriptor      \
       modiommu_module_descriptor;                                                             \
   extern "C" __attribute__((visibility("protected"), used)) const ::modiommu::ModuleDescriptor \
-      modiommu_module_descriptor = {MODIOMMU_MODULE_HEADER_(modname), __VA_ARGS__}
+      modiommu_module_descriptor = {MODIOMMU_MODULE_HEADER_(modname), __VA_ARGS__};           \
+  MODIOMMU_MODULE_DIAG_POP_ static_assert(true, "")
 #else
 #define MODIOMMU_MODULE(modname, ...)                                                       \
+  MODIOMMU_MODULE_DIAG_PUSH_                                                                \
   static const ::modiommu::ModuleDescriptor modiommu_builtin_desc_##modname = {             \
       MODIOMMU_MODULE_HEADER_(modname), __VA_ARGS__};                                       \
   static const ::modiommu::BuiltinModuleRegistration modiommu_builtin_reg_##modname(        \
-      &modiommu_builtin_desc_##modname)
+      &modiommu_builtin_desc_##modname);                                                    \
+  MODIOMMU_MODULE_DIAG_POP_ static_assert(true, "")
 #endif

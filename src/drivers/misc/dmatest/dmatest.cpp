@@ -15,26 +15,12 @@
 #include "core/driver.h"
 #include "kernel/driver_context.h"
 #include "module/module.h"
+#include "uapi/dmatest.h"
 
 namespace modiommu {
 namespace {
 
-// Register map of the device (see the device's documentation; the driver
-// keeps its own copy, as real drivers do).
-constexpr uint64_t kRegId = 0x00, kRegCtrl = 0x08, kRegStatus = 0x0c, kRegSrc = 0x10, kRegDst = 0x18, kRegLen = 0x20,
-                   kRegDir = 0x24, kRegPattern = 0x28, kRegChecksum = 0x30, kRegFaultAddr = 0x38,
-                   kRegXferCount = 0x40, kRegBufSize = 0x50;
-constexpr uint32_t kId = 0x444d4154;  // "DMAT"
-constexpr uint32_t kCtrlGo = 1, kCtrlContinuous = 2;
-constexpr uint32_t kStatusBusy = 1, kStatusDone = 2, kStatusFault = 4, kStatusBadProg = 8;
-constexpr uint32_t kDirMemToBuf = 0, kDirBufToMem = 1;
-
-// 64-bit FNV-1a, the device's CHECKSUM function.
-uint64_t fnv1a(const uint8_t* p, size_t n) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
-  return h;
-}
+using namespace uapi::dmatest;  // the device's registers, shared with its model
 
 class Endpoint : public DmaEndpoint {
  public:
@@ -161,7 +147,7 @@ class Endpoint : public DmaEndpoint {
     std::vector<uint8_t> mem(bytes);
     TRY(ctx_.ram().read(buf_.pa, mem.data(), bytes));
     const uint64_t want = regs_.readq(kRegChecksum);
-    const uint64_t got = fnv1a(mem.data(), bytes);
+    const uint64_t got = checksum(mem.data(), bytes);
     if (want != got) {
       ++stats_.corruptions;
       return make_error(Errc::io, fmt::format("{}: data corrupted: device checksum {:#x}, memory {:#x}", dev_.name(), want, got));
