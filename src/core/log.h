@@ -50,15 +50,27 @@ class MODIOMMU_API Log {
   }
   std::vector<LogEntry> entries() const;
   size_t size() const;
-  // Lines containing `needle` (tests and `expect` use it).
+  // Lines containing `needle` (in subject or message; tests and `expect`
+  // use it). A scan of the whole log, unless the needle is watched.
   size_t count(std::string_view needle) const;
+  // From now on count(needle) is kept as lines are written, so it costs
+  // the same however long the log grows (the simulator checks its
+  // invariants every step). Idempotent.
+  void watch(std::string needle);
   void set_sink(std::function<void(const LogEntry&)> sink);
   void set_min_level(LogLevel l) { min_level_ = l; }
 
  private:
+  size_t scan_locked(std::string_view needle) const;
+
   const VirtualClock& clock_;
   mutable std::mutex lock_;  // docs/architecture.md "Locks"
   std::vector<LogEntry> entries_;
+  struct Watch {
+    std::string needle;
+    size_t count = 0;
+  };
+  std::vector<Watch> watches_;  // few: a linear search beats a map
   std::function<void(const LogEntry&)> sink_;
   LogLevel min_level_ = LogLevel::info;
 };

@@ -93,6 +93,9 @@ std::vector<Violation> InvariantChecker::check(Kernel& k) {
   if (uint64_t f = sim::Harness::of(k) ? sim::Harness::of(k)->freed_table_walks() : 0)
     add("freed-table", fmt::format("{} translation-table read(s) of freed pages", f));
 
+  // Watched: counted as lines are written, not rescanned every step.
+  k.log().watch("corrupted");
+  k.log().watch("still attached");
   if (size_t n = k.log().count("corrupted")) add("corruption", fmt::format("{} log line(s) report corrupted data", n));
   if (auto c = InFlightTable::of(k)->stats().corruptions)
     add("corruption", fmt::format("{} in-flight transfer(s) moved wrong data", c));

@@ -30,6 +30,29 @@ TEST(Clock, TimersFireInOrderAndOnlyWhenDue) {
   EXPECT_EQ(c.now(), 3 * kNsPerSec + kNsPerSec / 2);
 }
 
+TEST(Log, WatchedCountsFollowWritesAndAgreeWithAScan) {
+  VirtualClock clock;
+  Log log(clock);
+  log.info("dma@1", "data corrupted at {:#x}", 0x1000);
+  log.info("dma@2", "write verified");
+  log.watch("corrupted");  // starts from what is already there
+  log.watch("corrupted");  // idempotent
+  EXPECT_EQ(log.count("corrupted"), 1u);
+  log.warn("dma@3", "data corrupted again");
+  log.info("corrupted-subject", "line");  // the subject counts too
+  log.info("dma@4", "fine");
+  EXPECT_EQ(log.count("corrupted"), 3u);
+  EXPECT_EQ(log.count("verified"), 1u);  // not watched: scanned
+  // The kept count is what a scan of the same log gives.
+  size_t scanned = 0;
+  for (const auto& e : log.entries())
+    scanned += e.message.find("corrupted") != std::string::npos || e.subject.find("corrupted") != std::string::npos;
+  EXPECT_EQ(log.count("corrupted"), scanned);
+  log.set_min_level(LogLevel::warn);
+  log.info("dma@5", "corrupted but filtered out");  // below the level: not written, not counted
+  EXPECT_EQ(log.count("corrupted"), 3u);
+}
+
 TEST(Populate, NamesDevicesLikeLinuxAndSkipsDisabled) {
   Kernel k;
   ASSERT_TRUE(k.boot(dts(R"(
