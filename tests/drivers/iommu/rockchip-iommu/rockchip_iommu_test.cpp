@@ -283,5 +283,32 @@ TEST(RockchipIommu, IommuCellsMustBeZeroClocksAreOptional) {
   EXPECT_TRUE(info->bypass_fallback);
 }
 
+TEST(RockchipIommu, V2WalksTablesAbove4GiBV1CannotProbeThere) {
+  // RAM only above 4 GiB: v2 tables and buffers use the packed address bits
+  // 39:32; a v1 IOMMU has no page it could walk (Linux: GFP_DMA32).
+  const std::string dts =
+      "/dts-v1/;\n/ {\n #address-cells = <2>; #size-cells = <2>; interrupt-parent = <&gic>;\n"
+      " memory@a00000000 { device_type = \"memory\"; reg = <0xa 0x0 0x0 0x10000000>; };\n"
+      " gic: interrupt-controller@8000000 { compatible = \"arm,gic-v3\"; #interrupt-cells = <3>;"
+      " #address-cells = <0>; interrupt-controller; reg = <0x0 0x8000000 0x0 0x10000>; };\n"
+      " v2: iommu@9000000 { compatible = \"rockchip,rk3568-iommu\"; reg = <0x0 0x9000000 0x0 0x100>;"
+      " interrupts = <0 10 4>; #iommu-cells = <0>; };\n"
+      " v1: iommu@9001000 { compatible = \"rockchip,iommu\"; reg = <0x0 0x9001000 0x0 0x100>;"
+      " interrupts = <0 11 4>; #iommu-cells = <0>; };\n"
+      " dma@10000000 { compatible = \"modiommu,dmatest\"; reg = <0x0 0x10000000 0x0 0x1000>; iommus = <&v2>; };\n"
+      " dma@10001000 { compatible = \"modiommu,dmatest\"; reg = <0x0 0x10001000 0x0 0x1000>; iommus = <&v1>; };\n"
+      "};\n";
+  RkKernel s(dts, {}, true);
+  ASSERT_TRUE(s.ok);
+  Device* m = s.dev("10000000.dma");
+  ASSERT_EQ(m->state(), DeviceState::bound);
+  s.round_trip(m, 21);
+  const uint32_t dte_addr = static_cast<uint32_t>(s.model(s.dev("9000000.iommu"))->banks()[0]->read(rk::MMU_DTE_ADDR, 4));
+  EXPECT_EQ(rk::entry_address(rk::Version::v2, dte_addr) >> 32, 0xau);
+  EXPECT_EQ(s.port(m).stats().escapes, 0u);
+  EXPECT_NE(s.dev("9001000.iommu")->state(), DeviceState::bound);
+  EXPECT_NE(s.log().find("no page below 32 bits"), std::string::npos) << s.log();
+}
+
 }  // namespace
 }  // namespace modiommu
