@@ -252,6 +252,20 @@ TEST(RockchipIommu, UnbindLeavesEveryBankBlockingAndRebindRestores) {
   s.round_trip(m, 77);
 }
 
+TEST(RockchipIommu, ResetStateBypassIsCountedAsAnEscape) {
+  // The accounting must see what a driver that left the banks in their
+  // reset state (paging off) would let through: FORCE_RESET behind the
+  // driver's back, then DMA from a master the tree puts behind the IOMMU.
+  RkKernel s(rk3568());
+  ASSERT_TRUE(s.ok);
+  Device* m = s.dev("fe102000.dma");
+  s.regs(s.dev("fdea0800.iommu")).writel(rk::MMU_COMMAND, rk::CMD_FORCE_RESET);
+  const uint64_t pa = test::filled_page(s.k, 8);
+  EXPECT_EQ(s.transfer(m, pa, 4096, false), DmaTest::kStatusDone);
+  EXPECT_GT(s.port(m).stats().bypassed, 0u);
+  EXPECT_GT(s.port(m).stats().escapes, 0u);
+}
+
 TEST(RockchipIommu, DisableMmuResetIsHonoured) {
   RkKernel s(rk3568());
   ASSERT_TRUE(s.ok);
