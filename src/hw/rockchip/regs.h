@@ -68,8 +68,9 @@ using EntryAddrHi2 = Bits32<7, 4>;   // v2: address bits 39:36
 
 enum class Version { v1, v2 };
 
-// The physical address an entry (or MMU_DTE_ADDR, packed the same way on
-// v2 since Linux 6.0) points at.
+// The physical address an entry points at; MMU_DTE_ADDR is packed the same
+// way (Linux 6.1 and 6.12 write it with mk_dtentries and read it back with
+// pt_address).
 inline constexpr uint64_t entry_address(Version v, uint32_t e) {
   uint64_t pa = e & EntryAddrLo::mask;
   if (v == Version::v2) pa |= uint64_t{EntryAddrHi1::get(e)} << 32 | uint64_t{EntryAddrHi2::get(e)} << 36;
