@@ -245,7 +245,10 @@ TEST_F(CorpusCheck, PoliciesAgree) {
   for (const auto& r : *results_)
     EXPECT_EQ(r.never_probe_fail, r.bypass_masters + r.never_probe_bypass) << r.file;
   auto s = report::summarise(*results_);
-  EXPECT_GT(s.bypass_masters, modiommu::test::large_corpus() ? 100u : 20u);  // most corpus IOMMUs have no driver here
+  // Masters of the IOMMU kinds with no driver here (qcom-iommu, sun50i-iommu,
+  // ...): 7 bundled, 61 in the larger corpus once Rockchip, Renesas and
+  // MediaTek have drivers.
+  EXPECT_GT(s.bypass_masters, modiommu::test::large_corpus() ? 40u : 5u);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // A small board for the tools tests: an SMMUv3 (driver: module
-// arm-smmu-v3), an IOMMU kind modiommu has no driver for (rockchip,iommu),
+// arm-smmu-v3), an IOMMU kind modiommu has no driver for
+// (allwinner,sun50i-h6-iommu),
 // DMA masters with no driver of their own behind each, one without
 // `iommus`, and a DMA test master (driver: module dmatest).
 #pragma once
@@ -35,9 +36,9 @@ inline const char* kToolsBoard = R"(/dts-v1/;
 			#iommu-cells = <1>;
 		};
 		vop_mmu: iommu@ff8f3f00 {
-			compatible = "rockchip,iommu";
+			compatible = "allwinner,sun50i-h6-iommu";
 			reg = <0x0 0xff8f3f00 0x0 0x100>;
-			#iommu-cells = <0>;
+			#iommu-cells = <1>;
 		};
 		video@12000000 {
 			compatible = "acme,video";
@@ -51,7 +52,7 @@ inline const char* kToolsBoard = R"(/dts-v1/;
 		vop@ff8f0000 {
 			compatible = "acme,vop";
 			reg = <0x0 0xff8f0000 0x0 0x1000>;
-			iommus = <&vop_mmu>;
+			iommus = <&vop_mmu 0>;
 		};
 		dma@10000000 {
 			compatible = "modiommu,dmatest";
