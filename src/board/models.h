@@ -12,5 +12,6 @@ ModelFactory virtio_mmio_model();  // model_virtio.cpp
 ModelFactory pci_ecam_model();     // model_pci_ecam.cpp
 ModelFactory smmuv3_model();       // model_smmuv3.cpp
 ModelFactory dmatest_model();      // model_dmatest.cpp
+ModelFactory ipmmu_model();        // model_ipmmu.cpp
 
 }  // namespace modiommu

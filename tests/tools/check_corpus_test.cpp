@@ -245,7 +245,7 @@ TEST_F(CorpusCheck, PoliciesAgree) {
   for (const auto& r : *results_)
     EXPECT_EQ(r.never_probe_fail, r.bypass_masters + r.never_probe_bypass) << r.file;
   auto s = report::summarise(*results_);
-  EXPECT_GT(s.bypass_masters, modiommu::test::large_corpus() ? 100u : 20u);  // most corpus IOMMUs have no driver here
+  EXPECT_GT(s.bypass_masters, modiommu::test::large_corpus() ? 100u : 10u);  // many corpus IOMMUs have no driver here
 }
 
 }  // namespace
