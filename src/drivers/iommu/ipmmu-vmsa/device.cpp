@@ -282,23 +282,25 @@ void IpmmuDevice::fault_irq() {
   }
 }
 
+// IMSTR names the context, not the micro-TLB: every master attached to the
+// context (they share the group) is told, each under its own micro-TLB.
 void IpmmuDevice::report_context_fault(int ctx, iommu::FaultInfo f) {
-  bool found = false;
+  std::vector<uint32_t> utlbs;
   {
     std::lock_guard g(lock_);
     for (auto& wm : masters_) {
       auto m = wm.lock();
-      if (!m || !m->domain || m->domain->context() != ctx || m->utlbs.empty()) continue;
-      f.stream_id = m->utlbs.front();
-      found = true;
-      break;
+      if (m && m->domain && m->domain->context() == ctx && !m->utlbs.empty()) utlbs.push_back(m->utlbs.front());
     }
   }
-  if (!found) {
+  if (utlbs.empty()) {
     ctx_.log().warn(name(), "{} at iova {:#x} on context {}: no master attached", f.reason, f.iova, ctx);
     return;
   }
-  ctx_.iommu().report_fault(inst_, f);
+  for (uint32_t u : utlbs) {
+    f.stream_id = u;
+    ctx_.iommu().report_fault(inst_, f);
+  }
 }
 
 }  // namespace modiommu::ipmmu
