@@ -36,12 +36,21 @@ uint32_t imuctr(unsigned n) { return n < 32 ? 0x300 + n * 16 : 0x600 + (n - 32) 
 
 class IpmmuKernel {
  public:
-  explicit IpmmuKernel(const std::string& platform, KernelOptions opts = {}) : k(std::move(opts)) {
+  explicit IpmmuKernel(const std::string& platform_or_dts, KernelOptions opts = {}, bool is_text = false)
+      : k(std::move(opts)) {
     k.log().set_sink([this](const LogEntry& e) {
       std::lock_guard g(log_lock);
       log_text += e.format() + "\n";
     });
-    Status s = k.boot(platform);
+    Status s;
+    if (is_text) {
+      auto t = of::Tree::from_dts(platform_or_dts, "test.dts");
+      EXPECT_TRUE(t.ok()) << (t.ok() ? "" : t.error().str());
+      if (!t.ok()) return;
+      s = k.boot(std::move(t).value());
+    } else {
+      s = k.boot(platform_or_dts);
+    }
     EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().str());
     if (!s.ok()) return;
     auto live = k.modules().find("ipmmu_vmsa");
@@ -275,6 +284,72 @@ TEST(Ipmmu, AllowlistLeavesOutWhatLinuxLeavesOut) {
   EXPECT_EQ(s.port(dmac).stats().escapes, 0u);
   s.round_trip(mmc, 10);
   EXPECT_EQ(s.port(mmc).stats().bypassed, 0u);
+}
+
+// A tree around `body` (nodes under the root; the GIC has phandle gic).
+std::string tree_with(const std::string& body) {
+  return "/dts-v1/;\n/ {\n compatible = \"modiommu,test\"; #address-cells = <2>; #size-cells = <2>;"
+         " interrupt-parent = <&gic>;\n"
+         " memory@48000000 { device_type = \"memory\"; reg = <0x0 0x48000000 0x0 0x40000000>; };\n"
+         " gic: interrupt-controller@f1010000 { compatible = \"arm,gic-v3\"; #interrupt-cells = <3>;"
+         " interrupt-controller; reg = <0x0 0xf1010000 0x0 0x10000>; };\n" +
+         body + "};\n";
+}
+
+// Gen2 (renesas,ipmmu-vmsa): its own root, registers in the non-secure
+// bank at +0x800, Linux's one context (0); context 1 blocks.
+TEST(Ipmmu, Gen2InstanceUsesTheNonSecureBank) {
+  IpmmuKernel s(tree_with(
+                    " ipmmu: iommu@e6740000 { compatible = \"renesas,ipmmu-r8a7790\", \"renesas,ipmmu-vmsa\";"
+                    " reg = <0x0 0xe6740000 0x0 0x1000>; interrupts = <0 198 4>; #iommu-cells = <1>; };\n"
+                    " dma@10000000 { compatible = \"modiommu,dmatest\"; reg = <0x0 0x10000000 0x0 0x1000>;"
+                    " iommus = <&ipmmu 5>; };\n"),
+                {}, true);
+  ASSERT_TRUE(s.ok);
+  Device* mmu = s.dev("e6740000.iommu");
+  Device* m = s.dev("10000000.dma");
+  ASSERT_EQ(m->state(), DeviceState::bound) << s.log();
+  const uint32_t u = s.regs(mmu).readl(0x800 + imuctr(5));
+  EXPECT_EQ(u & 1u, 1u);
+  EXPECT_EQ((u >> 4) & 0xf, 0u);
+  EXPECT_EQ(s.regs(mmu).readl(imuctr(5)), 0u);  // the secure bank is not used
+  s.round_trip(m, 21);
+  EXPECT_EQ(s.port(m).stats().bypassed, 0u);
+  ASSERT_TRUE(s.k.core().unbind(*mmu).ok());
+  s.k.core().process();
+  EXPECT_EQ((s.regs(mmu).readl(0x800 + imuctr(5)) >> 4) & 0xf, 1u);
+  EXPECT_EQ(s.transfer(m, s.filled_page(2), 4096, false), DmaTest::kStatusFault);
+  EXPECT_EQ(s.port(m).stats().escapes, 0u);
+}
+
+// Gen4 (renesas,rcar-gen4-ipmmu-vmsa): contexts from 0x10000 with a 0x1040
+// stride, micro-TLBs from 0x3000, micro-TLB 40 in the second range.
+TEST(Ipmmu, Gen4LayoutAndSecondMicroTlbRange) {
+  IpmmuKernel s(tree_with(
+                    " ipmmu_mm: iommu@eefc0000 { compatible = \"renesas,ipmmu-r8a779f0\","
+                    " \"renesas,rcar-gen4-ipmmu-vmsa\"; reg = <0x0 0xeefc0000 0x0 0x20000>;"
+                    " interrupts = <0 210 4>, <0 211 4>; #iommu-cells = <1>; };\n"
+                    " ipmmu_ds0: iommu@eed00000 { compatible = \"renesas,ipmmu-r8a779f0\","
+                    " \"renesas,rcar-gen4-ipmmu-vmsa\"; reg = <0x0 0xeed00000 0x0 0x20000>;"
+                    " renesas,ipmmu-main = <&ipmmu_mm 0>; #iommu-cells = <1>; };\n"
+                    " dma@10000000 { compatible = \"modiommu,dmatest\"; reg = <0x0 0x10000000 0x0 0x1000>;"
+                    " iommus = <&ipmmu_ds0 40>; };\n"),
+                {}, true);
+  ASSERT_TRUE(s.ok);
+  Device* root = s.dev("eefc0000.iommu");
+  Device* ds0 = s.dev("eed00000.iommu");
+  Device* m = s.dev("10000000.dma");
+  ASSERT_EQ(m->state(), DeviceState::bound) << s.log();
+  const uint32_t u = s.regs(ds0).readl(0x3000 + imuctr(40));
+  EXPECT_EQ(u & 1u, 1u);
+  const unsigned ctx = (u >> 4) & 0xf;
+  EXPECT_NE(ctx, 0u);
+  const uint32_t ctx_off = 0x10000 + (ctx > 7 ? 0x600 : 0) + ctx * 0x1040;
+  EXPECT_EQ(s.regs(root).readl(ctx_off + kIMCTR) & 1u, 1u);
+  EXPECT_NE(s.regs(root).readl(ctx_off + kIMTTLBR0), 0u);
+  s.round_trip(m, 31);
+  EXPECT_GT(s.port(m).stats().translated, 0u);
+  EXPECT_EQ(s.port(m).stats().bypassed, 0u);
 }
 
 }  // namespace
