@@ -30,7 +30,7 @@ fi
 
 gen=$B/seeds
 rm -rf "$gen"
-mkdir -p "$gen/of" "$gen/sim" "$gen/module" "$gen/hw" "$gen/hwv2"
+mkdir -p "$gen/of" "$gen/sim" "$gen/module" "$gen/hw" "$gen/hwv2" "$gen/ipmmu"
 for dts in platforms/*.dts tests/dsim/*.dts; do
   [ -f "$dts" ] && dtc -q -I dts -O dtb -o "$gen/of/$(basename "${dts%.dts}").dtb" "$dts" || true
 done

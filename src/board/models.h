@@ -13,5 +13,6 @@ ModelFactory pci_ecam_model();     // model_pci_ecam.cpp
 ModelFactory smmuv3_model();       // model_smmuv3.cpp
 ModelFactory dmatest_model();      // model_dmatest.cpp
 ModelFactory rockchip_iommu_model();  // model_rockchip_iommu.cpp
+ModelFactory ipmmu_model();        // model_ipmmu.cpp
 
 }  // namespace modiommu

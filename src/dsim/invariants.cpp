@@ -135,7 +135,8 @@ std::vector<Violation> InvariantChecker::check(Kernel& k) {
           add("links", fmt::format("{} is bound but its supplier {} ({}) is {}", d->name(), l.supplier->name(), l.why,
                                    device_state_name(cs.find(l.supplier)->state)));
       auto info = k.iommu().info(*d);
-      if (!(info && info->bypass_fallback))
+      // Left out by its IOMMU driver's policy: no IOMMU by design, as on Linux.
+      if (!(info && (info->bypass_fallback || !info->left_out.empty())))
         for (const of::Node* t : iommu_targets(*d)) {
           iommu::IommuInstance* inst = k.iommu().find_iommu(t);
           if (!inst && !k.iommu().iommu_may_appear(t, nullptr)) continue;  // --missing-iommu applied

@@ -87,6 +87,11 @@ struct MODIOMMU_API Fwspec {
   const of::Node* iommu_fwnode = nullptr;
   std::vector<uint32_t> ids;  // stream IDs
   std::shared_ptr<void> priv;  // the driver's per-master data (dev_iommu_priv)
+  // Set by a probe_device that declines the device by its driver's policy
+  // (Linux: -ENODEV from ipmmu-vmsa's of_xlate/probe_device): the reason.
+  // The core then lets the device run with no IOMMU and remembers why
+  // (DeviceIommu::left_out), instead of failing its probe.
+  std::string declined;
 };
 
 // struct iommu_ops.

@@ -239,7 +239,18 @@ Status IommuCore::missing_iommu(Device& dev, const of::Node* target, DeviceIommu
 }
 
 Status IommuCore::attach_new(Device& dev, std::shared_ptr<DeviceIommu> di, IommuInstance& inst) {
-  TRY(inst.ops->probe_device(dev, di->fwspec));
+  if (Status s = inst.ops->probe_device(dev, di->fwspec); !s.ok()) {
+    if (di->fwspec.declined.empty()) return s;
+    // Linux: iommu_probe_device() gets -ENODEV and the device has no IOMMU.
+    // Its link to the IOMMU stays, so an unload still unbinds it first.
+    auto left = std::make_shared<DeviceIommu>();
+    left->left_out = di->fwspec.declined;
+    left->left_out_iommu = inst.name;
+    log_.info(dev.name(), "left out by the {} driver's policy ({}): runs without an IOMMU, DMA untranslated",
+              inst.driver, left->left_out);
+    dev.iommu_data = std::move(left);
+    return {};
+  }
   di->probed = true;
   dev.iommu_data = di;
   auto grp = join_group(dev, *di);
@@ -496,6 +507,7 @@ std::optional<DeviceIommuInfo> IommuCore::info(const Device& dev) const {
   out.bypass_fallback = di->bypass_fallback;
   out.fallback_iommu = di->fallback_iommu;
   out.faults = di->faults.load();
+  out.left_out = di->left_out;  // no IOMMU name: it runs without one
   if (di->fwspec.iommu) out.iommu = di->fwspec.iommu->name;
   out.stream_ids = di->fwspec.ids;
   if (di->group) {

@@ -69,6 +69,10 @@ struct MODIOMMU_API DeviceIommu : Device::Attachment {
   bool bypass_fallback = false;
   const of::Node* fallback_iommu = nullptr;  // the IOMMU it should have been behind
   std::atomic<uint64_t> faults{0};
+  // Declined by its IOMMU driver's policy (Fwspec::declined): why. The
+  // device runs with no IOMMU; left_out_iommu is the instance's name.
+  std::string left_out;
+  std::string left_out_iommu;
 };
 
 struct DeviceIommuInfo {
@@ -79,6 +83,7 @@ struct DeviceIommuInfo {
   bool bypass_fallback = false;
   const of::Node* fallback_iommu = nullptr;  // with bypass_fallback: the IOMMU it should be behind
   uint64_t faults = 0;
+  std::string left_out;  // non-empty: its IOMMU driver's policy left it out, and why
 };
 
 // An IOMMU group as a value (lsgroup, expect group).

@@ -145,6 +145,7 @@ CheckSummary summarise(const std::vector<TreeCheck>& results) {
       ++s.outcomes[outcome_name(m.outcome)];
       if (!m.attached_iommu.empty()) ++s.masters_resolved;
       if (m.outcome == Outcome::isolated) ++s.masters_isolated;
+      if (m.outcome == Outcome::left_out) ++s.masters_left_out;
       if (m.mismatch) ++s.mismatches;
     }
     s.bypass_masters += r.bypass_masters;
@@ -167,9 +168,10 @@ CheckSummary summarise(const std::vector<TreeCheck>& results) {
 std::string format_tree_line(const TreeCheck& r) {
   if (!r.parsed) return fmt::format("FAIL  {}: parse error: {}", r.file, r.error);
   if (!r.booted) return fmt::format("FAIL  {}: boot error: {}", r.file, r.error);
-  size_t iso = 0, byp = 0, never = 0, mism = 0;
+  size_t iso = 0, byp = 0, never = 0, mism = 0, left = 0;
   for (const auto& m : r.topo.masters) {
     iso += m.outcome == Outcome::isolated;
+    left += m.outcome == Outcome::left_out;
     byp += m.outcome == Outcome::bypass;
     never += m.outcome == Outcome::never_probes;
     mism += m.mismatch;
@@ -177,6 +179,7 @@ std::string format_tree_line(const TreeCheck& r) {
   std::string line = fmt::format("ok    {}: {} devices, {} IOMMUs, {} masters: {} isolated, {} without isolation, "
                                  "{} never probe",
                                  r.file, r.devices, r.topo.iommus.size(), r.topo.masters.size(), iso, byp, never);
+  if (left) line += fmt::format(", {} left out by their driver's policy", left);
   if (mism) line += fmt::format(", {} MISMATCHED (attached to another IOMMU than the tree names)", mism);
   if (!r.binding_errors.empty()) line += fmt::format(", {} malformed IOMMU binding(s)", r.binding_errors.size());
   if (!r.errors.empty()) line += fmt::format(", {} error line(s) in the boot log", r.errors.size());
@@ -192,6 +195,9 @@ std::string format_summary(const CheckSummary& s, double seconds) {
   std::string by;
   for (const auto& [name, n] : s.outcomes) by += fmt::format("{}{} {}", by.empty() ? "" : ", ", n, name);
   out += "outcomes: " + (by.empty() ? std::string("none") : by) + "\n";
+  if (s.masters_left_out)
+    out += fmt::format("{} masters left out by their driver's policy (bound, DMA untranslated; not for want of a "
+                       "driver)\n", s.masters_left_out);
   out += fmt::format("--missing-iommu=bypass: {} masters run WITHOUT isolation, {} never probe\n", s.bypass_masters,
                      s.never_probe_bypass);
   out += fmt::format("--missing-iommu=fail:   {} masters never probe\n", s.never_probe_fail);
@@ -199,7 +205,7 @@ std::string format_summary(const CheckSummary& s, double seconds) {
   for (const auto& [compat, k] : s.kinds) {
     // The IOMMU families modiommu has a driver and a device model for.
     const bool ours = k.family == "arm-smmu" || k.family == "arm-smmu-v3" ||
-                      k.family == "rockchip-iommu";
+                      k.family == "rockchip-iommu" || k.family == "ipmmu-vmsa";
     const std::string off = k.disabled ? fmt::format(", {} disabled in the tree", k.disabled) : "";
     std::string here = k.driven ? fmt::format("driven here ({} registered{})", k.driven, off)
                        : ours && k.disabled == k.nodes ? "driver here; every node is disabled in its tree"
@@ -226,6 +232,7 @@ nlohmann::json check_json(const std::vector<TreeCheck>& results, const CheckSumm
                     {"masters", s.masters},
                     {"masters_resolved", s.masters_resolved},
                     {"masters_isolated", s.masters_isolated},
+                    {"masters_left_out", s.masters_left_out},
                     {"mismatches", s.mismatches},
                     {"iommu_nodes", s.iommu_nodes},
                     {"iommu_kinds", kinds},

@@ -53,6 +53,7 @@ struct CheckSummary {
   size_t trees = 0, parsed = 0, booted = 0;
   size_t masters = 0, masters_resolved = 0, masters_isolated = 0, mismatches = 0;
   size_t bypass_masters = 0, never_probe_bypass = 0, never_probe_fail = 0;
+  size_t masters_left_out = 0;  // bound, left out by their IOMMU driver's policy (Outcome::left_out)
   size_t iommu_nodes = 0;
   // compatible string -> {nodes, with a driver model here, registered by a driver here}
   struct Kind {

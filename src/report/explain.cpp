@@ -63,6 +63,9 @@ class Explainer {
       line(fmt::format("{}  running WITHOUT isolation: its IOMMU {} can never be driven (--missing-iommu=bypass)",
                        pad, n ? n->path() : "?"));
       if (n) no_driver_for_iommu(*n, pad + "  ");
+    } else if (!info->left_out.empty()) {
+      line(fmt::format("{}  no IOMMU: left out by its IOMMU driver's policy ({}); DMA untranslated", pad,
+                       info->left_out));
     } else if (!info->iommu.empty()) {
       line(fmt::format("{}  behind IOMMU {} (stream IDs {}), group {}, {} domain", pad, info->iommu,
                        fmt::join(info->stream_ids, ","), info->group,

@@ -18,6 +18,7 @@ const char* outcome_name(Outcome o) {
     case Outcome::disabled: return "disabled";
     case Outcome::not_populated: return "not-populated";
     case Outcome::bad_binding: return "bad-binding";
+    case Outcome::left_out: return "left-out-by-driver";
   }
   return "?";
 }
@@ -67,6 +68,10 @@ Outcome classify(const CoreSnapshot& cs, MasterReport& m, const of::Node* n, con
   if (!d) return n ? classify_absent(cs, m, *n) : Outcome::not_populated;
   if (m.state == "bound") {
     if (m.bypass) return Outcome::bypass;
+    if (!m.left_out.empty()) {
+      m.reason = m.left_out;
+      return Outcome::left_out;
+    }
     if (!m.attached_iommu.empty()) return Outcome::isolated;
     return Outcome::not_behind;
   }
@@ -105,6 +110,7 @@ void fill_actual(Kernel& k, MasterReport& m, const DeviceSnapshot& d) {
     m.group = info->group;
     if (info->domain) m.domain = iommu::domain_type_name(*info->domain);
     m.bypass = info->bypass_fallback;
+    m.left_out = info->left_out;
   }
   std::string want;
   for (const auto& r : m.declared)
@@ -296,6 +302,7 @@ nlohmann::json to_json(const Topology& t) {
                {"iommu_group", m.group >= 0 ? json(m.group) : json(nullptr)},
                {"domain", m.domain.empty() ? json(nullptr) : json(m.domain)},
                {"bypass", m.bypass},
+               {"left_out", m.left_out.empty() ? json(nullptr) : json(m.left_out)},
                {"mismatch", m.mismatch},
                {"outcome", outcome_name(m.outcome)}};
     if (!m.binding_error.empty()) jm["binding_error"] = m.binding_error;

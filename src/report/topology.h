@@ -49,6 +49,7 @@ enum class Outcome {
   disabled,      // the master's node is disabled (status): no device
   not_populated, // enabled, but no device was created for the node
   bad_binding,   // malformed iommus / mmu-masters
+  left_out,      // bound, its IOMMU driver's policy declined it: DMA untranslated (reason says why)
 };
 MODIOMMU_API const char* outcome_name(Outcome o);
 
@@ -75,6 +76,7 @@ struct MasterReport {
   int group = -1;
   std::string domain;
   bool bypass = false;
+  std::string left_out;  // its IOMMU driver's policy left it out: why ("ipmmu-vmsa: ...")
   bool mismatch = false;  // attached to another IOMMU than the first enabled one firmware names
   Outcome outcome = Outcome::unbound;
 };

@@ -101,7 +101,8 @@ void Harness::dma_policy_changed(Device& dev, DmaPolicyEvent) {
   if (!port) return;
   bool allowed = !described;
   if (auto info = k_.iommu().info(dev))
-    allowed = allowed || info->bypass_fallback || info->domain == iommu::DomainType::identity;
+    allowed = allowed || info->bypass_fallback || info->domain == iommu::DomainType::identity ||
+              !info->left_out.empty();  // its IOMMU driver's policy: untranslated, as on Linux
   port->set_untranslated_allowed(allowed);
 }
 

@@ -65,10 +65,17 @@ class FakeDomain : public iommu::IommuDomain {
 
 class FakeIommuOps : public iommu::IommuOps {
  public:
-  Status probe_device(Device& dev, iommu::Fwspec&) override {
+  Status probe_device(Device& dev, iommu::Fwspec& fwspec) override {
+    if (auto it = decline.find(dev.name()); it != decline.end()) {
+      fwspec.declined = it->second;  // the driver's policy leaves it out
+      return make_error(Errc::nodev, it->second);
+    }
+    if (refuse.count(dev.name())) return make_error(Errc::nodev, "refused");  // a plain error: the probe fails
     probed.insert(dev.name());
     return {};
   }
+  std::map<std::string, std::string> decline;  // device name -> the policy's reason
+  std::set<std::string> refuse;
   void release_device(Device& dev, iommu::Fwspec&) override {
     probed.erase(dev.name());
     attached.erase(dev.name());

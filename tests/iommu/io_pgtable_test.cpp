@@ -24,12 +24,14 @@ struct Param {
   PgtableFormat fmt;
   Granule granule;
   unsigned ias;
+  unsigned oas = 48;
 };
 
 std::string param_name(const ::testing::TestParamInfo<Param>& info) {
   const Param& p = info.param;
   return fmt::format("{}_{}K_ias{}", p.fmt == PgtableFormat::arm_lpae_s1 ? "s1" : "s2",
-                     granule_bytes(p.granule) >> 10, p.ias);
+                     granule_bytes(p.granule) >> 10, p.ias) +
+         (p.oas != 48 ? fmt::format("_oas{}", p.oas) : "");
 }
 
 std::vector<Param> matrix() {
@@ -39,6 +41,8 @@ std::vector<Param> matrix() {
     for (unsigned ias : {32u, 36u, 40u, 42u, 47u, 48u}) out.push_back({fmt, Granule::k16K, ias});
     for (unsigned ias : {32u, 36u, 40u, 42u, 48u}) out.push_back({fmt, Granule::k64K, ias});
   }
+  // Linux ARM_32_LPAE_S1 as ipmmu-vmsa uses it: 32-bit IOVA, 40-bit output.
+  out.push_back({PgtableFormat::arm_lpae_s1, Granule::k4K, 32, 40});
   return out;
 }
 
@@ -52,7 +56,7 @@ class IoPgtableMatrix : public ::testing::TestWithParam<Param> {
     cfg.fmt = GetParam().fmt;
     cfg.granule = GetParam().granule;
     cfg.ias = GetParam().ias;
-    cfg.oas = 48;
+    cfg.oas = GetParam().oas;
     cfg.tlb = &tlb;
     auto pt = IoPgtable::alloc(cfg, mem, *pages);
     ASSERT_TRUE(pt.ok()) << pt.error().str();
@@ -109,16 +113,17 @@ class IoPgtableMatrix : public ::testing::TestWithParam<Param> {
 
 TEST_P(IoPgtableMatrix, RegisterFieldsMatchGeometry) {
   const unsigned tg = cfg.granule == Granule::k4K ? 0 : cfg.granule == Granule::k64K ? 1 : 2;
+  const unsigned ips = cfg.oas == 40 ? 2u : 5u;  // TCR.IPS: 40 or 48 bits
   if (s1()) {
     const auto& c = pgt->cfg().arm_lpae_s1_cfg;
     EXPECT_EQ(c.tcr.tsz, 64 - cfg.ias);
     EXPECT_EQ(c.tcr.tg, tg);
-    EXPECT_EQ(c.tcr.ips, 5u);  // 48 bits
+    EXPECT_EQ(c.tcr.ips, ips);
     EXPECT_EQ(c.tcr.sh, 3u);   // coherent: inner shareable
     EXPECT_EQ(c.tcr.irgn, 1u);
     EXPECT_EQ(pgt->tcr() & 0x3f, 64u - cfg.ias);
     EXPECT_EQ((pgt->tcr() >> 14) & 3, tg);
-    EXPECT_EQ((pgt->tcr() >> 32) & 7, 5u);
+    EXPECT_EQ((pgt->tcr() >> 32) & 7, ips);
     EXPECT_EQ(pgt->mair() & 0xffffff, 0x04ff44u);
     EXPECT_EQ(pgt->cfg().start_level, hw::arm::s1_start_level(hw_granule(cfg.granule), cfg.ias));
   } else {

@@ -61,6 +61,41 @@ TEST(IommuPolicy, RegisteredIommuAttachesWithStreamIdsGroupAndLink) {
   EXPECT_TRUE(managed) << "every consumer gets a managed link to its IOMMU";
 }
 
+// Linux: a driver's of_xlate/probe_device -ENODEV by policy (ipmmu-vmsa's
+// allowlist) leaves the device with no IOMMU; it probes and runs untranslated.
+TEST(IommuPolicy, DriverPolicyDeclineLeavesTheDeviceOutWithItsReason) {
+  Rig r;
+  r.iommu_drv.ops.decline["1000.master"] = "fake: not on the list";
+  r.iommu_drv.ops.refuse.insert("2000.master");
+  r.boot();
+  Device* m0 = dev(r.k, "1000.master");
+  ASSERT_EQ(m0->state(), DeviceState::bound);
+  auto info = r.k.iommu().info(*m0);
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->left_out, "fake: not on the list");
+  EXPECT_EQ(info->iommu, "");
+  EXPECT_EQ(info->group, -1);
+  EXPECT_FALSE(info->domain.has_value());
+  EXPECT_FALSE(info->bypass_fallback);
+  EXPECT_EQ(r.k.iommu().device_domain(*m0), nullptr);
+  EXPECT_EQ(r.iommu_drv.ops.probed.count("1000.master"), 0u);
+  // Any other probe_device error still stops the consumer's probe (ENODEV:
+  // it stays unbound), with nothing left out.
+  Device* m1 = dev(r.k, "2000.master");
+  EXPECT_NE(m1->state(), DeviceState::bound);
+  EXPECT_FALSE(r.k.iommu().info(*m1) && !r.k.iommu().info(*m1)->left_out.empty());
+  // Its link to the IOMMU stays: unbinding the IOMMU unbinds it first, and
+  // it is left out again when the IOMMU comes back.
+  Device* iommu = dev(r.k, "9000000.iommu");
+  ASSERT_TRUE(r.k.core().unbind(*iommu).ok());
+  r.k.core().process();
+  EXPECT_NE(m0->state(), DeviceState::bound);
+  ASSERT_TRUE(r.k.core().bind(*iommu, r.iommu_drv).ok());
+  r.k.core().process();
+  ASSERT_EQ(m0->state(), DeviceState::bound);
+  EXPECT_EQ(r.k.iommu().info(*m0)->left_out, "fake: not on the list");
+}
+
 TEST(IommuPolicy, DisabledIommuNodeMeansNoIommu) {
   Rig r;
   r.boot();
