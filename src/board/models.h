@@ -12,5 +12,7 @@ ModelFactory virtio_mmio_model();  // model_virtio.cpp
 ModelFactory pci_ecam_model();     // model_pci_ecam.cpp
 ModelFactory smmuv3_model();       // model_smmuv3.cpp
 ModelFactory dmatest_model();      // model_dmatest.cpp
+ModelFactory mtk_iommu_model();    // model_mtk_iommu.cpp
+ModelFactory mtk_smi_larb_model(); // model_mtk_iommu.cpp
 
 }  // namespace modiommu
