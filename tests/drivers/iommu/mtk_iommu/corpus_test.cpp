@@ -1,6 +1,7 @@
 // The MediaTek trees' check: Debian's 6.1 arm64 package (the corpus) has no
 // MediaTek trees, so this runs over the bundled trees that reproduce the
-// real node shapes (platforms/mt8183-like.dts, after Linux's mt8183.dtsi):
+// real node shapes (platforms/mt8183-like.dts and mt8195-like.dts, after
+// Linux's mt8183.dtsi and mt8195.dtsi):
 // booting with --generic-endpoints and the mtk_iommu module autoloaded,
 // every enabled master whose `iommus` names an M4U ends up behind it with
 // the port IDs of its specifiers, and nothing logs an error.
@@ -26,7 +27,7 @@ bool mtk_node(const of::Node& n) {
 
 TEST(MtkIommuCorpus, EveryMasterBehindItsM4uWithTheTreesPortIds) {
   size_t masters = 0;
-  for (const char* tree : {"/platforms/mt8183-like.dts"}) {
+  for (const char* tree : {"/platforms/mt8183-like.dts", "/platforms/mt8195-like.dts"}) {
     const std::string path = test_paths::source_dir() + tree;
     SCOPED_TRACE(path);
     KernelOptions o;
@@ -67,7 +68,7 @@ TEST(MtkIommuCorpus, EveryMasterBehindItsM4uWithTheTreesPortIds) {
     }
     EXPECT_EQ(errors, "");
   }
-  EXPECT_GE(masters, 3u);
+  EXPECT_GE(masters, 6u);
   std::printf("%zu masters behind MediaTek M4Us\n", masters);
 }
 

@@ -243,6 +243,30 @@ TEST(MtkIommu, UnbindLeavesTheM4uBlockingAndRebindRestores) {
   EXPECT_EQ(s.harness.freed_table_walks(), 0u);
 }
 
+// MT8195-like: Linux's banks_portmsk puts PCIe on bank 0 and USB on bank 4
+// of the infra IOMMU, each bank its own group and table; the VDO M4U (34-bit
+// IOVA, larb 0) beside it.
+TEST(MtkIommu, InfraBanksAreGroupsWithTheirOwnTables) {
+  MtkKernel s(source_dir() + "/platforms/mt8195-like.dts");
+  ASSERT_TRUE(s.ok);
+  Device* infra = s.dev("10315000.iommu");
+  Device* pcie = s.dev("11230000.dma");
+  Device* usb = s.dev("11201000.dma");
+  Device* disp = s.dev("1c000000.dma");
+  for (Device* m : {pcie, usb, disp}) ASSERT_EQ(m->state(), DeviceState::bound) << m->name();
+  EXPECT_NE(s.k.iommu().info(*pcie)->group, s.k.iommu().info(*usb)->group);
+  const uint32_t pt0 = s.regs(infra).readl(0x000), pt4 = s.regs(infra).readl(4 * 0x1000 + 0x000);
+  EXPECT_NE(pt0, 0u);
+  EXPECT_NE(pt4, 0u);
+  EXPECT_NE(pt0, pt4);
+  for (Device* m : {pcie, usb, disp}) {
+    s.round_trip(m, 90);
+    EXPECT_GT(s.port(m).stats().translated, 0u) << m->name();
+    EXPECT_EQ(s.port(m).stats().escapes, 0u) << m->name();
+  }
+  EXPECT_EQ(s.larb("1c018000.larb").mmu_mask(), 0x5u);
+}
+
 TEST(MtkIommu, BadTreesFailClearly) {
   const std::string head =
       "/dts-v1/;\n/ {\n #address-cells = <2>; #size-cells = <2>; interrupt-parent = <&gic>;\n"
