@@ -1,6 +1,6 @@
 // Domains (mtk_iommu_domain): a paging domain owns an ARMv7s io-pgtable with
-// the MediaTek quirks; identity domains route the masters' larb ports
-// around the M4U and own nothing.
+// the MediaTek quirks; a blocked domain owns one that stays empty; identity
+// domains route the masters' larb ports around the M4U and own nothing.
 #include <fmt/format.h>
 
 #include "drivers/iommu/mtk_iommu/mtk_iommu.h"
@@ -38,7 +38,8 @@ MtkDomain::~MtkDomain() {
 }
 
 Status MtkDomain::map_pages(uint64_t iova, uint64_t pa, size_t pgsize, size_t count, int prot, size_t* mapped) {
-  if (!pgtbl_) return iommu::IommuDomain::map_pages(iova, pa, pgsize, count, prot, mapped);
+  if (!pgtbl_ || type() == iommu::DomainType::blocked)
+    return iommu::IommuDomain::map_pages(iova, pa, pgsize, count, prot, mapped);
   return pgtbl_->map_pages(iova, pa, pgsize, count, prot, mapped);
 }
 

@@ -95,12 +95,12 @@ const void* MtkIommu::group_key(Device& /*dev*/, iommu::Fwspec& fwspec) {
   return tok.get();
 }
 
+// Linux mtk_iommu has no blocked domain; the Linux IOMMU core then blocks a
+// group with a paging domain that maps nothing. So here: a blocked domain
+// is an empty table, attached like a paging one (the group is the bank's).
 Result<std::unique_ptr<iommu::IommuDomain>> MtkIommu::domain_alloc(iommu::DomainType type) {
-  if (type == iommu::DomainType::blocked)
-    return make_error(Errc::notsup, name() + ": no blocked domain (Linux mtk_iommu has none: a bank has one table "
-                                             "for all its masters)");
   auto d = std::make_unique<MtkDomain>(type, shared_from_this());
-  if (iommu::is_paging(type)) TRY(d->finalise());
+  if (iommu::is_paging(type) || type == iommu::DomainType::blocked) TRY(d->finalise());
   return std::unique_ptr<iommu::IommuDomain>(std::move(d));
 }
 

@@ -221,6 +221,22 @@ TEST(MtkIommu, IdentityDomainBypassesThroughTheLarb) {
   }
 }
 
+TEST(MtkIommu, BlockedDomainIsAnEmptyTableForTheGroup) {
+  KernelOptions o;
+  o.iommu.per_device["14020000.dma"] = DomainType::blocked;
+  MtkKernel s(mt8183(), o);
+  ASSERT_TRUE(s.ok);
+  Device* m = s.dev("14020000.dma");
+  ASSERT_EQ(m->state(), DeviceState::bound) << s.log();
+  EXPECT_EQ(s.k.iommu().info(*m)->domain, DomainType::blocked);
+  EXPECT_NE(s.regs(s.dev("10205000.iommu")).readl(0x000), 0u);  // a table, empty
+  EXPECT_TRUE(s.larb("14017000.larb").mmu_enabled(0));
+  const uint64_t pa = s.filled_page(8);
+  EXPECT_EQ(s.transfer(m, pa, 4096, false), DmaTest::kStatusFault);
+  EXPECT_EQ(s.port(m).stats().bypassed, 0u);
+  EXPECT_EQ(s.port(m).stats().escapes, 0u);
+}
+
 TEST(MtkIommu, UnbindLeavesTheM4uBlockingAndRebindRestores) {
   MtkKernel s(mt8183());
   ASSERT_TRUE(s.ok);
