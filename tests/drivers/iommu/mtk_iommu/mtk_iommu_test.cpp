@@ -283,6 +283,39 @@ TEST(MtkIommu, InfraBanksAreGroupsWithTheirOwnTables) {
   EXPECT_EQ(s.larb("1c018000.larb").mmu_mask(), 0x5u);
 }
 
+// MT8173 (mt8173.dtsi shapes): larbs without mediatek,larb-id take their
+// position in mediatek,larbs, and their enables are the SMI_LARB_MMU_EN
+// bitmap at 0xf00 (Linux mtk-smi.c); the M4U uses MMU_INV_SEL at 0x38.
+TEST(MtkIommu, Mt8173LarbsByPositionAndTheirEnableBitmap) {
+  const std::string dts =
+      "/dts-v1/;\n/ {\n #address-cells = <2>; #size-cells = <2>; interrupt-parent = <&gic>;\n"
+      " memory@40000000 { device_type = \"memory\"; reg = <0x0 0x40000000 0x0 0x40000000>; };\n"
+      " gic: interrupt-controller@10221000 { compatible = \"arm,gic-400\"; #interrupt-cells = <3>;"
+      " interrupt-controller; reg = <0x0 0x10221000 0x0 0x1000>; };\n"
+      " iommu: iommu@10205000 { compatible = \"mediatek,mt8173-m4u\"; reg = <0x0 0x10205000 0x0 0x1000>;"
+      " interrupts = <0 139 8>; mediatek,larbs = <&larb0>, <&larb1>; #iommu-cells = <1>; };\n"
+      " smi_common: smi@14022000 { compatible = \"mediatek,mt8173-smi-common\"; reg = <0x0 0x14022000 0x0 0x1000>; };\n"
+      " larb0: larb@14021000 { compatible = \"mediatek,mt8173-smi-larb\"; reg = <0x0 0x14021000 0x0 0x1000>;"
+      " mediatek,smi = <&smi_common>; };\n"
+      " larb1: larb@16010000 { compatible = \"mediatek,mt8173-smi-larb\"; reg = <0x0 0x16010000 0x0 0x1000>;"
+      " mediatek,smi = <&smi_common>; };\n"
+      " dma@14020000 { compatible = \"modiommu,dmatest\"; reg = <0x0 0x14020000 0x0 0x1000>; iommus = <&iommu 0x5>; };\n"
+      " dma@16020000 { compatible = \"modiommu,dmatest\"; reg = <0x0 0x16020000 0x0 0x1000>;"
+      " iommus = <&iommu 0x20>, <&iommu 0x27>; };\n"
+      "};\n";
+  MtkKernel s(dts, {}, true);
+  ASSERT_TRUE(s.ok);
+  Device* a = s.dev("14020000.dma");
+  Device* b = s.dev("16020000.dma");
+  ASSERT_EQ(a->state(), DeviceState::bound) << s.log();
+  ASSERT_EQ(b->state(), DeviceState::bound) << s.log();
+  EXPECT_EQ(s.regs(s.dev("14021000.larb")).readl(0xf00), 1u << 5);
+  EXPECT_EQ(s.regs(s.dev("16010000.larb")).readl(0xf00), (1u << 0) | (1u << 7));
+  s.round_trip(a, 31);
+  s.round_trip(b, 32);
+  EXPECT_EQ(s.port(b).stats().escapes, 0u);
+}
+
 TEST(MtkIommu, BadTreesFailClearly) {
   const std::string head =
       "/dts-v1/;\n/ {\n #address-cells = <2>; #size-cells = <2>; interrupt-parent = <&gic>;\n"
