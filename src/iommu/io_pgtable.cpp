@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "iommu/io_pgtable_arm.h"
+#include "iommu/io_pgtable_arm_v7s.h"
 
 namespace modiommu::iommu {
 
@@ -12,6 +13,7 @@ const char* format_name(PgtableFormat f) {
   switch (f) {
     case PgtableFormat::arm_lpae_s1: return "arm-lpae-s1";
     case PgtableFormat::arm_lpae_s2: return "arm-lpae-s2";
+    case PgtableFormat::arm_v7s: return "arm-v7s";
   }
   return "unknown";
 }
@@ -58,6 +60,8 @@ Result<std::unique_ptr<IoPgtable>> IoPgtable::alloc(const IoPgtableCfg& cfg, hw:
     case PgtableFormat::arm_lpae_s1:
     case PgtableFormat::arm_lpae_s2:
       return arm_lpae::alloc(cfg, mem, pages);
+    case PgtableFormat::arm_v7s:
+      return arm_v7s::alloc(cfg, mem, pages);
   }
   return make_error(Errc::inval, "io-pgtable: unknown format");
 }
@@ -65,6 +69,7 @@ Result<std::unique_ptr<IoPgtable>> IoPgtable::alloc(const IoPgtableCfg& cfg, hw:
 IoPgtable::~IoPgtable() = default;
 
 uint64_t IoPgtable::ttbr() const {
+  if (cfg_.fmt == PgtableFormat::arm_v7s) return cfg_.arm_v7s_cfg.ttbr;
   return cfg_.fmt == PgtableFormat::arm_lpae_s2 ? cfg_.arm_lpae_s2_cfg.vttbr : cfg_.arm_lpae_s1_cfg.ttbr;
 }
 

@@ -36,7 +36,11 @@ inline constexpr int IOMMU_NOEXEC = 1 << 3;
 inline constexpr int IOMMU_MMIO = 1 << 4;    // device memory
 inline constexpr int IOMMU_PRIV = 1 << 5;    // privileged-only (stage 1)
 
-enum class PgtableFormat { arm_lpae_s1, arm_lpae_s2 };
+enum class PgtableFormat {
+  arm_lpae_s1,
+  arm_lpae_s2,
+  arm_v7s,  // ARMv7 short descriptors (io_pgtable_arm_v7s.cpp), MediaTek M4U
+};
 enum class Granule { k4K, k16K, k64K };
 
 MODIOMMU_API const char* format_name(PgtableFormat f);
@@ -106,6 +110,19 @@ inline constexpr unsigned kMairIdxNc = 0;      // Normal non-cacheable (0x44)
 inline constexpr unsigned kMairIdxCache = 1;   // Normal WB RW-allocate (0xff)
 inline constexpr unsigned kMairIdxDevice = 2;  // Device-nGnRE (0x04)
 
+// io-pgtable quirks (Linux include/linux/io-pgtable.h IO_PGTABLE_QUIRK_*),
+// read by the arm_v7s format.
+inline constexpr unsigned kQuirkArmNs = 1u << 0;        // NS bits in table and section descriptors
+inline constexpr unsigned kQuirkNoPerms = 1u << 1;      // no AP bits: every mapping is read/write
+inline constexpr unsigned kQuirkArmMtkExt = 1u << 3;    // PA bits 32-34 in descriptor bits 9, 4, 5
+inline constexpr unsigned kQuirkArmMtkTtbrExt = 1u << 7;  // tables above 4 GiB: TTBR and table PA bits 32-34
+
+// ARMv7 short-descriptor outputs (Linux arm_v7s_cfg): the value a driver
+// writes into its translation table base register.
+struct MODIOMMU_API ArmV7sCfg {
+  uint32_t ttbr = 0;
+};
+
 struct MODIOMMU_API IoPgtableCfg {
   // Inputs.
   PgtableFormat fmt = PgtableFormat::arm_lpae_s1;
@@ -114,6 +131,7 @@ struct MODIOMMU_API IoPgtableCfg {
   unsigned oas = 48;  // output bits: 32, 36, 40, 42, 44 or 48
   bool coherent = true;  // table walks snoop caches: sets SH/IRGN/ORGN
   IommuFlushOps* tlb = nullptr;  // may be null: then no TLB maintenance
+  unsigned quirks = 0;           // kQuirk* (arm_v7s only)
 
   // Outputs, filled by IoPgtable::alloc.
   uint64_t pgsize_bitmap = 0;
@@ -121,6 +139,7 @@ struct MODIOMMU_API IoPgtableCfg {
   unsigned levels = 0;
   ArmLpaeS1Cfg arm_lpae_s1_cfg;
   ArmLpaeS2Cfg arm_lpae_s2_cfg;
+  ArmV7sCfg arm_v7s_cfg;
 };
 
 class MODIOMMU_API IoPgtable {

@@ -63,7 +63,8 @@ bool ends_with(std::string_view s, std::string_view suf) {
 bool matches(const KindMatch& m, std::string_view c) {
   if (!m.prefix) return c == m.compat;
   if (c.substr(0, m.compat.size()) != m.compat) return false;
-  if (m.kind.family == kMtk.family) return ends_with(c, "-m4u") || ends_with(c, "-iommu");
+  if (m.kind.family == kMtk.family)
+    return ends_with(c, "-m4u") || ends_with(c, "-iommu") || c.find("-iommu-") != std::string_view::npos;  // mt8195-iommu-vdo
   if (m.kind.family == kTegra.family) return ends_with(c, "-smmu");
   return true;
 }
