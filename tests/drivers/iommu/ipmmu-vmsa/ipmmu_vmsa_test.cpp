@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "dmatest_io.h"
+#include "iommu_driver_kernel.h"
 #include "core/device.h"
 #include "hw/dmatest.h"
 #include "hw/ipmmu/ipmmu.h"
@@ -34,85 +35,13 @@ using ::modiommu::test_paths::source_dir;
 constexpr uint32_t kIMCTR = 0x0, kIMTTLBR0 = 0x10;
 uint32_t imuctr(unsigned n) { return n < 32 ? 0x300 + n * 16 : 0x600 + (n - 32) * 16; }
 
-class IpmmuKernel {
+class IpmmuKernel : public test::IommuDriverKernel {
  public:
   explicit IpmmuKernel(const std::string& platform_or_dts, KernelOptions opts = {}, bool is_text = false)
-      : k(std::move(opts)) {
-    k.log().set_sink([this](const LogEntry& e) {
-      std::lock_guard g(log_lock);
-      log_text += e.format() + "\n";
-    });
-    Status s;
-    if (is_text) {
-      auto t = of::Tree::from_dts(platform_or_dts, "test.dts");
-      EXPECT_TRUE(t.ok()) << (t.ok() ? "" : t.error().str());
-      if (!t.ok()) return;
-      s = k.boot(std::move(t).value());
-    } else {
-      s = k.boot(platform_or_dts);
-    }
-    EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().str());
-    if (!s.ok()) return;
-    auto live = k.modules().find("ipmmu_vmsa");
-    EXPECT_TRUE(live && live->state() == ModuleState::live) << "built-in ipmmu_vmsa not initialised";
-    auto drv = std::make_unique<SimpleDriver>();
-    drv->name = "dmatest";
-    drv->bus = &k.platform_bus();
-    drv->of_match = {"modiommu,dmatest"};
-    SimpleDriver* raw = drv.get();
-    k.own_driver(std::move(drv));
-    EXPECT_TRUE(k.core().register_driver(raw).ok());
-    k.boot_complete();
-    ok = true;
-  }
-  ~IpmmuKernel() { k.log().set_sink(nullptr); }
-
-  Device* dev(const std::string& name) {
-    for (Device* d : k.core().devices())
-      if (d->name() == name) return d;
-    ADD_FAILURE() << "no device " << name;
-    return nullptr;
-  }
-  IoMem regs(Device* d) {
-    auto io = k.ioremap(*d, 0);
-    EXPECT_TRUE(io.ok());
-    return io.ok() ? *io : IoMem{};
-  }
-  std::shared_ptr<hw::ipmmu::Ipmmu> model(Device* mmu) {
-    return std::dynamic_pointer_cast<hw::ipmmu::Ipmmu>(k.platform().model(mmu->fwnode())->translator);
-  }
-  hw::UpstreamPort& port(Device* d) { return *k.platform().model(d->fwnode())->port; }
-  hw::PhysicalMemory& mem() { return k.machine().memory(); }
-  std::string log() {
-    std::lock_guard g(log_lock);
-    return log_text;
-  }
-  uint32_t transfer(Device* d, uint64_t addr, uint32_t len, bool to_memory, uint64_t seed = 1, uint64_t* sum = nullptr) {
-    return test::dmatest_transfer(regs(d), addr, len, to_memory, seed, sum);
-  }
-  uint64_t filled_page(uint64_t seed, std::vector<uint8_t>* out = nullptr) { return test::filled_page(k, seed, out); }
-  void round_trip(Device* m, uint64_t seed) {
-    std::vector<uint8_t> data;
-    const uint64_t pa = filled_page(seed, &data);
-    auto iova = k.dma().map_single(*m, pa, 4096, DmaDirection::bidirectional);
-    ASSERT_TRUE(iova.ok()) << iova.error().str();
-    EXPECT_LT(*iova, uint64_t{1} << 32);  // the 32-bit aperture
-    uint64_t sum = 0;
-    EXPECT_EQ(transfer(m, *iova, 4096, false, 0, &sum), DmaTest::kStatusDone);
-    EXPECT_EQ(sum, DmaTest::checksum(data.data(), data.size()));
-    EXPECT_EQ(transfer(m, *iova + 256, 1024, true, seed + 1), DmaTest::kStatusDone);
-    std::vector<uint8_t> want(1024), got(1024);
-    DmaTest::pattern_fill(seed + 1, want.data(), want.size());
-    ASSERT_TRUE(mem().read(pa + 256, got.data(), got.size()).ok());
-    EXPECT_EQ(got, want);
-    EXPECT_TRUE(k.dma().unmap_single(*m, *iova, 4096, DmaDirection::bidirectional).ok());
-  }
-
-  Kernel k;
-  sim::Harness harness{k};
-  bool ok = false;
-  std::mutex log_lock;
-  std::string log_text;
+      : IommuDriverKernel("ipmmu_vmsa", platform_or_dts, std::move(opts), is_text) {}
+  // The family's 32-bit IOVA aperture.
+  void round_trip(Device* m, uint64_t seed) { IommuDriverKernel::round_trip(m, seed, uint64_t{1} << 32); }
+  std::shared_ptr<hw::ipmmu::Ipmmu> model(Device* mmu) { return model_of<hw::ipmmu::Ipmmu>(mmu); }
 };
 
 std::string gen3() { return source_dir() + "/platforms/rcar-gen3-like.dts"; }

@@ -13,6 +13,7 @@
 
 #include "core/device.h"
 #include "dmatest_io.h"
+#include "iommu_driver_kernel.h"
 #include "hw/dmatest.h"
 #include "hw/machine.h"
 #include "hw/mtk/m4u.h"
@@ -34,50 +35,11 @@ using ::modiommu::test_paths::source_dir;
 
 std::string mt8183() { return source_dir() + "/platforms/mt8183-like.dts"; }
 
-class MtkKernel {
+class MtkKernel : public test::IommuDriverKernel {
  public:
   explicit MtkKernel(const std::string& platform_or_dts, KernelOptions opts = {}, bool is_text = false)
-      : k(std::move(opts)) {
-    k.log().set_sink([this](const LogEntry& e) {
-      std::lock_guard g(log_lock);
-      log_text += e.format() + "\n";
-    });
-    Status s;
-    if (is_text) {
-      auto t = of::Tree::from_dts(platform_or_dts, "test.dts");
-      EXPECT_TRUE(t.ok()) << (t.ok() ? "" : t.error().str());
-      if (!t.ok()) return;
-      s = k.boot(std::move(t).value());
-    } else {
-      s = k.boot(platform_or_dts);
-    }
-    EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().str());
-    if (!s.ok()) return;
-    auto live = k.modules().find("mtk_iommu");
-    EXPECT_TRUE(live && live->state() == ModuleState::live) << "built-in mtk_iommu not initialised";
-    auto drv = std::make_unique<SimpleDriver>();
-    drv->name = "dmatest";
-    drv->bus = &k.platform_bus();
-    drv->of_match = {"modiommu,dmatest"};
-    SimpleDriver* raw = drv.get();
-    k.own_driver(std::move(drv));
-    EXPECT_TRUE(k.core().register_driver(raw).ok());
-    k.boot_complete();
-    ok = true;
-  }
-  ~MtkKernel() { k.log().set_sink(nullptr); }
+      : IommuDriverKernel("mtk_iommu", platform_or_dts, std::move(opts), is_text) {}
 
-  Device* dev(const std::string& name) {
-    for (Device* d : k.core().devices())
-      if (d->name() == name) return d;
-    ADD_FAILURE() << "no device " << name;
-    return nullptr;
-  }
-  IoMem regs(Device* d) {
-    auto io = k.ioremap(*d, 0);
-    EXPECT_TRUE(io.ok());
-    return io.ok() ? *io : IoMem{};
-  }
   std::shared_ptr<hw::mtk::M4u> m4u() {
     return std::dynamic_pointer_cast<hw::mtk::M4u>(k.platform().model(dev("10205000.iommu")->fwnode())->translator);
   }
@@ -88,37 +50,6 @@ class MtkKernel {
     if (!l) ADD_FAILURE() << name << " has no SMI larb model";
     return l ? *l : none;
   }
-  hw::UpstreamPort& port(Device* d) { return *k.platform().model(d->fwnode())->port; }
-  hw::PhysicalMemory& mem() { return k.machine().memory(); }
-  std::string log() {
-    std::lock_guard g(log_lock);
-    return log_text;
-  }
-  uint32_t transfer(Device* d, uint64_t addr, uint32_t len, bool to_memory, uint64_t seed = 1, uint64_t* sum = nullptr) {
-    return test::dmatest_transfer(regs(d), addr, len, to_memory, seed, sum);
-  }
-  uint64_t filled_page(uint64_t seed, std::vector<uint8_t>* out = nullptr) { return test::filled_page(k, seed, out); }
-  void round_trip(Device* m, uint64_t seed) {
-    std::vector<uint8_t> data;
-    const uint64_t pa = filled_page(seed, &data);
-    auto iova = k.dma().map_single(*m, pa, 4096, DmaDirection::bidirectional);
-    ASSERT_TRUE(iova.ok()) << iova.error().str();
-    uint64_t sum = 0;
-    EXPECT_EQ(transfer(m, *iova, 4096, false, 0, &sum), DmaTest::kStatusDone);
-    EXPECT_EQ(sum, DmaTest::checksum(data.data(), data.size()));
-    EXPECT_EQ(transfer(m, *iova + 256, 1024, true, seed + 1), DmaTest::kStatusDone);
-    std::vector<uint8_t> want(1024), got(1024);
-    DmaTest::pattern_fill(seed + 1, want.data(), want.size());
-    ASSERT_TRUE(mem().read(pa + 256, got.data(), got.size()).ok());
-    EXPECT_EQ(got, want);
-    EXPECT_TRUE(k.dma().unmap_single(*m, *iova, 4096, DmaDirection::bidirectional).ok());
-  }
-
-  Kernel k;
-  sim::Harness harness{k};
-  bool ok = false;
-  std::mutex log_lock;
-  std::string log_text;
 };
 
 TEST(MtkIommu, PortIdsLarbsAndOneGroup) {

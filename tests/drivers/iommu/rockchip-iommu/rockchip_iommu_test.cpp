@@ -13,6 +13,7 @@
 
 #include "core/device.h"
 #include "dmatest_io.h"
+#include "iommu_driver_kernel.h"
 #include "hw/dmatest.h"
 #include "hw/rockchip/regs.h"
 #include "hw/rockchip/rk_iommu.h"
@@ -31,85 +32,13 @@ using iommu::DmaDirection;
 using iommu::DomainType;
 namespace rk = hw::rockchip;
 
-class RkKernel {
+class RkKernel : public test::IommuDriverKernel {
  public:
   explicit RkKernel(const std::string& platform_or_dts, KernelOptions opts = {}, bool is_text = false)
-      : k(std::move(opts)) {
-    k.log().set_sink([this](const LogEntry& e) {
-      std::lock_guard g(log_lock);
-      log_text += e.format() + "\n";
-    });
-    Status s;
-    if (is_text) {
-      auto t = of::Tree::from_dts(platform_or_dts, "test.dts");
-      EXPECT_TRUE(t.ok()) << (t.ok() ? "" : t.error().str());
-      if (!t.ok()) return;
-      s = k.boot(std::move(t).value());
-    } else {
-      s = k.boot(platform_or_dts);
-    }
-    EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().str());
-    if (!s.ok()) return;
-    auto live = k.modules().find("rockchip_iommu");
-    EXPECT_TRUE(live && live->state() == ModuleState::live) << "built-in rockchip_iommu not initialised";
-    auto drv = std::make_unique<SimpleDriver>();
-    drv->name = "dmatest";
-    drv->bus = &k.platform_bus();
-    drv->of_match = {"modiommu,dmatest"};
-    SimpleDriver* raw = drv.get();
-    k.own_driver(std::move(drv));
-    EXPECT_TRUE(k.core().register_driver(raw).ok());
-    k.boot_complete();
-    ok = true;
-  }
-  ~RkKernel() { k.log().set_sink(nullptr); }
-
-  Device* dev(const std::string& name) {
-    for (Device* d : k.core().devices())
-      if (d->name() == name) return d;
-    ADD_FAILURE() << "no device " << name;
-    return nullptr;
-  }
-  IoMem regs(Device* d) {
-    auto io = k.ioremap(*d, 0);
-    EXPECT_TRUE(io.ok());
-    return io.ok() ? *io : IoMem{};
-  }
-  std::shared_ptr<rk::RkIommu> model(Device* iommu) {
-    return std::dynamic_pointer_cast<rk::RkIommu>(k.platform().model(iommu->fwnode())->translator);
-  }
-  hw::UpstreamPort& port(Device* d) { return *k.platform().model(d->fwnode())->port; }
-  hw::PhysicalMemory& mem() { return k.machine().memory(); }
-  std::string log() {
-    std::lock_guard g(log_lock);
-    return log_text;
-  }
-  uint32_t transfer(Device* d, uint64_t addr, uint32_t len, bool to_memory, uint64_t seed = 1, uint64_t* sum = nullptr) {
-    return test::dmatest_transfer(regs(d), addr, len, to_memory, seed, sum);
-  }
-  // Map one page, read it and write part of it by DMA, check the data.
-  void round_trip(Device* m, uint64_t seed) {
-    std::vector<uint8_t> data;
-    const uint64_t pa = test::filled_page(k, seed, &data);
-    auto iova = k.dma().map_single(*m, pa, 4096, DmaDirection::bidirectional);
-    ASSERT_TRUE(iova.ok()) << iova.error().str();
-    EXPECT_LT(*iova, uint64_t{1} << 32);
-    uint64_t sum = 0;
-    EXPECT_EQ(transfer(m, *iova, 4096, false, 0, &sum), DmaTest::kStatusDone);
-    EXPECT_EQ(sum, DmaTest::checksum(data.data(), data.size()));
-    EXPECT_EQ(transfer(m, *iova + 256, 1024, true, seed + 1), DmaTest::kStatusDone);
-    std::vector<uint8_t> want(1024), got(1024);
-    DmaTest::pattern_fill(seed + 1, want.data(), want.size());
-    ASSERT_TRUE(mem().read(pa + 256, got.data(), got.size()).ok());
-    EXPECT_EQ(got, want);
-    EXPECT_TRUE(k.dma().unmap_single(*m, *iova, 4096, DmaDirection::bidirectional).ok());
-  }
-
-  Kernel k;
-  sim::Harness harness{k};  // endpoints, escape accounting: before boot
-  bool ok = false;
-  std::mutex log_lock;
-  std::string log_text;
+      : IommuDriverKernel("rockchip_iommu", platform_or_dts, std::move(opts), is_text) {}
+  // The family's 32-bit IOVA aperture.
+  void round_trip(Device* m, uint64_t seed) { IommuDriverKernel::round_trip(m, seed, uint64_t{1} << 32); }
+  std::shared_ptr<rk::RkIommu> model(Device* iommu) { return model_of<rk::RkIommu>(iommu); }
 };
 
 std::string rk3568() { return test_paths::source_dir() + "/platforms/rk3568-like.dts"; }
