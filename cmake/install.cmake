@@ -64,6 +64,6 @@ write_basic_package_version_file(${CMAKE_BINARY_DIR}/sdk/modiommuConfigVersion.c
 install(FILES ${CMAKE_BINARY_DIR}/sdk/modiommuConfig.cmake ${CMAKE_BINARY_DIR}/sdk/modiommuConfigVersion.cmake
               ${PROJECT_SOURCE_DIR}/cmake/modiommu-module.cmake DESTINATION ${cfgdir})
 # The .pc file finds the prefix from where it lies (relocatable prefix).
-file(RELATIVE_PATH MODIOMMU_PC_TO_PREFIX /root/${CMAKE_INSTALL_LIBDIR}/pkgconfig /root)
+file(RELATIVE_PATH MODIOMMU_PC_TO_PREFIX /prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig /prefix)
 configure_file(${PROJECT_SOURCE_DIR}/cmake/modiommu.pc.in ${CMAKE_BINARY_DIR}/sdk/modiommu.pc @ONLY)
 install(FILES ${CMAKE_BINARY_DIR}/sdk/modiommu.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

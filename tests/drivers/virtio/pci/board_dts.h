@@ -1,4 +1,4 @@
-// A QEMU-virt-like tree (as /work/shared/corpus/qemu-virt/virt-virtio-iommu.dts)
+// A QEMU-virt-like tree (as the team corpus's qemu-virt/virt-virtio-iommu.dts, bundled in tests/corpus/qemu-virt)
 // with its PCI functions described: a virtio-iommu at 00:06.0 whose own
 // requester ID (0x30) the host bridge's iommu-map leaves out, DMA test
 // functions at 00:01.0 and 01:01.0 (below a root port at 00:03.0), and
