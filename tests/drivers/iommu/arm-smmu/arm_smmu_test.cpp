@@ -157,14 +157,18 @@ TEST(ArmSmmu, UnmappedIovaFaultIsReportedWithItsAddress) {
   const uint64_t bad = 0x765432000;
   EXPECT_EQ(s.transfer(m, bad, 64, false), DmaTest::kStatusFault);
   EXPECT_EQ(s.transfer(m, bad + 0x3000, 64, true), DmaTest::kStatusFault);
-  std::lock_guard g(mu);
-  ASSERT_EQ(seen.size(), 2u);
-  EXPECT_EQ(seen[0].iova, bad);
-  EXPECT_EQ(seen[0].stream_id, 0x21u);
-  EXPECT_FALSE(seen[0].write);
-  EXPECT_EQ(seen[0].reason, "FSR.TF (translation)");
-  EXPECT_EQ(seen[1].iova, bad + 0x3000);
-  EXPECT_TRUE(seen[1].write);
+  // A copy under the handler's lock: no kernel call runs under it.
+  const std::vector<iommu::FaultInfo> got = [&] {
+    std::lock_guard g(mu);
+    return seen;
+  }();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].iova, bad);
+  EXPECT_EQ(got[0].stream_id, 0x21u);
+  EXPECT_FALSE(got[0].write);
+  EXPECT_EQ(got[0].reason, "FSR.TF (translation)");
+  EXPECT_EQ(got[1].iova, bad + 0x3000);
+  EXPECT_TRUE(got[1].write);
   EXPECT_EQ(s.k.iommu().info(*m)->faults, 2u);
 }
 

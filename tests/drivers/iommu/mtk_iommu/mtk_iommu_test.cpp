@@ -119,15 +119,19 @@ TEST(MtkIommu, FaultIsReportedForTheDeviceWithLarbAndPort) {
   const uint64_t bad = 0x7654'3000;
   EXPECT_EQ(s.transfer(m, bad, 64, false), DmaTest::kStatusFault);
   EXPECT_EQ(s.transfer(m, bad + 0x3000, 64, true), DmaTest::kStatusFault);
-  std::lock_guard g(mu);
-  ASSERT_EQ(seen.size(), 2u);
-  EXPECT_EQ(seen[0].first, m);
-  EXPECT_EQ(seen[0].second.iova, bad);
-  EXPECT_EQ(seen[0].second.stream_id, 0x20u);  // MTK_M4U_ID(1, 0), larb remapped back
-  EXPECT_FALSE(seen[0].second.write);
-  EXPECT_NE(seen[0].second.reason.find("larb 1 port 0"), std::string::npos) << seen[0].second.reason;
-  EXPECT_EQ(seen[1].second.iova, bad + 0x3000);
-  EXPECT_TRUE(seen[1].second.write);
+  // A copy under the handler's lock: no kernel call runs under it.
+  const std::vector<std::pair<Device*, iommu::FaultInfo>> got = [&] {
+    std::lock_guard g(mu);
+    return seen;
+  }();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].first, m);
+  EXPECT_EQ(got[0].second.iova, bad);
+  EXPECT_EQ(got[0].second.stream_id, 0x20u);  // MTK_M4U_ID(1, 0), larb remapped back
+  EXPECT_FALSE(got[0].second.write);
+  EXPECT_NE(got[0].second.reason.find("larb 1 port 0"), std::string::npos) << got[0].second.reason;
+  EXPECT_EQ(got[1].second.iova, bad + 0x3000);
+  EXPECT_TRUE(got[1].second.write);
   EXPECT_EQ(s.k.iommu().info(*m)->faults, 2u);
 }
 
