@@ -176,7 +176,11 @@ Result<std::unique_ptr<Platform>> Platform::build(const of::Tree& tree, Log& log
           break;
         }
       }
-      p->models_[n] = std::move(m).value();
+      const PlatformModel& pm = p->models_[n] = std::move(m).value();
+      if (pm.mmio && pm.size) {
+        p->windows_.emplace(pm.base, &pm);
+        p->max_window_ = std::max(p->max_window_, pm.size);
+      }
       break;
     }
   }
@@ -221,8 +225,9 @@ const std::string* Platform::refusal(const of::Node* node) const {
 
 const PlatformModel* Platform::model_overlapping(uint64_t base, uint64_t size, const of::Node* self) const {
   if (size == 0 || wraps(base, size)) return nullptr;
-  for (const auto& [n, m] : models_)
-    if (n != self && m.mmio && m.size && overlap(base, size, m.base, m.size)) return &m;
+  const uint64_t from = base > max_window_ ? base - max_window_ : 0;
+  for (auto it = windows_.lower_bound(from); it != windows_.end() && it->first < base + size; ++it)
+    if (it->second->node != self && overlap(base, size, it->second->base, it->second->size)) return it->second;
   return nullptr;
 }
 

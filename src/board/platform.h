@@ -102,6 +102,11 @@ class MODIOMMU_API Platform {
   Log& log_;
   std::unique_ptr<hw::Machine> machine_ = std::make_unique<hw::Machine>();
   std::map<const of::Node*, PlatformModel> models_;
+  // The register windows of models_ by base (model_overlapping in log n: it
+  // runs for every model built and every ioremap), and the largest window,
+  // so a query starts early enough to meet any window reaching into it.
+  std::multimap<uint64_t, const PlatformModel*> windows_;
+  uint64_t max_window_ = 0;
   std::map<const of::Node*, std::shared_ptr<PciHostModel>> pci_hosts_;
   std::map<const of::Node*, std::shared_ptr<hw::DmaTranslator>> translators_;  // PCI-function IOMMUs
   std::map<const of::Node*, std::string> refused_;
