@@ -360,6 +360,8 @@ Result<IommuGroup*> IommuCore::join_group(Device& dev, DeviceIommu& di) {
     grp = ng.get();
     if (key) keyed_groups_[{inst, key}] = grp;
     groups_.emplace(grp->id, std::move(ng));
+  } else {
+    honour_requested_type(*grp, dev);
   }
   IommuDomain* target = grp->owner_domain ? grp->owner_domain : grp->default_domain.get();
   Status s = inst->ops->attach_dev(*target, dev, di.fwspec);
@@ -372,6 +374,65 @@ Result<IommuGroup*> IommuCore::join_group(Device& dev, DeviceIommu& di) {
   di.group = grp;
   index_streams(dev, di, true);
   return grp;
+}
+
+// Linux decides a group's default domain type from all its members
+// (iommu_get_default_domain_type()): one member's requested type is the
+// group's; members requesting different types get the global default, with
+// a warning. Here members join one by one (a PCI port makes the group
+// before the function below it), so a request arriving with a later member
+// decides the type again then, and changes it as long as no member can hold
+// DMA mappings in the current domain: the members are unbound, or bridges
+// (their driver moves no data of its own), and no user owns the group.
+void IommuCore::honour_requested_type(IommuGroup& grp, Device& dev) {
+  auto req = policy_.per_device.find(dev.name());
+  if (req == policy_.per_device.end()) return;
+  DomainType want = req->second;
+  for (Device* m : grp.devices)
+    if (auto r = policy_.per_device.find(m->name()); r != policy_.per_device.end() && r->second != req->second) {
+      log_.warn(dev.name(), "needs a {} domain, but {} in IOMMU group {} needs {}: the group gets the default, {}",
+                domain_type_name(req->second), m->name(), grp.id, domain_type_name(r->second),
+                domain_type_name(policy_.default_domain));
+      want = policy_.default_domain;
+      break;
+    }
+  if (want == grp.default_type) return;
+  std::vector<std::string> users;
+  for (Device* m : grp.devices) {
+    const PciDevice* p = to_pci(m);
+    if (m->driver() && !(p && p->info().bridge)) users.push_back(m->name());
+  }
+  if (grp.owner_domain || grp.domain != grp.default_domain.get() || !users.empty()) {
+    log_.warn(dev.name(), "IOMMU group {} keeps its {} domain, not {}: in use ({})", grp.id,
+              domain_type_name(grp.default_type), domain_type_name(want),
+              users.empty() ? std::string("owned by a user") : fmt::format("{} bound", fmt::join(users, ", ")));
+    return;
+  }
+  auto dom = grp.iommu->ops->domain_alloc(want);
+  if (!dom.ok()) {
+    log_.warn(dev.name(), "IOMMU group {} keeps its {} domain: no {} domain ({})", grp.id,
+              domain_type_name(grp.default_type), domain_type_name(want), dom.error().message);
+    return;
+  }
+  std::unique_ptr<IommuDomain> nd = std::move(dom).value();
+  nd->iommu = grp.iommu;
+  const bool dma = want == DomainType::dma || want == DomainType::dma_lazy;
+  Status s = dma && dma_domain_init_ ? dma_domain_init_(*nd, dev) : Status{};
+  if (s.ok()) s = attach_group_domain(grp, *nd);
+  if (!s.ok()) {
+    // Members that moved go back: the old domain is intact.
+    (void)attach_group_domain(grp, *grp.default_domain);
+    if (dma && dma_domain_fini_ && nd->dma_cookie) dma_domain_fini_(*nd);
+    log_.warn(dev.name(), "IOMMU group {} keeps its {} domain: switching to {} failed ({})", grp.id,
+              domain_type_name(grp.default_type), domain_type_name(want), s.error().message);
+    return;
+  }
+  // The hardware references the new domain now: the old one can go.
+  if (dma_domain_fini_ && grp.default_domain->dma_cookie) dma_domain_fini_(*grp.default_domain);
+  log_.info(dev.name(), "IOMMU group {}: default domain {} -> {}", grp.id, domain_type_name(grp.default_type),
+            domain_type_name(want));
+  grp.default_domain = std::move(nd);
+  grp.default_type = want;
 }
 
 void IommuCore::drop_group(IommuGroup* grp) {

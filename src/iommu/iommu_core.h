@@ -166,6 +166,8 @@ class MODIOMMU_API IommuCore {
   void release_locked(Device& dev, DeviceIommu& di);
   void index_streams(Device& dev, const DeviceIommu& di, bool add);
   Result<IommuGroup*> join_group(Device& dev, DeviceIommu& di);
+  // A later member's --domain request for an existing group; lock_ held.
+  void honour_requested_type(IommuGroup& grp, Device& dev);
   // probe_device, then the group; lock_ held. Logs the outcome.
   Status link_consumer(Device& dev, IommuInstance& inst);
   Status attach_new(Device& dev, std::shared_ptr<DeviceIommu> di, IommuInstance& inst);

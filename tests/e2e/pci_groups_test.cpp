@@ -125,6 +125,70 @@ TEST(PciGroups, FunctionsOfOneSlotShareWithoutAcs) {
   EXPECT_EQ(sc.expect_failures(), 0u) << out.str();
 }
 
+// --domain for a function below a root port without ACS: the port made the
+// group first, with the global default; the function's request decides the
+// whole group's type (Linux's iommu_get_default_domain_type()), under both
+// IOMMUs, and the function's DMA runs in it.
+TEST(PciGroups, DomainRequestOfAFunctionBelowAPortDecidesItsGroup) {
+  for (const Platform& p : kPlatforms) {
+    KernelOptions o = e2e::module_options({"dmatest"}, /*autoload=*/true);
+    o.iommu.per_device["0000:02:00.0"] = iommu::DomainType::identity;
+    Kernel k(o);
+    sim::Harness harness{k};  // endpoints, escape accounting: before boot
+    ASSERT_TRUE(k.boot(e2e::platform(p.file)).ok()) << p.file;
+    k.boot_complete();
+    std::ostringstream out;
+    sim::Scenario sc{k, out};
+    for (const char* l : {"expect device 0000:00:03.0 domain identity", "expect device 0000:02:00.0 domain identity",
+                          "expect device 0000:02:01.0 domain identity", "expect device 0000:00:02.0 domain dma",
+                          "expect device 0000:01:00.0 domain dma", "dma 0000:02:00.0 write 64K",
+                          "dma 0000:01:00.0 write 64K", "expect escapes 0"})
+      EXPECT_TRUE(sc.run_line(l).ok()) << p.file << ": " << l << "\n" << out.str();
+    EXPECT_EQ(sc.expect_failures(), 0u) << p.file << "\n" << out.str();
+    EXPECT_EQ(groups_of(k), kBundled) << p.file << ": " << show(groups_of(k));
+  }
+}
+
+// Two functions of one group requesting different types: the group gets
+// the global default, and the log names both (as Linux warns).
+TEST(PciGroups, ConflictingDomainRequestsInOneGroupGiveTheDefault) {
+  KernelOptions o = e2e::module_options({"dmatest"}, /*autoload=*/true);
+  o.iommu.per_device["0000:02:00.0"] = iommu::DomainType::identity;
+  o.iommu.per_device["0000:02:01.0"] = iommu::DomainType::blocked;
+  Kernel k(o);
+  sim::Harness harness{k};
+  ASSERT_TRUE(k.boot(e2e::platform("virt-pci-smmuv3.dts")).ok());
+  k.boot_complete();
+  std::ostringstream out;
+  sim::Scenario sc{k, out};
+  for (const char* l : {"expect device 0000:02:00.0 domain dma", "expect device 0000:02:01.0 domain dma",
+                        "dma 0000:02:01.0 write 64K", "expect escapes 0"})
+    EXPECT_TRUE(sc.run_line(l).ok()) << l << "\n" << out.str();
+  EXPECT_EQ(sc.expect_failures(), 0u) << out.str();
+  EXPECT_EQ(k.log().count("needs a blocked domain, but 0000:02:00.0 in IOMMU group"), 1u);
+}
+
+// A request that arrives when the group is in use (a member bound by a
+// driver that does DMA) does not pull the domain from under it.
+TEST(PciGroups, DomainRequestDoesNotSwitchAGroupInUse) {
+  KernelOptions o = e2e::module_options({"dmatest"}, /*autoload=*/true);
+  o.iommu.per_device["0000:02:02.0"] = iommu::DomainType::identity;
+  Kernel k(o);
+  sim::Harness harness{k};
+  ASSERT_TRUE(k.boot(e2e::platform("virt-pci-smmuv3.dts")).ok());
+  k.boot_complete();
+  std::ostringstream out;
+  sim::Scenario sc{k, out};
+  // 02:02.0 arrives by hotplug while 02:00.0 is bound and moving data.
+  for (const char* l : {"dma-start 0000:02:00.0 write 64K", "hotplug add 0000:02:02.0 dmatest",
+                        "expect group 0000:02:02.0 shared-with 0000:02:00.0", "expect device 0000:02:02.0 domain dma",
+                        "dma-stop 0000:02:00.0", "dma 0000:02:02.0 write 64K", "expect escapes 0"})
+    EXPECT_TRUE(sc.run_line(l).ok()) << l << "\n" << out.str();
+  EXPECT_EQ(sc.expect_failures(), 0u) << out.str();
+  EXPECT_EQ(k.log().count("keeps its dma domain, not identity: in use (0000:02:00.0, 0000:02:01.0 bound)"),
+            1u);
+}
+
 // rmmod of the IOMMU driver under DMA: consumers (ports included) first,
 // every group released, nothing untranslated; reload restores the same groups.
 TEST(PciGroups, GroupsGoWithTheIommuModuleAndComeBack) {

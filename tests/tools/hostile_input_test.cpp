@@ -263,6 +263,31 @@ TEST(HostileInput, ModinfoAndDepmodSayWhatAFileIs) {
   EXPECT_NE(dep.out.find("wrote " + (d / "modules.dep.json") + " (1 modules)"), std::string::npos) << dep.out;
 }
 
+// A file the user may not read is named as such ("Permission denied"), not
+// "not found". Root reads every file, so as root the commands run as the
+// unprivileged uid 65534 (setpriv); as anyone else they run as they are.
+TEST(HostileInput, UnreadableFilesSayPermissionDenied) {
+  TempDir d("unreadable");
+  std::filesystem::permissions(d.path, std::filesystem::perms::all);  // depmod writes its index here
+  std::filesystem::copy_file(modules_dir() + "/dmatest.so", d / "ok.so");
+  std::filesystem::copy_file(modules_dir() + "/dmatest.so", d / "locked.so");
+  std::filesystem::copy_file(smmuv3(), d / "locked.dts");
+  for (const char* f : {"locked.so", "locked.dts"})
+    std::filesystem::permissions(d / f, std::filesystem::perms::none);
+  const std::string as_user = geteuid() == 0 ? "setpriv --reuid=65534 --regid=65534 --clear-groups " : "";
+  Ran info = run_bounded(as_user + host() + " modinfo " + (d / "locked.so"));
+  EXPECT_EQ(info.status, 1) << info.out;
+  EXPECT_NE(info.out.find("locked.so: Permission denied"), std::string::npos) << info.out;
+  Ran boot = run_bounded(as_user + host() + " boot " + (d / "locked.dts"));
+  EXPECT_EQ(boot.status, 2) << boot.out;
+  EXPECT_NE(boot.out.find("locked.dts: Permission denied"), std::string::npos) << boot.out;
+  Ran dep = run_bounded(as_user + host() + " depmod " + d.path.string());
+  EXPECT_EQ(dep.status, 0) << dep.out;
+  EXPECT_NE(dep.out.find("locked.so: not a module: " + (d / "locked.so") + ": Permission denied"), std::string::npos)
+      << dep.out;
+  EXPECT_NE(dep.out.find("(1 modules)"), std::string::npos) << dep.out;
+}
+
 // A copy of dmatest.so whose description has a byte that is not UTF-8.
 std::string bad_description_module(const TempDir& d) {
   std::ifstream in(modules_dir() + "/dmatest.so", std::ios::binary);
