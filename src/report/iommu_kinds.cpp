@@ -53,7 +53,7 @@ constexpr KindMatch kTable[] = {
     {"apple,t8103-dart", false, kDart},
     {"apple,t6000-dart", false, kDart},
     {"mediatek,mt", true, kMtk},  // mediatek,mt8173-m4u etc.: checked for "-m4u"/"-iommu" below
-    {"nvidia,tegra", true, kTegra},  // nvidia,tegra*-smmu: checked for "-smmu" below
+    {"nvidia,tegra", true, kTegra},  // nvidia,tegra*-smmu / -mc: checked below
 };
 
 bool ends_with(std::string_view s, std::string_view suf) {
@@ -65,7 +65,9 @@ bool matches(const KindMatch& m, std::string_view c) {
   if (c.substr(0, m.compat.size()) != m.compat) return false;
   if (m.kind.family == kMtk.family)
     return ends_with(c, "-m4u") || ends_with(c, "-iommu") || c.find("-iommu-") != std::string_view::npos;  // mt8195-iommu-vdo
-  if (m.kind.family == kTegra.family) return ends_with(c, "-smmu");
+  // nvidia,tegra30-smmu (old binding), or the memory controller that is the
+  // SMMU (nvidia,tegra210-mc; the node's #iommu-cells makes it an IOMMU).
+  if (m.kind.family == kTegra.family) return ends_with(c, "-smmu") || ends_with(c, "-mc");
   return true;
 }
 
