@@ -33,7 +33,8 @@
 // Locking: QcomIommuDevice::lock_ guards the bank table (ctxs_), each
 // bank's owner and its registers, the masters list. It is never held when
 // calling into the IOMMU core (registration, fault reports). DMA threads
-// take no driver lock.
+// take it only in the context fault handler (the model raises the bank's
+// interrupt with none of its own locks held).
 #pragma once
 
 #include <atomic>
