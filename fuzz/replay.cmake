@@ -23,6 +23,7 @@ modiommu_fuzz_replay(fuzz_smmuv2_regs hwv2 SOURCES ${_fz}/hwv2/fuzz_smmuv2_regs.
 modiommu_fuzz_replay(fuzz_rockchip_regs rockchip SOURCES ${_fz}/rockchip/fuzz_rockchip_regs.cpp LIBS modiommu_hw)
 modiommu_fuzz_replay(fuzz_ipmmu_regs ipmmu SOURCES ${_fz}/ipmmu/fuzz_ipmmu_regs.cpp LIBS modiommu_hw)
 modiommu_fuzz_replay(fuzz_mtk_m4u mtk SOURCES ${_fz}/mtk/fuzz_mtk_m4u.cpp LIBS modiommu_hw)
+modiommu_fuzz_replay(fuzz_qcom_regs qcom SOURCES ${_fz}/qcom/fuzz_qcom_regs.cpp LIBS modiommu_hw)
 modiommu_fuzz_replay(fuzz_module_elf module SOURCES ${_fz}/module/fuzz_module_elf.cpp LIBS modiommu_module)
 modiommu_fuzz_replay(fuzz_module_descriptor module SOURCES ${_fz}/module/fuzz_module_descriptor.cpp LIBS modiommu_module)
 modiommu_fuzz_replay(fuzz_of_load of SOURCES ${_fz}/of/fuzz_of_load.cpp LIBS modiommu_of)

@@ -17,5 +17,7 @@ ModelFactory tegra_smmu_model();      // model_tegra_smmu.cpp
 ModelFactory ipmmu_model();        // model_ipmmu.cpp
 ModelFactory mtk_iommu_model();    // model_mtk_iommu.cpp
 ModelFactory mtk_smi_larb_model(); // model_mtk_iommu.cpp
+ModelFactory qcom_iommu_model();      // model_qcom_iommu.cpp
+ModelFactory qcom_iommu_ctx_model();  // model_qcom_iommu.cpp
 
 }  // namespace modiommu
