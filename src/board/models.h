@@ -16,5 +16,6 @@ ModelFactory rockchip_iommu_model();  // model_rockchip_iommu.cpp
 ModelFactory ipmmu_model();        // model_ipmmu.cpp
 ModelFactory mtk_iommu_model();    // model_mtk_iommu.cpp
 ModelFactory mtk_smi_larb_model(); // model_mtk_iommu.cpp
+ModelFactory sun50i_iommu_model(); // model_sun50i_iommu.cpp
 
 }  // namespace modiommu
