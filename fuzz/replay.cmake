@@ -29,3 +29,4 @@ modiommu_fuzz_replay(fuzz_module_descriptor module SOURCES ${_fz}/module/fuzz_mo
 modiommu_fuzz_replay(fuzz_of_load of SOURCES ${_fz}/of/fuzz_of_load.cpp LIBS modiommu_of)
 modiommu_fuzz_replay(fuzz_state_json of HOST SOURCES ${_fz}/of/fuzz_state_json.cpp LIBS modiommu_sim)
 modiommu_fuzz_replay(fuzz_scenario sim HOST SOURCES ${_fz}/sim/fuzz_scenario.cpp LIBS modiommu_sim)
+modiommu_fuzz_replay(fuzz_sun50i_regs sun50i SOURCES ${_fz}/sun50i/fuzz_sun50i_regs.cpp LIBS modiommu_hw)

@@ -8,7 +8,8 @@ std::vector<ModelFactory>& model_factories() {
   static std::vector<ModelFactory> f = {arm_smmu_model(), virtio_mmio_model(), pci_ecam_model(), smmuv3_model(),
                                         dmatest_model(), rockchip_iommu_model(), ipmmu_model(), mtk_iommu_model(),
                                         mtk_smi_larb_model(),
-                                        tegra_smmu_model(), qcom_iommu_model(), qcom_iommu_ctx_model()};
+                                        tegra_smmu_model(), qcom_iommu_model(), qcom_iommu_ctx_model(),
+                                        sun50i_iommu_model()};
   return f;
 }
 

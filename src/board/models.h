@@ -19,5 +19,6 @@ ModelFactory mtk_iommu_model();    // model_mtk_iommu.cpp
 ModelFactory mtk_smi_larb_model(); // model_mtk_iommu.cpp
 ModelFactory qcom_iommu_model();      // model_qcom_iommu.cpp
 ModelFactory qcom_iommu_ctx_model();  // model_qcom_iommu.cpp
+ModelFactory sun50i_iommu_model(); // model_sun50i_iommu.cpp
 
 }  // namespace modiommu

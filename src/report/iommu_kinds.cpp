@@ -47,6 +47,7 @@ constexpr KindMatch kTable[] = {
     {"rockchip,rk3568-iommu", false, kRockchip},
     {"renesas,ipmmu-", true, kIpmmu},
     {"allwinner,sun50i-h6-iommu", false, kSun50i},
+    {"allwinner,sun50i-h616-iommu", false, kSun50i},
     {"virtio,pci-iommu", false, kVirtio},
     {"pci1af4,1057", false, kVirtio},
     {"samsung,exynos-sysmmu", false, kExynos},

@@ -1,6 +1,6 @@
 // A small board for the tools tests: an SMMUv3 (driver: module
 // arm-smmu-v3), an IOMMU kind modiommu has no driver for
-// (allwinner,sun50i-h6-iommu),
+// (apple,t8103-dart),
 // DMA masters with no driver of their own behind each, one without
 // `iommus`, and a DMA test master (driver: module dmatest).
 #pragma once
@@ -36,7 +36,7 @@ inline const char* kToolsBoard = R"(/dts-v1/;
 			#iommu-cells = <1>;
 		};
 		vop_mmu: iommu@ff8f3f00 {
-			compatible = "allwinner,sun50i-h6-iommu";
+			compatible = "apple,t8103-dart";
 			reg = <0x0 0xff8f3f00 0x0 0x100>;
 			#iommu-cells = <1>;
 		};
