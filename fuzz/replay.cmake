@@ -21,6 +21,7 @@ modiommu_fuzz_replay(fuzz_smmuv3_cmdq hw SOURCES ${_fz}/hw/fuzz_smmuv3_cmdq.cpp 
 modiommu_fuzz_replay(fuzz_smmuv3_ste hw SOURCES ${_fz}/hw/fuzz_smmuv3_ste.cpp LIBS modiommu_hw)
 modiommu_fuzz_replay(fuzz_smmuv2_regs hwv2 SOURCES ${_fz}/hwv2/fuzz_smmuv2_regs.cpp LIBS modiommu_hw)
 modiommu_fuzz_replay(fuzz_rockchip_regs rockchip SOURCES ${_fz}/rockchip/fuzz_rockchip_regs.cpp LIBS modiommu_hw)
+modiommu_fuzz_replay(fuzz_exynos_sysmmu exynos SOURCES ${_fz}/exynos/fuzz_exynos_sysmmu.cpp LIBS modiommu_hw)
 modiommu_fuzz_replay(fuzz_ipmmu_regs ipmmu SOURCES ${_fz}/ipmmu/fuzz_ipmmu_regs.cpp LIBS modiommu_hw)
 modiommu_fuzz_replay(fuzz_mtk_m4u mtk SOURCES ${_fz}/mtk/fuzz_mtk_m4u.cpp LIBS modiommu_hw)
 modiommu_fuzz_replay(fuzz_qcom_regs qcom SOURCES ${_fz}/qcom/fuzz_qcom_regs.cpp LIBS modiommu_hw)

@@ -9,7 +9,7 @@ std::vector<ModelFactory>& model_factories() {
                                         dmatest_model(), rockchip_iommu_model(), ipmmu_model(), mtk_iommu_model(),
                                         mtk_smi_larb_model(),
                                         tegra_smmu_model(), qcom_iommu_model(), qcom_iommu_ctx_model(),
-                                        sun50i_iommu_model()};
+                                        sun50i_iommu_model(), exynos_sysmmu_model()};
   return f;
 }
 

@@ -14,6 +14,7 @@ ModelFactory smmuv3_model();       // model_smmuv3.cpp
 ModelFactory dmatest_model();      // model_dmatest.cpp
 ModelFactory rockchip_iommu_model();  // model_rockchip_iommu.cpp
 ModelFactory tegra_smmu_model();      // model_tegra_smmu.cpp
+ModelFactory exynos_sysmmu_model();   // model_exynos_sysmmu.cpp
 ModelFactory ipmmu_model();        // model_ipmmu.cpp
 ModelFactory mtk_iommu_model();    // model_mtk_iommu.cpp
 ModelFactory mtk_smi_larb_model(); // model_mtk_iommu.cpp

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "board/pci_model.h"
+#include "hw/exynos/sysmmu.h"
 
 namespace modiommu {
 
@@ -203,6 +204,15 @@ void Platform::wire_master(const of::Node& node, hw::UpstreamPort& port) {
     log_.info("", "{}: its IOMMU {} has no model here: its DMA goes straight to memory in this emulation", node.path(),
               first->target->path());
     return;
+  }
+  // Exynos: a master may name one SysMMU per AXI port; reads go through
+  // the first, writes through the last (hw::exynos::SysmmuPorts).
+  if (auto it = models_.find(first->target); it != models_.end() && it->second.kind == "exynos-sysmmu") {
+    std::vector<std::shared_ptr<hw::DmaTranslator>> mmus;
+    for (const auto& pa : refs->refs)
+      if (pa.target->available())
+        if (auto tt = translator(pa.target)) mmus.push_back(std::move(tt));
+    if (mmus.size() > 1) t = std::make_shared<hw::exynos::SysmmuPorts>(std::move(mmus));
   }
   // The master emits its first stream ID (an SMMUv2 mask cell is not part of it).
   port.set_translator(std::move(t), first->args.empty() ? 0 : first->args[0]);

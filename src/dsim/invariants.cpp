@@ -140,6 +140,14 @@ std::vector<Violation> InvariantChecker::check(Kernel& k) {
         for (const of::Node* t : iommu_targets(*d)) {
           iommu::IommuInstance* inst = k.iommu().find_iommu(t);
           if (!inst && !k.iommu().iommu_may_appear(t, nullptr)) continue;  // --missing-iommu applied
+          // Exynos: a master behind several SysMMUs of one driver is
+          // attached through the instance holding its fwspec.
+          if (inst && inst->masters_span_instances && info && info->group >= 0 && info->iommu != inst->name) {
+            const auto ts = iommu_targets(*d);
+            iommu::IommuInstance* first = ts.empty() ? nullptr : k.iommu().find_iommu(ts.front());
+            if (first && first->masters_span_instances && first->driver == inst->driver && info->iommu == first->name)
+              continue;
+          }
           if (!inst || !info || info->iommu != inst->name || info->group < 0)
             add("links", fmt::format("{} is bound but not attached to its IOMMU {} ({})", d->name(), t->path(),
                                      inst ? "registered" : "not registered"));

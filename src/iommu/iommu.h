@@ -92,6 +92,10 @@ struct MODIOMMU_API Fwspec {
   // The core then lets the device run with no IOMMU and remembers why
   // (DeviceIommu::left_out), instead of failing its probe.
   std::string declined;
+  // Further instances of the same driver the master's `iommus` names
+  // (IommuInstance::masters_span_instances): linked like `iommu`, which
+  // alone gets the ops calls; the driver programs them all.
+  std::vector<IommuInstance*> more;
 };
 
 // struct iommu_ops.
@@ -121,6 +125,10 @@ class MODIOMMU_API IommuInstance {
   IommuOps* ops = nullptr;
   CodeOwner* owner = nullptr;       // the driver's module (null: built in)
   std::string driver;               // driver name, for "all IOMMUs of one driver"
+  // Linux exynos-iommu: one iommu_ops for all its instances, so a master's
+  // `iommus` may name several (one SysMMU per port); each instance's
+  // of_xlate sees its own specifier, the first holds the fwspec.
+  bool masters_span_instances = false;
 };
 
 // iommu_map()/iommu_unmap(): split into the largest page sizes the domain

@@ -85,7 +85,10 @@ void IommuCore::unregister_iommu(IommuInstance& inst) {
     std::lock_guard g(lock_);
     for (Device* d : core_.devices()) {
       DeviceIommu* di = device_iommu(*d);
-      if (!di || di->fwspec.iommu != &inst) continue;
+      if (!di) continue;
+      if (di->fwspec.iommu != &inst &&
+          std::find(di->fwspec.more.begin(), di->fwspec.more.end(), &inst) == di->fwspec.more.end())
+        continue;
       // Unbound PCI devices (ports, driverless functions) are still in their
       // groups by design: they leave now and rejoin when it registers again.
       if (di->probed && d->state() == DeviceState::bound)
@@ -172,7 +175,10 @@ Status IommuCore::dma_configure(Device& dev) {
 
   std::lock_guard g(lock_);
   // Already in its group (a PCI device joins at add): only the link is owed.
-  if (DeviceIommu* cur = device_iommu(dev); cur && cur->group) return link_consumer(dev, *cur->fwspec.iommu);
+  if (DeviceIommu* cur = device_iommu(dev); cur && cur->group) {
+    for (IommuInstance* x : cur->fwspec.more) TRY(link_consumer(dev, *x));
+    return link_consumer(dev, *cur->fwspec.iommu);
+  }
   if (refs->legacy) TRY(legacy_barrier(dev));
   auto di = std::make_shared<DeviceIommu>();
   TRY(xlate_refs(dev, *refs, *di));
@@ -183,6 +189,7 @@ Status IommuCore::dma_configure(Device& dev) {
   if (!di->fwspec.iommu) return {};  // every target disabled: not behind an IOMMU
   IommuInstance& inst = *di->fwspec.iommu;
   TRY(link_consumer(dev, inst));
+  for (IommuInstance* x : di->fwspec.more) TRY(link_consumer(dev, *x));
   OwnerPin pin(inst.owner);
   if (!pin.ok()) return dev.defer(WaitKey::device(inst.dev), "IOMMU driver of " + inst.name + " is unloading");
   return attach_new(dev, std::move(di), inst);
@@ -200,6 +207,15 @@ Status IommuCore::xlate_refs(Device& dev, const of::IommuRefs& refs, DeviceIommu
     }
     IommuInstance* i = find_iommu_locked(pa.target);
     if (!i) return missing_iommu(dev, pa.target, di);
+    if (di.fwspec.iommu && di.fwspec.iommu != i && i->masters_span_instances &&
+        di.fwspec.iommu->masters_span_instances && i->driver == di.fwspec.iommu->driver) {
+      OwnerPin pin(i->owner);
+      if (!pin.ok()) return dev.defer(WaitKey::device(i->dev), "IOMMU driver of " + i->name + " is unloading");
+      if (std::find(di.fwspec.more.begin(), di.fwspec.more.end(), i) == di.fwspec.more.end())
+        di.fwspec.more.push_back(i);
+      TRY(i->ops->of_xlate(dev, di.fwspec, pa.args));
+      continue;
+    }
     if (di.fwspec.iommu && di.fwspec.iommu != i)
       return make_error(Errc::inval, std::string(refs.legacy ? "the mmu-masters of two SMMUs name it"
                                                              : "iommus names two IOMMUs") +

@@ -206,7 +206,8 @@ std::string format_summary(const CheckSummary& s, double seconds) {
     // The IOMMU families modiommu has a driver and a device model for.
     const bool ours = k.family == "arm-smmu" || k.family == "arm-smmu-v3" ||
                       k.family == "rockchip-iommu" || k.family == "ipmmu-vmsa" || k.family == "mtk-iommu" ||
-                      k.family == "tegra-smmu" || k.family == "qcom-iommu" || k.family == "sun50i-iommu";
+                      k.family == "tegra-smmu" || k.family == "qcom-iommu" || k.family == "sun50i-iommu" ||
+                      k.family == "exynos-iommu";
     const std::string off = k.disabled ? fmt::format(", {} disabled in the tree", k.disabled) : "";
     std::string here = k.driven ? fmt::format("driven here ({} registered{})", k.driven, off)
                        : ours && k.disabled == k.nodes ? "driver here; every node is disabled in its tree"
