@@ -32,7 +32,7 @@ inline bool large_corpus() {
 // bundled one. Tests that need one named tree use bundled_corpus_dir().
 inline std::string corpus_dir() { return large_corpus() ? std::getenv("MODIOMMU_CORPUS_DIR") : bundled_corpus_dir(); }
 
-// Trees in tests/corpus (20 .dtb + 3 QEMU .dts): whole-corpus tests assert
+// Trees in tests/corpus (21 .dtb + 3 QEMU .dts): whole-corpus tests assert
 // they saw at least these.
 constexpr size_t kBundledTrees = 24;
 

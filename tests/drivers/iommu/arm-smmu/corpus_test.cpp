@@ -10,6 +10,7 @@
 
 #include "core/device.h"
 #include "corpus_dir.h"
+#include "corpus_trees.h"
 #include "kernel/kernel.h"
 #include "of/tree.h"
 #include "test_paths.h"
@@ -24,23 +25,7 @@ bool arm_smmu_node(const of::Node& n) {
   return false;
 }
 
-std::vector<std::filesystem::path> smmu_trees() {
-  std::vector<std::filesystem::path> out;
-  const std::filesystem::path dir = test::corpus_dir() + "/dtb-linux-6.1";
-  if (!std::filesystem::is_directory(dir)) return out;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
-    if (e.path().extension() != ".dtb") continue;
-    auto t = of::Tree::load_file(e.path().string());
-    if (!t.ok()) continue;
-    for (of::Node* n : (*t)->nodes())
-      if (arm_smmu_node(*n)) {
-        out.push_back(e.path());
-        break;
-      }
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
+std::vector<std::filesystem::path> smmu_trees() { return test::corpus_trees_with(arm_smmu_node); }
 
 TEST(ArmSmmuCorpus, EveryMasterBehindItsSmmuWithTheTreesStreamIds) {
   const auto trees = smmu_trees();

@@ -11,6 +11,7 @@
 
 #include "core/device.h"
 #include "corpus_dir.h"
+#include "corpus_trees.h"
 #include "kernel/kernel.h"
 #include "module/loader.h"
 #include "of/tree.h"
@@ -21,23 +22,7 @@ namespace {
 
 bool qcom_node(const of::Node& n) { return n.is_compatible("qcom,msm-iommu-v1"); }
 
-std::vector<std::filesystem::path> qcom_trees() {
-  std::vector<std::filesystem::path> out;
-  const std::filesystem::path dir = test::corpus_dir() + "/dtb-linux-6.1";
-  if (!std::filesystem::is_directory(dir)) return out;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
-    if (e.path().extension() != ".dtb") continue;
-    auto t = of::Tree::load_file(e.path().string());
-    if (!t.ok()) continue;
-    for (of::Node* n : (*t)->nodes())
-      if (qcom_node(*n)) {
-        out.push_back(e.path());
-        break;
-      }
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
+std::vector<std::filesystem::path> qcom_trees() { return test::corpus_trees_with(qcom_node); }
 
 struct Counts {
   size_t masters = 0, attached = 0, iommus = 0, banks = 0;

@@ -10,6 +10,7 @@
 
 #include "core/device.h"
 #include "corpus_dir.h"
+#include "corpus_trees.h"
 #include "kernel/kernel.h"
 #include "of/tree.h"
 #include "test_paths.h"
@@ -21,23 +22,7 @@ bool rk_iommu_node(const of::Node& n) {
   return n.is_compatible("rockchip,iommu") || n.is_compatible("rockchip,rk3568-iommu");
 }
 
-std::vector<std::filesystem::path> rk_trees() {
-  std::vector<std::filesystem::path> out;
-  const std::filesystem::path dir = test::corpus_dir() + "/dtb-linux-6.1";
-  if (!std::filesystem::is_directory(dir)) return out;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
-    if (e.path().extension() != ".dtb") continue;
-    auto t = of::Tree::load_file(e.path().string());
-    if (!t.ok()) continue;
-    for (of::Node* n : (*t)->nodes())
-      if (rk_iommu_node(*n)) {
-        out.push_back(e.path());
-        break;
-      }
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
+std::vector<std::filesystem::path> rk_trees() { return test::corpus_trees_with(rk_iommu_node); }
 
 TEST(RockchipIommuCorpus, EveryIommuRegistersEveryMasterIsIsolated) {
   const auto trees = rk_trees();

@@ -12,6 +12,7 @@
 
 #include "core/device.h"
 #include "corpus_dir.h"
+#include "corpus_trees.h"
 #include "kernel/kernel.h"
 #include "of/tree.h"
 #include "test_paths.h"
@@ -23,23 +24,7 @@ bool sun50i_node(const of::Node& n) {
   return n.is_compatible("allwinner,sun50i-h6-iommu") || n.is_compatible("allwinner,sun50i-h616-iommu");
 }
 
-std::vector<std::filesystem::path> sun50i_trees() {
-  std::vector<std::filesystem::path> out;
-  const std::filesystem::path dir = test::corpus_dir() + "/dtb-linux-6.1";
-  if (!std::filesystem::is_directory(dir)) return out;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
-    if (e.path().extension() != ".dtb") continue;
-    auto t = of::Tree::load_file(e.path().string());
-    if (!t.ok()) continue;
-    for (of::Node* n : (*t)->nodes())
-      if (sun50i_node(*n)) {
-        out.push_back(e.path());
-        break;
-      }
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
+std::vector<std::filesystem::path> sun50i_trees() { return test::corpus_trees_with(sun50i_node); }
 
 TEST(Sun50iIommuCorpus, EveryIommuRegistersEveryMasterIsIsolated) {
   const auto trees = sun50i_trees();
